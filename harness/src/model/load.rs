@@ -1,0 +1,298 @@
+//! Loads plain multi-document Kubernetes YAML into typed objects, with
+//! errors that name the file, line, column and field.
+
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::crd::{
+    ServiceExport, ServiceExportSpec, ServiceExportStatus, ServiceImport, ServiceImportSpec,
+    ServiceImportStatus,
+};
+use super::resource::{Kind, OtherObject, Resource};
+
+/// Where an object came from: a file and the line its document starts on.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Origin {
+    /// The file (or a scenario file, for inline manifests).
+    pub file: PathBuf,
+    /// The 1-based line the document starts on.
+    pub line: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// One document of a manifest file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Loaded {
+    /// An object of a kind the model uses.
+    Resource(Resource, Origin),
+    /// An object kept only to be listed.
+    Other(OtherObject, Origin),
+}
+
+/// A manifest that cannot be loaded, pointing at the offending place.
+#[derive(Debug, Clone, thiserror::Error, Diagnostic)]
+#[error("{}:{line}:{column}: {message}", file.display())]
+pub struct ManifestError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong, naming the object and field where known.
+    pub message: String,
+    /// How to fix it, where there is something to say.
+    #[help]
+    pub hint: Option<String>,
+    #[source_code]
+    src: NamedSource<String>,
+    #[label("here")]
+    span: SourceSpan,
+}
+
+impl ManifestError {
+    /// Builds an error at a line and column of `text`.
+    pub fn at(
+        file: &Path,
+        text: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        let offset = byte_offset(text, line, column);
+        ManifestError {
+            file: file.to_owned(),
+            line,
+            column,
+            message: message.into(),
+            hint: None,
+            src: NamedSource::new(file.display().to_string(), text.to_owned()),
+            span: SourceSpan::from((offset, 0)),
+        }
+    }
+
+    /// Adds a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+fn byte_offset(text: &str, line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            let col = l.char_indices().nth(column.saturating_sub(1)).map_or(l.len(), |(b, _)| b);
+            return offset + col;
+        }
+        offset += l.len();
+    }
+    text.len()
+}
+
+/// Parses every document of one manifest file.
+///
+/// `first_line` is the line of `file` where `text` starts (1 for a whole
+/// file; later for manifests embedded in a scenario), so that every reported
+/// line is a line of `file`.
+pub fn parse_manifests(
+    file: &Path,
+    text: &str,
+    first_line: usize,
+) -> Result<Vec<Loaded>, ManifestError> {
+    let full_err = |line: usize, column: usize, msg: String| {
+        let padded = pad(text, first_line);
+        ManifestError::at(file, &padded, line, column, msg)
+    };
+    let docs: Vec<serde_saphyr::Spanned<Value>> =
+        serde_saphyr::from_multiple(text).map_err(|e| {
+            let (line, column) = location(&e);
+            full_err(line + first_line - 1, column, format!("invalid YAML: {}", short(&e)))
+        })?;
+    let starts: Vec<usize> = docs
+        .iter()
+        .map(|d| d.referenced.span().byte_offset().unwrap_or(0) as usize)
+        .collect();
+    let mut out = Vec::new();
+    for (i, doc) in docs.iter().enumerate() {
+        if doc.value.is_null() {
+            continue;
+        }
+        let start = starts[i].min(text.len());
+        let end = starts.get(i + 1).copied().unwrap_or(text.len()).min(text.len());
+        let region = trim_separator(&text[start..end]);
+        let line = first_line + doc.referenced.line() as usize - 1;
+        let column = doc.referenced.column() as usize;
+        let origin = Origin { file: file.to_owned(), line };
+        let err = |line: usize, column: usize, msg: String| full_err(line, column, msg);
+        let Some(map) = doc.value.as_object() else {
+            return Err(err(line, column, "a manifest document must be a mapping".into()));
+        };
+        let api_version = map.get("apiVersion").and_then(Value::as_str);
+        let kind_name = map.get("kind").and_then(Value::as_str);
+        let (Some(api_version), Some(kind_name)) = (api_version, kind_name) else {
+            return Err(err(line, column, "document has no apiVersion or kind".into())
+                .with_hint("every Kubernetes manifest starts with `apiVersion:` and `kind:`"));
+        };
+        let meta = map.get("metadata").cloned().unwrap_or(Value::Null);
+        let name = meta.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let namespace = meta.get("namespace").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let Some(kind) = Kind::from_name(kind_name) else {
+            out.push(Loaded::Other(
+                OtherObject {
+                    api_version: api_version.to_owned(),
+                    kind: kind_name.to_owned(),
+                    name,
+                    namespace,
+                    body: doc.value.clone(),
+                },
+                origin,
+            ));
+            continue;
+        };
+        if !kind.api_versions().contains(&api_version) {
+            return Err(err(
+                line,
+                column,
+                format!("{kind} {name}: unknown apiVersion {api_version:?}"),
+            )
+            .with_hint(format!("{kind} is served as {}", kind.api_versions().join(" or "))));
+        }
+        if name.is_empty() {
+            return Err(err(line, column, format!("{kind}: metadata.name is required")));
+        }
+        let padded_region = pad(region, line);
+        let typed = decode(kind, &padded_region, line).map_err(|(l, c, path, msg)| {
+            let what = if path.is_empty() || path == "." {
+                String::new()
+            } else {
+                format!("field {path}: ")
+            };
+            err(l, c, format!("{kind} {name}: {what}{msg}"))
+        })?;
+        let mut resource = typed;
+        if kind.is_namespaced() && resource.metadata().namespace.is_none() {
+            resource.metadata_mut().namespace = Some("default".into());
+        }
+        out.push(Loaded::Resource(resource, origin));
+    }
+    Ok(out)
+}
+
+/// Prefixes `text` with blank lines so that its first line is line `line`.
+fn pad(text: &str, line: usize) -> String {
+    let mut s = "\n".repeat(line.saturating_sub(1));
+    s.push_str(text);
+    s
+}
+
+/// Drops a trailing `---` separator (and anything after it) from a document's text.
+fn trim_separator(region: &str) -> &str {
+    let mut cut = region.len();
+    let mut offset = 0;
+    for l in region.split_inclusive('\n') {
+        if l.starts_with("---") && offset > 0 {
+            cut = offset;
+            break;
+        }
+        offset += l.len();
+    }
+    &region[..cut]
+}
+
+fn location(e: &serde_saphyr::Error) -> (usize, usize) {
+    e.location().map_or((1, 1), |l| (l.line().max(1) as usize, l.column().max(1) as usize))
+}
+
+/// The first line of a serde-saphyr message, without its `line N column M:` prefix.
+fn short(e: &serde_saphyr::Error) -> String {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.find(": ") {
+        Some(i) if first.starts_with("line ") => first[i + 2..].to_owned(),
+        _ => first.to_owned(),
+    }
+}
+
+type DecodeError = (usize, usize, String, String);
+
+fn decode(kind: Kind, text: &str, doc_line: usize) -> Result<Resource, DecodeError> {
+    Ok(match kind {
+        Kind::Namespace => Resource::Namespace(typed(text, doc_line)?),
+        Kind::Service => Resource::Service(typed(text, doc_line)?),
+        Kind::EndpointSlice => Resource::EndpointSlice(typed(text, doc_line)?),
+        Kind::ClusterRole => Resource::ClusterRole(typed(text, doc_line)?),
+        Kind::ClusterRoleBinding => Resource::ClusterRoleBinding(typed(text, doc_line)?),
+        Kind::ServiceImport => {
+            let m: CrdManifest<ServiceImportSpec, ServiceImportStatus> = typed(text, doc_line)?;
+            let mut o = ServiceImport::new("", m.spec);
+            o.metadata = m.metadata;
+            o.status = m.status;
+            Resource::ServiceImport(o)
+        }
+        Kind::ServiceExport => {
+            let m: CrdManifest<ServiceExportSpec, ServiceExportStatus> = typed(text, doc_line)?;
+            let mut o = ServiceExport::new("", m.spec);
+            o.metadata = m.metadata;
+            o.status = m.status;
+            Resource::ServiceExport(o)
+        }
+    })
+}
+
+/// The manifest shape of a custom resource: `spec` may be left out, as the
+/// API server allows for these CRDs (the seed's ServiceExport has none).
+#[derive(Deserialize)]
+#[serde(bound = "S: DeserializeOwned + Default, T: DeserializeOwned")]
+struct CrdManifest<S, T> {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: S,
+    #[serde(default)]
+    status: Option<T>,
+}
+
+fn typed<T: DeserializeOwned>(text: &str, doc_line: usize) -> Result<T, DecodeError> {
+    let result = serde_saphyr::with_deserializer_from_str(text, |de| {
+        Ok(serde_path_to_error::deserialize::<_, T>(de))
+    });
+    match result {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let (l, c) = location(&inner);
+            Err((l.max(doc_line), c, path, short(&inner)))
+        }
+        Err(e) => {
+            let (l, c) = location(&e);
+            Err((l.max(doc_line), c, String::new(), short(&e)))
+        }
+    }
+}
+
+/// Reads and parses one manifest file.
+pub fn load_file(path: &Path) -> Result<Vec<Loaded>, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+        file: path.to_owned(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read file: {e}"),
+        hint: None,
+        src: NamedSource::new(path.display().to_string(), String::new()),
+        span: SourceSpan::from((0, 0)),
+    })?;
+    parse_manifests(path, &text, 1)
+}

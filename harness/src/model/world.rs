@@ -1,0 +1,208 @@
+//! Holds a cluster set: named clusters, each a set of Kubernetes objects.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use miette::Diagnostic;
+
+use super::load::{Loaded, ManifestError, Origin, load_file, parse_manifests};
+use super::resource::{ObjectKey, OtherObject, Resource};
+
+/// Namespaces every real cluster has, present unless a manifest declares them.
+pub const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// One object and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    /// The object.
+    pub resource: Resource,
+    /// Its manifest, or `None` for built-in objects.
+    pub origin: Option<Origin>,
+}
+
+/// The objects of one cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterState {
+    /// The cluster's name (its folder's name on disk).
+    pub name: String,
+    /// Every object the model uses, by key.
+    pub objects: BTreeMap<ObjectKey, Stored>,
+    /// Objects of other kinds, kept in load order to be listed.
+    pub others: Vec<(OtherObject, Origin)>,
+}
+
+impl ClusterState {
+    /// An empty cluster with the built-in namespaces.
+    pub fn new(name: impl Into<String>) -> Self {
+        let mut objects = BTreeMap::new();
+        for ns in BUILTIN_NAMESPACES {
+            let r = Resource::Namespace(Namespace {
+                metadata: ObjectMeta { name: Some(ns.into()), ..Default::default() },
+                ..Default::default()
+            });
+            objects.insert(r.key(), Stored { resource: r, origin: None });
+        }
+        ClusterState { name: name.into(), objects, others: Vec::new() }
+    }
+
+    /// Adds or replaces an object.
+    pub fn apply(&mut self, resource: Resource, origin: Option<Origin>) {
+        self.objects.insert(resource.key(), Stored { resource, origin });
+    }
+
+    /// Removes an object, returning it.
+    pub fn delete(&mut self, key: &ObjectKey) -> Option<Stored> {
+        self.objects.remove(key)
+    }
+
+    /// The objects of the model's kinds, in key order.
+    pub fn resources(&self) -> impl Iterator<Item = &Resource> {
+        self.objects.values().map(|s| &s.resource)
+    }
+
+    /// Adds the documents of one manifest, refusing a second object with the
+    /// same kind, namespace and name. Nothing is added if any document fails.
+    pub fn add_loaded(&mut self, docs: Vec<Loaded>) -> Result<(), ManifestError> {
+        let mut staged = self.clone();
+        for doc in docs {
+            match doc {
+                Loaded::Resource(resource, origin) => {
+                    let key = resource.key();
+                    if let Some(Stored { origin: Some(first), .. }) = staged.objects.get(&key) {
+                        let text = std::fs::read_to_string(&origin.file).unwrap_or_default();
+                        return Err(ManifestError::at(
+                            &origin.file,
+                            &text,
+                            origin.line,
+                            1,
+                            format!("duplicate {key} in cluster {}", self.name),
+                        )
+                        .with_hint(format!("first declared at {first}")));
+                    }
+                    staged.apply(resource, Some(origin));
+                }
+                Loaded::Other(other, origin) => staged.others.push((other, origin)),
+            }
+        }
+        *self = staged;
+        Ok(())
+    }
+}
+
+/// A cluster set: clusters by name.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct World {
+    /// The clusters, by name.
+    pub clusters: BTreeMap<String, ClusterState>,
+}
+
+/// Why a world folder could not be loaded.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum WorldError {
+    /// The folder is missing or unreadable.
+    #[error("cannot read manifests folder {}: {source}", path.display())]
+    #[diagnostic(help("a world is a folder with one subfolder per cluster, e.g. fixtures/seed/member1/"))]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The folder has no cluster subfolders.
+    #[error("{} has no cluster folders", path.display())]
+    #[diagnostic(help("put each cluster's manifests in a subfolder named after the cluster"))]
+    NoClusters {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// One or more manifests are invalid; nothing was loaded.
+    #[error("{} invalid manifest(s) in {}; nothing was loaded", errors.len(), path.display())]
+    Manifests {
+        /// The folder.
+        path: PathBuf,
+        /// Every error found.
+        #[related]
+        errors: Vec<ManifestError>,
+    },
+    /// The requested cluster is not in the world.
+    #[error("no cluster {name:?} in {}; clusters: {}", path.display(), known.join(", "))]
+    UnknownCluster {
+        /// The folder.
+        path: PathBuf,
+        /// The requested name.
+        name: String,
+        /// The clusters that exist.
+        known: Vec<String>,
+    },
+}
+
+fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+impl World {
+    /// Loads a world folder: one subfolder per cluster, each holding plain
+    /// multi-document Kubernetes YAML. All files are checked before anything
+    /// is returned; every error found is reported.
+    pub fn load(dir: &Path) -> Result<World, WorldError> {
+        let folder_err = |source| WorldError::Folder { path: dir.to_owned(), source };
+        let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(folder_err)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        subdirs.sort();
+        if subdirs.is_empty() {
+            return Err(WorldError::NoClusters { path: dir.to_owned() });
+        }
+        let mut world = World::default();
+        let mut errors = Vec::new();
+        for sub in subdirs {
+            let name = sub.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let mut cluster = ClusterState::new(name.clone());
+            let files = yaml_files(&sub).map_err(|source| WorldError::Folder { path: sub.clone(), source })?;
+            for file in files {
+                match load_file(&file).and_then(|docs| cluster.add_loaded(docs)) {
+                    Ok(()) => {}
+                    Err(e) => errors.push(e),
+                }
+            }
+            world.clusters.insert(name, cluster);
+        }
+        if !errors.is_empty() {
+            return Err(WorldError::Manifests { path: dir.to_owned(), errors });
+        }
+        Ok(world)
+    }
+
+    /// Loads one cluster's manifests from text (inline manifests of a scenario).
+    pub fn parse_cluster(
+        name: &str,
+        file: &Path,
+        text: &str,
+        first_line: usize,
+    ) -> Result<ClusterState, ManifestError> {
+        let mut cluster = ClusterState::new(name);
+        cluster.add_loaded(parse_manifests(file, text, first_line)?)?;
+        Ok(cluster)
+    }
+
+    /// Picks one cluster by name.
+    pub fn cluster(&self, dir: &Path, name: &str) -> Result<&ClusterState, WorldError> {
+        self.clusters.get(name).ok_or_else(|| WorldError::UnknownCluster {
+            path: dir.to_owned(),
+            name: name.to_owned(),
+            known: self.clusters.keys().cloned().collect(),
+        })
+    }
+}

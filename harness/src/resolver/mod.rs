@@ -1,0 +1,17 @@
+//! The reference resolver: configuration, indexed view, answer engine, server.
+
+pub mod config;
+pub mod corefile;
+pub mod engine;
+pub mod local;
+pub mod mcs;
+pub mod reply;
+pub mod server;
+pub mod text;
+pub mod view;
+pub mod zone;
+
+pub use config::{Profile, ResolverConfig};
+pub use engine::answer;
+pub use reply::{Outcome, Question, Reply};
+pub use view::ClusterView;

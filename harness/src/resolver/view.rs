@@ -1,0 +1,392 @@
+//! Indexes one cluster's objects for the answer engine, as an immutable
+//! snapshot that is cheap to copy and change.
+//!
+//! Every map is a persistent (structurally shared) map, so building the next
+//! snapshot after one object changes costs O(log n) and readers of the old
+//! snapshot are never disturbed. A query touches only the entries of the
+//! service it names; nothing scans the whole state.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use imbl::{HashMap, OrdMap, OrdSet};
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+use crate::model::crd::{LABEL_SERVICE_NAME, LABEL_SOURCE_CLUSTER};
+use crate::model::{ClusterState, Kind, ObjectKey, Resource, ServiceImport};
+
+/// Label on an EndpointSlice naming the (cluster-local) Service it backs.
+pub const LABEL_LOCAL_SERVICE_NAME: &str = "kubernetes.io/service-name";
+
+/// `(namespace, name)`, lower-cased for case-insensitive lookup.
+pub type NsName = (String, String);
+
+fn ns_name(ns: &str, name: &str) -> NsName {
+    (ns.to_ascii_lowercase(), name.to_ascii_lowercase())
+}
+
+/// Whether the resolver has listed a source of objects from the API.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Sync {
+    /// Listed and watching.
+    #[default]
+    Synced,
+    /// Not listed yet (start-up, or a relist in progress).
+    Pending,
+    /// Listing fails; the text is the API's error (e.g. RBAC's "forbidden").
+    Failed(String),
+}
+
+impl Sync {
+    /// Whether the source is usable.
+    pub fn is_synced(&self) -> bool {
+        matches!(self, Sync::Synced)
+    }
+}
+
+/// The sync state of each source the resolver watches.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncState {
+    /// ServiceImports (all namespaces).
+    pub service_imports: Sync,
+    /// EndpointSlices labelled with `multicluster.kubernetes.io/service-name`.
+    pub mcs_endpoint_slices: Sync,
+    /// Namespaces, Services and their EndpointSlices (the `kubernetes` plugin).
+    pub local: Sync,
+}
+
+/// One ready endpoint of a service, flattened from an EndpointSlice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Its addresses (one family per slice).
+    pub addresses: Vec<IpAddr>,
+    /// `hostname` from the slice, if set.
+    pub hostname: Option<String>,
+    /// The source cluster id (`multicluster.kubernetes.io/source-cluster`), if labelled.
+    pub cluster_id: Option<String>,
+    /// The slice's ports: (name, protocol, port).
+    pub ports: Arc<[(Option<String>, String, u16)]>,
+    /// Whether the slice had no ports at all (CoreDNS uses port sentinel -1).
+    pub portless: bool,
+}
+
+/// An immutable, indexed view of one cluster, as a resolver in it sees it.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterView {
+    /// The cluster's name.
+    pub cluster: Arc<str>,
+    /// Sync state of each watched source.
+    pub sync: SyncState,
+    /// A number that changes with every change of the view (the SOA serial).
+    pub serial: u32,
+    namespaces: OrdSet<String>,
+    imports: HashMap<NsName, Arc<ServiceImport>>,
+    imports_by_ns: HashMap<String, OrdSet<String>>,
+    services: HashMap<NsName, Arc<Service>>,
+    slices: HashMap<NsName, Arc<EndpointSlice>>,
+    mcs_slices_by_service: HashMap<NsName, OrdSet<String>>,
+    local_slices_by_service: HashMap<NsName, OrdSet<String>>,
+    ptr: HashMap<IpAddr, OrdSet<PtrTarget>>,
+}
+
+/// Where a reverse lookup of an IP leads, relative to the `kubernetes` zone.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PtrTarget {
+    /// The namespace.
+    pub namespace: String,
+    /// The service.
+    pub service: String,
+    /// The endpoint's host label, for headless endpoints.
+    pub host: Option<String>,
+}
+
+impl ClusterView {
+    /// An empty, synced view of a cluster.
+    pub fn new(cluster: &str) -> Self {
+        ClusterView { cluster: cluster.into(), ..Default::default() }
+    }
+
+    /// Builds the view of a cluster's current objects.
+    pub fn from_state(state: &ClusterState) -> Self {
+        let mut view = ClusterView::new(&state.name);
+        for r in state.resources() {
+            view.apply(r);
+        }
+        view.serial = 1;
+        view
+    }
+
+    /// Adds or replaces one object.
+    pub fn apply(&mut self, resource: &Resource) {
+        let key = resource.key();
+        self.remove(&key);
+        let meta = resource.metadata();
+        let ns = meta.namespace.as_deref().unwrap_or("default");
+        let name = meta.name.as_deref().unwrap_or_default();
+        match resource {
+            Resource::Namespace(_) => {
+                self.namespaces.insert(name.to_ascii_lowercase());
+            }
+            Resource::ServiceImport(si) => {
+                self.imports.insert(ns_name(ns, name), Arc::new(si.clone()));
+                self.imports_by_ns
+                    .entry(ns.to_ascii_lowercase())
+                    .or_default()
+                    .insert(name.to_ascii_lowercase());
+            }
+            Resource::Service(svc) => {
+                let svc = Arc::new(svc.clone());
+                for ip in cluster_ips(&svc) {
+                    self.ptr.entry(ip).or_default().insert(PtrTarget {
+                        namespace: ns.to_ascii_lowercase(),
+                        service: name.to_ascii_lowercase(),
+                        host: None,
+                    });
+                }
+                self.services.insert(ns_name(ns, name), svc);
+            }
+            Resource::EndpointSlice(slice) => {
+                let labels = slice.metadata.labels.as_ref();
+                let label = |k: &str| labels.and_then(|l| l.get(k)).cloned();
+                if let Some(svc) = label(LABEL_SERVICE_NAME) {
+                    self.mcs_slices_by_service
+                        .entry(ns_name(ns, &svc))
+                        .or_default()
+                        .insert(name.to_ascii_lowercase());
+                }
+                if let Some(svc) = label(LABEL_LOCAL_SERVICE_NAME) {
+                    self.local_slices_by_service
+                        .entry(ns_name(ns, &svc))
+                        .or_default()
+                        .insert(name.to_ascii_lowercase());
+                    for ep in endpoints_of(slice, false) {
+                        let host = host_label(&ep, false);
+                        for ip in &ep.addresses {
+                            self.ptr.entry(*ip).or_default().insert(PtrTarget {
+                                namespace: ns.to_ascii_lowercase(),
+                                service: svc.to_ascii_lowercase(),
+                                host: Some(host.clone()),
+                            });
+                        }
+                    }
+                }
+                self.slices.insert(ns_name(ns, name), Arc::new(slice.clone()));
+            }
+            Resource::ServiceExport(_) | Resource::ClusterRole(_) | Resource::ClusterRoleBinding(_) => {}
+        }
+        self.serial = self.serial.wrapping_add(1);
+    }
+
+    /// Removes one object, if present.
+    pub fn remove(&mut self, key: &ObjectKey) {
+        let (ns, name) = (key.namespace.as_str(), key.name.as_str());
+        let k = ns_name(ns, name);
+        let mut changed = false;
+        match key.kind {
+            Kind::Namespace => changed = self.namespaces.remove(&name.to_ascii_lowercase()).is_some(),
+            Kind::ServiceImport => {
+                if self.imports.remove(&k).is_some() {
+                    changed = true;
+                    if let Some(set) = self.imports_by_ns.get_mut(&k.0) {
+                        set.remove(&k.1);
+                        if set.is_empty() {
+                            self.imports_by_ns.remove(&k.0);
+                        }
+                    }
+                }
+            }
+            Kind::Service => {
+                if let Some(svc) = self.services.remove(&k) {
+                    changed = true;
+                    for ip in cluster_ips(&svc) {
+                        self.unlink_ptr(ip, |t| t.host.is_none() && t.namespace == k.0 && t.service == k.1);
+                    }
+                }
+            }
+            Kind::EndpointSlice => {
+                if let Some(slice) = self.slices.remove(&k) {
+                    changed = true;
+                    let labels = slice.metadata.labels.as_ref();
+                    let label = |key: &str| labels.and_then(|l| l.get(key)).cloned();
+                    if let Some(svc) = label(LABEL_SERVICE_NAME) {
+                        unlink(&mut self.mcs_slices_by_service, ns_name(ns, &svc), &k.1);
+                    }
+                    if let Some(svc) = label(LABEL_LOCAL_SERVICE_NAME) {
+                        let svc = svc.to_ascii_lowercase();
+                        unlink(&mut self.local_slices_by_service, ns_name(ns, &svc), &k.1);
+                        for ep in endpoints_of(&slice, false) {
+                            let host = host_label(&ep, false);
+                            for ip in &ep.addresses {
+                                self.unlink_ptr(*ip, |t| {
+                                    t.namespace == k.0 && t.service == svc && t.host.as_deref() == Some(&host)
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            Kind::ServiceExport | Kind::ClusterRole | Kind::ClusterRoleBinding => {}
+        }
+        if changed {
+            self.serial = self.serial.wrapping_add(1);
+        }
+    }
+
+    fn unlink_ptr(&mut self, ip: IpAddr, pred: impl Fn(&PtrTarget) -> bool) {
+        if let Some(set) = self.ptr.get_mut(&ip) {
+            let doomed: Vec<PtrTarget> = set.iter().filter(|t| pred(t)).cloned().collect();
+            for t in doomed {
+                set.remove(&t);
+            }
+            if set.is_empty() {
+                self.ptr.remove(&ip);
+            }
+        }
+    }
+
+    /// Whether a Namespace object exists.
+    pub fn has_namespace(&self, ns: &str) -> bool {
+        self.namespaces.contains(&ns.to_ascii_lowercase())
+    }
+
+    /// The ServiceImport `ns/name`.
+    pub fn import(&self, ns: &str, name: &str) -> Option<&Arc<ServiceImport>> {
+        self.imports.get(&ns_name(ns, name))
+    }
+
+    /// The names of the ServiceImports in a namespace.
+    pub fn import_names(&self, ns: &str) -> impl Iterator<Item = &String> {
+        self.imports_by_ns.get(&ns.to_ascii_lowercase()).into_iter().flat_map(|s| s.iter())
+    }
+
+    /// Namespaces that hold at least one ServiceImport.
+    pub fn import_namespaces(&self) -> impl Iterator<Item = &String> {
+        self.imports_by_ns.keys()
+    }
+
+    /// How many ServiceImports the view holds.
+    pub fn import_count(&self) -> usize {
+        self.imports.len()
+    }
+
+    /// The Service `ns/name`.
+    pub fn service(&self, ns: &str, name: &str) -> Option<&Arc<Service>> {
+        self.services.get(&ns_name(ns, name))
+    }
+
+    /// Ready endpoints of the multi-cluster service `ns/name`, from slices
+    /// labelled `multicluster.kubernetes.io/service-name`, all clusters.
+    pub fn mcs_endpoints(&self, ns: &str, name: &str) -> Vec<Endpoint> {
+        self.endpoints(&self.mcs_slices_by_service, ns, name, true)
+    }
+
+    /// Ready endpoints of the local Service `ns/name`, from slices labelled
+    /// `kubernetes.io/service-name`.
+    pub fn local_endpoints(&self, ns: &str, name: &str) -> Vec<Endpoint> {
+        self.endpoints(&self.local_slices_by_service, ns, name, false)
+    }
+
+    fn endpoints(
+        &self,
+        index: &HashMap<NsName, OrdSet<String>>,
+        ns: &str,
+        name: &str,
+        mcs: bool,
+    ) -> Vec<Endpoint> {
+        let Some(names) = index.get(&ns_name(ns, name)) else { return Vec::new() };
+        let ns = ns.to_ascii_lowercase();
+        names
+            .iter()
+            .filter_map(|slice| self.slices.get(&(ns.clone(), slice.clone())))
+            .flat_map(|slice| endpoints_of(slice, mcs))
+            .collect()
+    }
+
+    /// Reverse-lookup targets of an address.
+    pub fn ptr(&self, ip: IpAddr) -> impl Iterator<Item = &PtrTarget> {
+        self.ptr.get(&ip).into_iter().flat_map(|s| s.iter())
+    }
+}
+
+fn unlink(index: &mut HashMap<NsName, OrdSet<String>>, key: NsName, slice: &str) {
+    if let Some(set) = index.get_mut(&key) {
+        set.remove(slice);
+        if set.is_empty() {
+            index.remove(&key);
+        }
+    }
+}
+
+/// The ClusterIPs of a Service (none for headless or ExternalName Services).
+pub fn cluster_ips(svc: &Service) -> Vec<IpAddr> {
+    let Some(spec) = &svc.spec else { return Vec::new() };
+    let mut ips: Vec<String> = spec.cluster_ips.clone().unwrap_or_default();
+    if ips.is_empty() {
+        ips.extend(spec.cluster_ip.clone());
+    }
+    ips.iter().filter_map(|s| s.parse().ok()).collect()
+}
+
+/// Flattens the ready endpoints of a slice. `conditions.ready` unset counts as ready.
+pub fn endpoints_of(slice: &EndpointSlice, mcs: bool) -> Vec<Endpoint> {
+    if slice.address_type == "FQDN" {
+        return Vec::new();
+    }
+    let cluster_id = if mcs {
+        slice.metadata.labels.as_ref().and_then(|l| l.get(LABEL_SOURCE_CLUSTER)).cloned()
+    } else {
+        None
+    };
+    let ports: Arc<[(Option<String>, String, u16)]> = slice
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            let port = u16::try_from(p.port?).ok()?;
+            Some((
+                p.name.clone().filter(|n| !n.is_empty()),
+                p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                port,
+            ))
+        })
+        .collect();
+    let portless = ports.is_empty();
+    slice
+        .endpoints
+        .iter()
+        .flatten()
+        .filter(|ep| ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
+        .map(|ep| Endpoint {
+            addresses: ep.addresses.iter().filter_map(|a| a.parse().ok()).collect(),
+            hostname: ep.hostname.clone().filter(|h| !h.is_empty()),
+            cluster_id: cluster_id.clone(),
+            ports: ports.clone(),
+            portless,
+        })
+        .filter(|ep| !ep.addresses.is_empty())
+        .collect()
+}
+
+/// The DNS label naming an endpoint: its hostname, or its first address with
+/// `.` and `:` turned into `-`. `pad` adds a `0` where an IPv6 address would
+/// give a label that starts or ends with `-` (not a valid host label).
+pub fn host_label(ep: &Endpoint, pad: bool) -> String {
+    if let Some(h) = &ep.hostname {
+        return h.to_ascii_lowercase();
+    }
+    let Some(ip) = ep.addresses.first() else { return String::new() };
+    let mut s = ip.to_string().replace(['.', ':'], "-");
+    if pad {
+        if s.starts_with('-') {
+            s.insert(0, '0');
+        }
+        if s.ends_with('-') {
+            s.push('0');
+        }
+    }
+    s
+}
+
+/// All views of a cluster set, by cluster name.
+pub type Views = OrdMap<String, ClusterView>;
