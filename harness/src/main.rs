@@ -30,6 +30,17 @@ enum Command {
     Query(QueryArgs),
     /// List the clusters and objects of a world folder (and what is not used).
     World(WorldArgs),
+    /// Print one zone of a cluster's view as an RFC 1035 zone file.
+    Zone(ZoneArgs),
+}
+
+#[derive(Args)]
+struct ZoneArgs {
+    #[command(flatten)]
+    resolver: ResolverArgs,
+    /// The zone to print.
+    #[arg(long, default_value = "clusterset.local")]
+    zone: String,
 }
 
 /// Which world and resolver set-up to use.
@@ -93,6 +104,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => run_serve(a),
         Command::Query(a) => run_query(a),
         Command::World(a) => run_world(a),
+        Command::Zone(a) => run_zone(a),
     };
     match result {
         Ok(code) => code,
@@ -169,5 +181,14 @@ fn run_world(args: WorldArgs) -> Result<ExitCode> {
             println!("  {:<50} {origin} (not used for DNS)", format!("{} {}", other.kind, other.name));
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_zone(args: ZoneArgs) -> Result<ExitCode> {
+    let (config, view) = load(&args.resolver)?;
+    let mut zone = hickory_proto::rr::Name::from_ascii(&args.zone)
+        .map_err(|e| miette::miette!("invalid zone {:?}: {e}", args.zone))?;
+    zone.set_fqdn(true);
+    print!("{}", mcsdns::resolver::export::zone_file(&config, &view, &zone.to_lowercase()));
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod corefile;
 pub mod engine;
+pub mod export;
 pub mod local;
 pub mod mcs;
 pub mod reply;

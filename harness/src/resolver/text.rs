@@ -17,6 +17,7 @@ pub fn record_line(r: &Record) -> String {
 pub fn rdata_text(r: &Record) -> String {
     match &r.data {
         RData::TXT(txt) => txt
+            .txt_data
             .iter()
             .map(|s| format!("\"{}\"", String::from_utf8_lossy(s).replace('"', "\\\"")))
             .collect::<Vec<_>>()

@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use imbl::{HashMap, OrdMap, OrdSet};
+use imbl::{HashMap, OrdSet};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
@@ -265,6 +265,16 @@ impl ClusterView {
         self.imports_by_ns.keys()
     }
 
+    /// Every ServiceImport, keyed by lower-cased `(namespace, name)`.
+    pub fn imports(&self) -> impl Iterator<Item = (&NsName, &Arc<ServiceImport>)> {
+        self.imports.iter()
+    }
+
+    /// Every Service, keyed by lower-cased `(namespace, name)`.
+    pub fn services(&self) -> impl Iterator<Item = (&NsName, &Arc<Service>)> {
+        self.services.iter()
+    }
+
     /// How many ServiceImports the view holds.
     pub fn import_count(&self) -> usize {
         self.imports.len()
@@ -387,6 +397,3 @@ pub fn host_label(ep: &Endpoint, pad: bool) -> String {
     }
     s
 }
-
-/// All views of a cluster set, by cluster name.
-pub type Views = OrdMap<String, ClusterView>;
