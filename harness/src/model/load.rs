@@ -265,22 +265,17 @@ struct CrdManifest<S, T> {
 }
 
 fn typed<T: DeserializeOwned>(text: &str, doc_line: usize) -> Result<T, DecodeError> {
+    let mut path = String::new();
     let result = serde_saphyr::with_deserializer_from_str(text, |de| {
-        Ok(serde_path_to_error::deserialize::<_, T>(de))
+        serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+            path = e.path().to_string();
+            e.into_inner()
+        })
     });
-    match result {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let (l, c) = location(&inner);
-            Err((l.max(doc_line), c, path, short(&inner)))
-        }
-        Err(e) => {
-            let (l, c) = location(&e);
-            Err((l.max(doc_line), c, String::new(), short(&e)))
-        }
-    }
+    result.map_err(|e| {
+        let (l, c) = location(&e);
+        (l.max(doc_line), c, path, short(&e))
+    })
 }
 
 /// Reads and parses one manifest file.
