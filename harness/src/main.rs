@@ -6,12 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use hickory_proto::rr::RecordType;
-use miette::{IntoDiagnostic, Result, WrapErr};
 use mcsdns::model::World;
 use mcsdns::resolver::config::{PluginKind, STOCK_ORDER};
 use mcsdns::resolver::server::{SharedSnapshot, Snapshot, serve};
 use mcsdns::resolver::text::render;
 use mcsdns::resolver::{ClusterView, Profile, Question, ResolverConfig, answer};
+use miette::{IntoDiagnostic, Result, WrapErr};
 
 /// Conformance and simulation harness for Kubernetes multi-cluster DNS
 /// (KEP-1645, clusterset.local).
@@ -63,7 +63,11 @@ struct ResolverArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=3600))]
     ttl: Option<u32>,
     /// The plugin chain order of the CoreDNS build (plugin.cfg), comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "header,kubernetes,multicluster")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "header,kubernetes,multicluster"
+    )]
     plugin_order: Vec<PluginKind>,
 }
 
@@ -96,7 +100,10 @@ struct WorldArgs {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MCSDNS_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MCSDNS_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -118,7 +125,11 @@ fn main() -> ExitCode {
 fn load(args: &ResolverArgs) -> Result<(ResolverConfig, ClusterView)> {
     let world = World::load(&args.manifests)?;
     let cluster = world.cluster(&args.manifests, &args.cluster)?;
-    let order: Vec<PluginKind> = if args.plugin_order.is_empty() { STOCK_ORDER.to_vec() } else { args.plugin_order.clone() };
+    let order: Vec<PluginKind> = if args.plugin_order.is_empty() {
+        STOCK_ORDER.to_vec()
+    } else {
+        args.plugin_order.clone()
+    };
     let mut config = match &args.corefile {
         Some(path) => ResolverConfig::read(path, args.profile, &order)?,
         None => ResolverConfig::default_for(args.profile),
@@ -136,7 +147,10 @@ fn run_serve(args: ServeArgs) -> Result<ExitCode> {
     let (config, view) = load(&args.resolver)?;
     let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
     runtime.block_on(async {
-        let snapshot = SharedSnapshot::new(Snapshot { config: config.into(), view });
+        let snapshot = SharedSnapshot::new(Snapshot {
+            config: config.into(),
+            view,
+        });
         let mut running = serve(args.listen, snapshot)
             .await
             .into_diagnostic()
@@ -163,7 +177,8 @@ fn run_query(args: QueryArgs) -> Result<ExitCode> {
         .to_ascii_uppercase()
         .parse()
         .map_err(|_| miette::miette!("unknown record type {:?}", args.qtype))?;
-    let question = Question::parse(&args.name, qtype).map_err(|e| miette::miette!("invalid name {:?}: {e}", args.name))?;
+    let question = Question::parse(&args.name, qtype)
+        .map_err(|e| miette::miette!("invalid name {:?}: {e}", args.name))?;
     let outcome = answer(&config, &view, &question);
     print!("{}", render(&question, &outcome));
     Ok(ExitCode::SUCCESS)
@@ -174,11 +189,17 @@ fn run_world(args: WorldArgs) -> Result<ExitCode> {
     for (name, cluster) in &world.clusters {
         println!("cluster {name}");
         for stored in cluster.objects.values() {
-            let origin = stored.origin.as_ref().map_or("built in".to_owned(), |o| o.to_string());
+            let origin = stored
+                .origin
+                .as_ref()
+                .map_or("built in".to_owned(), |o| o.to_string());
             println!("  {:<50} {origin}", stored.resource.key().to_string());
         }
         for (other, origin) in &cluster.others {
-            println!("  {:<50} {origin} (not used for DNS)", format!("{} {}", other.kind, other.name));
+            println!(
+                "  {:<50} {origin} (not used for DNS)",
+                format!("{} {}", other.kind, other.name)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -189,6 +210,9 @@ fn run_zone(args: ZoneArgs) -> Result<ExitCode> {
     let mut zone = hickory_proto::rr::Name::from_ascii(&args.zone)
         .map_err(|e| miette::miette!("invalid zone {:?}: {e}", args.zone))?;
     zone.set_fqdn(true);
-    print!("{}", mcsdns::resolver::export::zone_file(&config, &view, &zone.to_lowercase()));
+    print!(
+        "{}",
+        mcsdns::resolver::export::zone_file(&config, &view, &zone.to_lowercase())
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -12,13 +12,24 @@ fn seed() -> PathBuf {
 #[test]
 fn the_seed_world_loads_with_unused_kinds_listed() {
     let world = World::load(&seed()).unwrap();
-    assert_eq!(world.clusters.keys().collect::<Vec<_>>(), ["member1", "member2"]);
+    assert_eq!(
+        world.clusters.keys().collect::<Vec<_>>(),
+        ["member1", "member2"]
+    );
     let m1 = &world.clusters["member1"];
     let others: Vec<&str> = m1.others.iter().map(|(o, _)| o.kind.as_str()).collect();
-    assert!(others.contains(&"Deployment") && others.contains(&"PropagationPolicy") && others.contains(&"ClusterPropagationPolicy"));
+    assert!(
+        others.contains(&"Deployment")
+            && others.contains(&"PropagationPolicy")
+            && others.contains(&"ClusterPropagationPolicy")
+    );
     // The seed's ServiceExport has no spec and no namespace: loaded into default.
-    assert!(m1.objects.contains_key(&ObjectKey::new(Kind::ServiceExport, "default", "serve")));
-    let import = &world.clusters["member2"].objects[&ObjectKey::new(Kind::ServiceImport, "default", "serve")];
+    assert!(
+        m1.objects
+            .contains_key(&ObjectKey::new(Kind::ServiceExport, "default", "serve"))
+    );
+    let import = &world.clusters["member2"].objects
+        [&ObjectKey::new(Kind::ServiceImport, "default", "serve")];
     assert_eq!(import.origin.as_ref().unwrap().line, 3);
 }
 
@@ -32,32 +43,85 @@ struct Bad {
 #[test]
 fn bad_manifests_name_file_line_column_and_field() {
     let cases = [
-        Bad { text: "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports:\n  - port: eighty\n", line: 6, column: 11, message: "Service a: field spec.ports[0].port: invalid" },
-        Bad { text: "apiVersion: v2\nkind: Service\nmetadata: {name: a}\n", line: 1, column: 1, message: "Service a: unknown apiVersion \"v2\"" },
-        Bad { text: "apiVersion: discovery.k8s.io/v1beta1\nkind: EndpointSlice\nmetadata: {name: a}\n", line: 1, column: 1, message: "unknown apiVersion" },
-        Bad { text: "kind: Service\nmetadata: {name: a}\n", line: 1, column: 1, message: "no apiVersion or kind" },
-        Bad { text: "apiVersion: v1\nkind: Service\nmetadata:\n  labels: {}\n", line: 1, column: 1, message: "metadata.name is required" },
-        Bad { text: "apiVersion: v1\nkind: Service\nmetadata: {name: [\n", line: 3, column: 18, message: "invalid YAML" },
-        Bad { text: "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n- just\n- a list\n", line: 6, column: 1, message: "must be a mapping" },
+        Bad {
+            text: "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports:\n  - port: eighty\n",
+            line: 6,
+            column: 11,
+            message: "Service a: field spec.ports[0].port: invalid",
+        },
+        Bad {
+            text: "apiVersion: v2\nkind: Service\nmetadata: {name: a}\n",
+            line: 1,
+            column: 1,
+            message: "Service a: unknown apiVersion \"v2\"",
+        },
+        Bad {
+            text: "apiVersion: discovery.k8s.io/v1beta1\nkind: EndpointSlice\nmetadata: {name: a}\n",
+            line: 1,
+            column: 1,
+            message: "unknown apiVersion",
+        },
+        Bad {
+            text: "kind: Service\nmetadata: {name: a}\n",
+            line: 1,
+            column: 1,
+            message: "no apiVersion or kind",
+        },
+        Bad {
+            text: "apiVersion: v1\nkind: Service\nmetadata:\n  labels: {}\n",
+            line: 1,
+            column: 1,
+            message: "metadata.name is required",
+        },
+        Bad {
+            text: "apiVersion: v1\nkind: Service\nmetadata: {name: [\n",
+            line: 3,
+            column: 18,
+            message: "invalid YAML",
+        },
+        Bad {
+            text: "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n- just\n- a list\n",
+            line: 6,
+            column: 1,
+            message: "must be a mapping",
+        },
         Bad {
             text: "apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceImport\nmetadata: {name: s}\nspec:\n  ips: 10.0.0.1\n",
             line: 5,
             column: 8,
             message: "ServiceImport s: field spec.ips",
         },
-        Bad { text: "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nmetadata: {name: b}\n", line: 4, column: 1, message: "duplicate mapping key" },
+        Bad {
+            text: "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nmetadata: {name: b}\n",
+            line: 4,
+            column: 1,
+            message: "duplicate mapping key",
+        },
     ];
     for case in cases {
         let e = parse_manifests(Path::new("bad.yaml"), case.text, 1).expect_err(case.text);
-        assert_eq!((e.line, e.column), (case.line, case.column), "{}\n=> {e}", case.text);
+        assert_eq!(
+            (e.line, e.column),
+            (case.line, case.column),
+            "{}\n=> {e}",
+            case.text
+        );
         assert!(e.message.contains(case.message), "{}\n=> {e}", case.text);
-        assert!(e.to_string().starts_with(&format!("bad.yaml:{}:{}: ", case.line, case.column)));
+        assert!(
+            e.to_string()
+                .starts_with(&format!("bad.yaml:{}:{}: ", case.line, case.column))
+        );
     }
 }
 
 #[test]
 fn embedded_manifests_report_lines_of_the_enclosing_file() {
-    let e = parse_manifests(Path::new("scenario.yaml"), "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports:\n  - port: x\n", 20).unwrap_err();
+    let e = parse_manifests(
+        Path::new("scenario.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports:\n  - port: x\n",
+        20,
+    )
+    .unwrap_err();
     assert_eq!(e.line, 25);
 }
 
@@ -68,12 +132,20 @@ fn duplicate_objects_across_files_load_nothing() {
     std::fs::create_dir_all(&c).unwrap();
     let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: x}\n";
     std::fs::write(c.join("a.yaml"), svc).unwrap();
-    std::fs::write(c.join("b.yaml"), format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: x}}\n---\n{svc}")).unwrap();
+    std::fs::write(
+        c.join("b.yaml"),
+        format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: x}}\n---\n{svc}"),
+    )
+    .unwrap();
     match World::load(&dir) {
         Err(WorldError::Manifests { errors, .. }) => {
             assert_eq!(errors.len(), 1);
             assert_eq!(errors[0].line, 5);
-            assert!(errors[0].message.contains("duplicate Service x/a"), "{}", errors[0]);
+            assert!(
+                errors[0].message.contains("duplicate Service x/a"),
+                "{}",
+                errors[0]
+            );
             assert!(errors[0].hint.as_deref().unwrap().contains("a.yaml:1"));
         }
         other => panic!("expected a duplicate error, got {other:?}"),
@@ -85,17 +157,29 @@ fn every_bad_file_of_a_world_is_reported() {
     let dir = tempdir("many");
     for c in ["c1", "c2"] {
         std::fs::create_dir_all(dir.join(c)).unwrap();
-        std::fs::write(dir.join(c).join("x.yaml"), "apiVersion: v9\nkind: Service\nmetadata: {name: a}\n").unwrap();
+        std::fs::write(
+            dir.join(c).join("x.yaml"),
+            "apiVersion: v9\nkind: Service\nmetadata: {name: a}\n",
+        )
+        .unwrap();
     }
-    let Err(WorldError::Manifests { errors, .. }) = World::load(&dir) else { panic!("must fail") };
+    let Err(WorldError::Manifests { errors, .. }) = World::load(&dir) else {
+        panic!("must fail")
+    };
     assert_eq!(errors.len(), 2);
 }
 
 #[test]
 fn a_folder_without_clusters_is_an_error() {
     let dir = tempdir("empty");
-    assert!(matches!(World::load(&dir), Err(WorldError::NoClusters { .. })));
-    assert!(matches!(World::load(&dir.join("missing")), Err(WorldError::Folder { .. })));
+    assert!(matches!(
+        World::load(&dir),
+        Err(WorldError::NoClusters { .. })
+    ));
+    assert!(matches!(
+        World::load(&dir.join("missing")),
+        Err(WorldError::Folder { .. })
+    ));
 }
 
 fn tempdir(name: &str) -> PathBuf {

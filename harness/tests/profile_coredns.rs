@@ -7,15 +7,21 @@ use common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType::*;
 use mcsdns::resolver::Profile::{Coredns, Kep1645};
-use mcsdns::resolver::corefile::Corefile;
 use mcsdns::resolver::config::STOCK_ORDER;
+use mcsdns::resolver::corefile::Corefile;
 use mcsdns::resolver::view::Sync;
 use mcsdns::resolver::{Outcome, Question, ResolverConfig, answer};
 
 #[test]
 fn dns_version_is_1_1_0_not_1_0_0() {
-    assert_eq!(rdata(&ask(Coredns, "dns-version.clusterset.local", TXT)), ["\"1.1.0\""]);
-    assert_eq!(rdata(&ask(Kep1645, "dns-version.clusterset.local", TXT)), ["\"1.0.0\""]);
+    assert_eq!(
+        rdata(&ask(Coredns, "dns-version.clusterset.local", TXT)),
+        ["\"1.1.0\""]
+    );
+    assert_eq!(
+        rdata(&ask(Kep1645, "dns-version.clusterset.local", TXT)),
+        ["\"1.0.0\""]
+    );
 }
 
 #[test]
@@ -36,12 +42,22 @@ fn bare_name_srv_includes_unnamed_ports_with_per_item_weight() {
 fn dual_stack_port_srv_weight_is_50_not_100() {
     let r = ask(Coredns, "_http._tcp.web.team.svc.clusterset.local", SRV);
     assert_eq!(rdata(&r), ["0 50 80 web.team.svc.clusterset.local."]);
-    assert_eq!(rdata(&ask(Kep1645, "_http._tcp.web.team.svc.clusterset.local", SRV)), ["0 100 80 web.team.svc.clusterset.local."]);
+    assert_eq!(
+        rdata(&ask(
+            Kep1645,
+            "_http._tcp.web.team.svc.clusterset.local",
+            SRV
+        )),
+        ["0 100 80 web.team.svc.clusterset.local."]
+    );
 }
 
 #[test]
 fn pod_label_is_answered_like_svc() {
-    assert_eq!(rdata(&ask(Coredns, "web.team.pod.clusterset.local", A)), ["10.42.0.1"]);
+    assert_eq!(
+        rdata(&ask(Coredns, "web.team.pod.clusterset.local", A)),
+        ["10.42.0.1"]
+    );
     assert_nxdomain(&ask(Kep1645, "web.team.pod.clusterset.local", A));
 }
 
@@ -60,24 +76,46 @@ fn wildcard_labels_are_literal_and_nxdomain() {
 #[test]
 fn empty_ips_is_nodata_for_a_and_for_port_srv() {
     assert_nodata(&ask(Coredns, "noips.team.svc.clusterset.local", A));
-    assert_nodata(&ask(Coredns, "_http._tcp.noips.team.svc.clusterset.local", SRV));
-    assert_nxdomain(&ask(Kep1645, "_http._tcp.noips.team.svc.clusterset.local", SRV));
+    assert_nodata(&ask(
+        Coredns,
+        "_http._tcp.noips.team.svc.clusterset.local",
+        SRV,
+    ));
+    assert_nxdomain(&ask(
+        Kep1645,
+        "_http._tcp.noips.team.svc.clusterset.local",
+        SRV,
+    ));
 }
 
 #[test]
 fn empty_ports_is_nxdomain_even_for_a() {
     assert_nxdomain(&ask(Coredns, "noports.team.svc.clusterset.local", A));
-    assert_eq!(rdata(&ask(Kep1645, "noports.team.svc.clusterset.local", A)), ["10.42.0.3"]);
+    assert_eq!(
+        rdata(&ask(Kep1645, "noports.team.svc.clusterset.local", A)),
+        ["10.42.0.3"]
+    );
 }
 
 #[test]
 fn hostname_clusterid_is_answered_even_on_a_clustersetip_import() {
-    assert_eq!(rdata(&ask(Coredns, "web-0.cluster-a.web.team.svc.clusterset.local", A)), ["10.1.0.50"]);
+    assert_eq!(
+        rdata(&ask(
+            Coredns,
+            "web-0.cluster-a.web.team.svc.clusterset.local",
+            A
+        )),
+        ["10.1.0.50"]
+    );
 }
 
 #[test]
 fn two_label_cluster_ids_cannot_be_addressed() {
-    assert_nxdomain(&ask(Coredns, "db-0.east.prod.db.team.svc.clusterset.local", A));
+    assert_nxdomain(&ask(
+        Coredns,
+        "db-0.east.prod.db.team.svc.clusterset.local",
+        A,
+    ));
 }
 
 #[test]
@@ -89,7 +127,10 @@ fn clusterid_svc_form_is_nxdomain_even_for_headless() {
 #[test]
 fn an_import_needs_a_local_namespace_object() {
     assert_nxdomain(&ask(Coredns, "orphan.other.svc.clusterset.local", A));
-    assert_eq!(rdata(&ask(Kep1645, "orphan.other.svc.clusterset.local", A)), ["10.42.0.9"]);
+    assert_eq!(
+        rdata(&ask(Kep1645, "orphan.other.svc.clusterset.local", A)),
+        ["10.42.0.9"]
+    );
 }
 
 #[test]
@@ -131,7 +172,10 @@ fn standalone_plugin_serves_nothing_until_imports_are_listed() {
     let mut v = view();
     v.sync.service_imports = Sync::Failed("forbidden".into());
     let q = Question::parse("web.team.svc.cluster.local", A).unwrap();
-    assert!(matches!(answer(&config(Coredns), &v, &q), Outcome::Silent(_)));
+    assert!(matches!(
+        answer(&config(Coredns), &v, &q),
+        Outcome::Silent(_)
+    ));
 }
 
 #[test]

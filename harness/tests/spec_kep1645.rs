@@ -22,8 +22,14 @@ fn r1_schema_version_txt_is_1_0_0_with_ttl_28800() {
 
 #[test]
 fn r2_clustersetip_a_comes_from_spec_ips_of_that_family() {
-    assert_eq!(rdata(&kep("web.team.svc.clusterset.local", A)), ["10.42.0.1"]);
-    assert_eq!(rdata(&kep("web.team.svc.clusterset.local", AAAA)), ["fd00::1"]);
+    assert_eq!(
+        rdata(&kep("web.team.svc.clusterset.local", A)),
+        ["10.42.0.1"]
+    );
+    assert_eq!(
+        rdata(&kep("web.team.svc.clusterset.local", AAAA)),
+        ["fd00::1"]
+    );
 }
 
 #[test]
@@ -37,7 +43,10 @@ fn r3_srv_for_each_named_port_targets_the_service_with_glue() {
     assert_eq!(rdata(&r), ["0 100 80 web.team.svc.clusterset.local."]);
     assert_eq!(
         additional(&r),
-        ["web.team.svc.clusterset.local. 10.42.0.1", "web.team.svc.clusterset.local. fd00::1"]
+        [
+            "web.team.svc.clusterset.local. 10.42.0.1",
+            "web.team.svc.clusterset.local. fd00::1"
+        ]
     );
     let udp = kep("_dns._udp.web.team.svc.clusterset.local", SRV);
     assert_eq!(rdata(&udp), ["0 100 53 web.team.svc.clusterset.local."]);
@@ -47,7 +56,13 @@ fn r3_srv_for_each_named_port_targets_the_service_with_glue() {
 fn r3_unnamed_ports_have_no_srv_record() {
     let r = kep("web.team.svc.clusterset.local", SRV);
     let ports: Vec<String> = rdata(&r);
-    assert_eq!(ports, ["0 50 53 web.team.svc.clusterset.local.", "0 50 80 web.team.svc.clusterset.local."]);
+    assert_eq!(
+        ports,
+        [
+            "0 50 53 web.team.svc.clusterset.local.",
+            "0 50 80 web.team.svc.clusterset.local."
+        ]
+    );
 }
 
 #[test]
@@ -72,24 +87,42 @@ fn r5_clusterid_svc_form_does_not_exist_for_clustersetip() {
 
 #[test]
 fn r6_headless_a_is_the_union_of_ready_endpoints_of_all_clusters() {
-    assert_eq!(rdata(&kep("db.team.svc.clusterset.local", A)), ["10.1.0.10", "10.1.0.11", "10.2.0.10"]);
-    assert_eq!(rdata(&kep("db.team.svc.clusterset.local", AAAA)), ["fd00::10"]);
+    assert_eq!(
+        rdata(&kep("db.team.svc.clusterset.local", A)),
+        ["10.1.0.10", "10.1.0.11", "10.2.0.10"]
+    );
+    assert_eq!(
+        rdata(&kep("db.team.svc.clusterset.local", AAAA)),
+        ["fd00::10"]
+    );
 }
 
 #[test]
 fn r7_hostname_clusterid_names_each_ready_endpoint() {
-    assert_eq!(rdata(&kep("db-0.cluster-a.db.team.svc.clusterset.local", A)), ["10.1.0.10"]);
-    assert_eq!(rdata(&kep("db-1.cluster-a.db.team.svc.clusterset.local", AAAA)), ["fd00::10"]);
+    assert_eq!(
+        rdata(&kep("db-0.cluster-a.db.team.svc.clusterset.local", A)),
+        ["10.1.0.10"]
+    );
+    assert_eq!(
+        rdata(&kep("db-1.cluster-a.db.team.svc.clusterset.local", AAAA)),
+        ["fd00::10"]
+    );
 }
 
 #[test]
 fn r7_endpoint_without_hostname_is_named_by_its_dashed_ip() {
-    assert_eq!(rdata(&kep("10-1-0-11.cluster-a.db.team.svc.clusterset.local", A)), ["10.1.0.11"]);
+    assert_eq!(
+        rdata(&kep("10-1-0-11.cluster-a.db.team.svc.clusterset.local", A)),
+        ["10.1.0.11"]
+    );
 }
 
 #[test]
 fn r7_two_label_cluster_ids_are_addressable() {
-    assert_eq!(rdata(&kep("db-0.east.prod.db.team.svc.clusterset.local", A)), ["10.2.0.10"]);
+    assert_eq!(
+        rdata(&kep("db-0.east.prod.db.team.svc.clusterset.local", A)),
+        ["10.2.0.10"]
+    );
     assert_nodata(&kep("east.prod.db.team.svc.clusterset.local", A));
     assert_nodata(&kep("prod.db.team.svc.clusterset.local", A));
 }
@@ -119,7 +152,11 @@ fn r9_headless_srv_is_ready_endpoints_times_named_ports() {
     );
     assert_eq!(r.additionals.len(), 4);
     // The unnamed port 9000 has no SRV.
-    assert!(rdata(&kep("db.team.svc.clusterset.local", SRV)).iter().all(|s| !s.contains(" 9000 ")));
+    assert!(
+        rdata(&kep("db.team.svc.clusterset.local", SRV))
+            .iter()
+            .all(|s| !s.contains(" 9000 "))
+    );
 }
 
 #[test]
@@ -127,14 +164,21 @@ fn r10_clusterid_svc_of_headless_owns_no_record() {
     // An empty non-terminal (db-0.cluster-a.db... exists below it): NODATA, never a record.
     let r = kep("cluster-a.db.team.svc.clusterset.local", A);
     assert_nodata(&r);
-    assert!(kep("cluster-a.db.team.svc.clusterset.local", ANY).answers.is_empty());
+    assert!(
+        kep("cluster-a.db.team.svc.clusterset.local", ANY)
+            .answers
+            .is_empty()
+    );
 }
 
 #[test]
 fn d1_matching_is_case_insensitive_and_the_question_case_is_echoed() {
     let r = kep("WEB.Team.SVC.ClusterSet.LOCAL", A);
     assert_eq!(rdata(&r), ["10.42.0.1"]);
-    assert_eq!(r.answers[0].name.to_string(), "WEB.Team.SVC.ClusterSet.LOCAL.");
+    assert_eq!(
+        r.answers[0].name.to_string(),
+        "WEB.Team.SVC.ClusterSet.LOCAL."
+    );
 }
 
 #[test]
@@ -147,14 +191,23 @@ fn d3_names_outside_served_zones_are_refused_never_recursed() {
 #[test]
 fn apex_has_soa_and_ns_with_glue_from_kube_dns() {
     let soa = kep("clusterset.local", SOA);
-    assert_eq!(rdata(&soa), ["ns.dns.clusterset.local. hostmaster.clusterset.local. 1 7200 1800 86400 5"]);
-    assert_eq!(rdata(&kep("clusterset.local", NS)), ["ns.dns.clusterset.local."]);
+    assert_eq!(
+        rdata(&soa),
+        ["ns.dns.clusterset.local. hostmaster.clusterset.local. 1 7200 1800 86400 5"]
+    );
+    assert_eq!(
+        rdata(&kep("clusterset.local", NS)),
+        ["ns.dns.clusterset.local."]
+    );
     assert_eq!(rdata(&kep("ns.dns.clusterset.local", A)), ["10.96.0.10"]);
 }
 
 #[test]
 fn every_in_zone_answer_is_authoritative_and_ra_is_off_by_default() {
-    for (name, t) in [("web.team.svc.clusterset.local", A), ("nope.team.svc.clusterset.local", A)] {
+    for (name, t) in [
+        ("web.team.svc.clusterset.local", A),
+        ("nope.team.svc.clusterset.local", A),
+    ] {
         let r = kep(name, t);
         assert!(r.authoritative, "{name}");
         assert!(!r.recursion_available, "{name}");
@@ -182,7 +235,10 @@ fn import_without_ips_exists_but_has_no_address_or_srv() {
 
 #[test]
 fn import_without_ports_still_answers_its_address() {
-    assert_eq!(rdata(&kep("noports.team.svc.clusterset.local", A)), ["10.42.0.3"]);
+    assert_eq!(
+        rdata(&kep("noports.team.svc.clusterset.local", A)),
+        ["10.42.0.3"]
+    );
 }
 
 #[test]
@@ -216,8 +272,17 @@ fn not_synced_imports_answer_servfail_with_soa() {
 fn the_soa_serial_follows_changes_of_the_view() {
     let before = kep("clusterset.local", SOA);
     let mut v = view();
-    v.remove(&mcsdns::model::ObjectKey::new(mcsdns::model::Kind::ServiceImport, "team", "web"));
+    v.remove(&mcsdns::model::ObjectKey::new(
+        mcsdns::model::Kind::ServiceImport,
+        "team",
+        "web",
+    ));
     let after = ask_with(&config(Kep1645), &v, "clusterset.local", SOA);
     assert_ne!(rdata(&before), rdata(&after));
-    assert_nxdomain(&ask_with(&config(Kep1645), &v, "web.team.svc.clusterset.local", A));
+    assert_nxdomain(&ask_with(
+        &config(Kep1645),
+        &v,
+        "web.team.svc.clusterset.local",
+        A,
+    ));
 }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Upper bound on how long `Knot::start` waits for the zone to be served.
 ///
-/// Measured on the 2-core CI box: Knot 3.2 answers for a 100,000-record zone about
+/// Measured on the 2-core dev machine: Knot 3.2.6 answers for a 100,000-record zone about
 /// 0.16 s after spawn and for 1,000,000 records after about 2 s, so 10 s leaves ample
 /// headroom for a loaded machine while still failing fast when something is wrong.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,8 +83,8 @@ impl Knot {
     /// `InvalidInput` for an origin that is not a plain domain name; I/O errors from
     /// preparing the temp dir or spawning knotd; `AddrInUse` if three fresh ports were
     /// all taken before knotd bound them; `TimedOut` if the zone is not served within
-    /// 10 s; `Other` if knotd exits (e.g. it rejects the zone). Startup errors carry
-    /// the tail of knotd's log.
+    /// 10 s; `InvalidData` if knotd rejects the zone file; `Other` if knotd exits
+    /// (e.g. a bad config). Startup errors carry the tail of knotd's log.
     pub fn start(zone_origin: &str, zone_text: &str) -> io::Result<Option<Knot>> {
         let origin = normalize_origin(zone_origin)?;
         let qname = encode_name(&origin)?;
@@ -208,6 +208,14 @@ impl Knot {
                 match check_soa_answer(&buf[..len], id, qname) {
                     Probe::Ready => return Ok(()),
                     Probe::NotReady(why) => {
+                        // knotd keeps running (answering SERVFAIL) when the zone file
+                        // is rejected; its log is the only place that says so.
+                        if self.zone_load_failed() {
+                            return Err(io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                format!("knotd rejected the zone file\n{}", self.log_tail()),
+                            ));
+                        }
                         last_seen = why;
                         break;
                     }
@@ -230,6 +238,14 @@ impl Knot {
             kind,
             format!("knotd exited during startup ({status})\n{tail}"),
         )
+    }
+
+    /// Whether knotd logged that loading the zone failed (Knot 3.x messages). Only
+    /// called while probes are not yet answered, and the log is a few lines long.
+    fn zone_load_failed(&self) -> bool {
+        fs::read_to_string(self.dir.path().join("knot.log")).is_ok_and(|log| {
+            log.contains("zone event 'load' failed") || log.contains("failed to load zone")
+        })
     }
 
     /// The last lines of knotd's log and console output, for error messages.
@@ -290,8 +306,8 @@ impl fmt::Display for PerfResult {
 /// server under test needs the other core:
 /// * `-T 1 -c 1`: one sending thread and one client socket keep dnsperf on one core.
 ///   More clients only add contention on 2 cores (measured: `-c 4` was no faster).
-/// * `-q 100`: 100 outstanding queries saturate a loopback server (~275k qps for
-///   Knot) without loss; `-q 10` left Knot idle at ~34k qps, and `-q 500` lost
+/// * `-q 100`: 100 outstanding queries saturate a loopback server (250k-295k qps
+///   for Knot on 2 cores) without loss; `-q 10` left Knot idle at ~34k qps, and `-q 500` lost
 ///   queries to socket buffer overflow with no throughput gain.
 /// * `-t 1`: a loopback answer later than 1 s is a drop, and it caps the wait for
 ///   stragglers after `-l` so a run takes at most about `seconds + 1`.
@@ -449,9 +465,10 @@ fn parse_dnsperf(output: &str) -> io::Result<PerfResult> {
 ///   `/var/lib/knot`, so it needs no packaging setup and cannot clash with a system
 ///   instance or with parallel benches. No `user`: knotd stays the invoking user
 ///   instead of switching to `knot`, which could not read the temp dir.
-/// * one UDP/TCP/background worker: Knot gets one core and dnsperf the other, the
-///   same budget the mcsdns server gets on the 2-core box. With dnsperf's single
-///   client socket, extra UDP workers measured no faster anyway.
+/// * one UDP/TCP/background worker: on the 2-core box Knot gets one core and dnsperf
+///   the other; more workers would only compete with the load generator. With
+///   dnsperf's single client socket (one 4-tuple, so one reuseport socket) a second
+///   UDP worker measured no faster anyway (~305k vs ~275k qps, within noise).
 /// * `semantic-checks: off`: fixtures point NS at names without glue; the extra
 ///   checks would only add warnings and load time.
 /// * `zonefile-load: whole`, `journal-content: none`, `zonefile-sync: -1`: load the

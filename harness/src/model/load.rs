@@ -31,6 +31,7 @@ impl std::fmt::Display for Origin {
 }
 
 /// One document of a manifest file.
+#[allow(clippy::large_enum_variant)] // see Resource
 #[derive(Clone, Debug, PartialEq)]
 pub enum Loaded {
     /// An object of a kind the model uses.
@@ -55,7 +56,7 @@ pub struct ManifestError {
     #[help]
     pub hint: Option<String>,
     #[source_code]
-    src: NamedSource<String>,
+    src: std::sync::Arc<NamedSource<String>>,
     #[label("here")]
     span: SourceSpan,
 }
@@ -76,7 +77,10 @@ impl ManifestError {
             column,
             message: message.into(),
             hint: None,
-            src: NamedSource::new(file.display().to_string(), text.to_owned()),
+            src: std::sync::Arc::new(NamedSource::new(
+                file.display().to_string(),
+                text.to_owned(),
+            )),
             span: SourceSpan::from((offset, 0)),
         }
     }
@@ -92,7 +96,10 @@ fn byte_offset(text: &str, line: usize, column: usize) -> usize {
     let mut offset = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            let col = l.char_indices().nth(column.saturating_sub(1)).map_or(l.len(), |(b, _)| b);
+            let col = l
+                .char_indices()
+                .nth(column.saturating_sub(1))
+                .map_or(l.len(), |(b, _)| b);
             return offset + col;
         }
         offset += l.len();
@@ -117,7 +124,11 @@ pub fn parse_manifests(
     let docs: Vec<serde_saphyr::Spanned<Value>> =
         serde_saphyr::from_multiple(text).map_err(|e| {
             let (line, column) = location(&e);
-            full_err(line + first_line - 1, column, format!("invalid YAML: {}", short(&e)))
+            full_err(
+                line + first_line - 1,
+                column,
+                format!("invalid YAML: {}", short(&e)),
+            )
         })?;
     let starts: Vec<usize> = docs
         .iter()
@@ -129,24 +140,45 @@ pub fn parse_manifests(
             continue;
         }
         let start = starts[i].min(text.len());
-        let end = starts.get(i + 1).copied().unwrap_or(text.len()).min(text.len());
+        let end = starts
+            .get(i + 1)
+            .copied()
+            .unwrap_or(text.len())
+            .min(text.len());
         let region = trim_separator(&text[start..end]);
         let line = first_line + doc.referenced.line() as usize - 1;
         let column = doc.referenced.column() as usize;
-        let origin = Origin { file: file.to_owned(), line };
+        let origin = Origin {
+            file: file.to_owned(),
+            line,
+        };
         let err = |line: usize, column: usize, msg: String| full_err(line, column, msg);
         let Some(map) = doc.value.as_object() else {
-            return Err(err(line, column, "a manifest document must be a mapping".into()));
+            return Err(err(
+                line,
+                column,
+                "a manifest document must be a mapping".into(),
+            ));
         };
         let api_version = map.get("apiVersion").and_then(Value::as_str);
         let kind_name = map.get("kind").and_then(Value::as_str);
         let (Some(api_version), Some(kind_name)) = (api_version, kind_name) else {
-            return Err(err(line, column, "document has no apiVersion or kind".into())
-                .with_hint("every Kubernetes manifest starts with `apiVersion:` and `kind:`"));
+            return Err(
+                err(line, column, "document has no apiVersion or kind".into())
+                    .with_hint("every Kubernetes manifest starts with `apiVersion:` and `kind:`"),
+            );
         };
         let meta = map.get("metadata").cloned().unwrap_or(Value::Null);
-        let name = meta.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let namespace = meta.get("namespace").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let namespace = meta
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let Some(kind) = Kind::from_name(kind_name) else {
             out.push(Loaded::Other(
                 OtherObject {
@@ -166,10 +198,17 @@ pub fn parse_manifests(
                 column,
                 format!("{kind} {name}: unknown apiVersion {api_version:?}"),
             )
-            .with_hint(format!("{kind} is served as {}", kind.api_versions().join(" or "))));
+            .with_hint(format!(
+                "{kind} is served as {}",
+                kind.api_versions().join(" or ")
+            )));
         }
         if name.is_empty() {
-            return Err(err(line, column, format!("{kind}: metadata.name is required")));
+            return Err(err(
+                line,
+                column,
+                format!("{kind}: metadata.name is required"),
+            ));
         }
         let padded_region = pad(region, line);
         let typed = decode(kind, &padded_region, line).map_err(|(l, c, path, msg)| {
@@ -211,7 +250,9 @@ fn trim_separator(region: &str) -> &str {
 }
 
 fn location(e: &serde_saphyr::Error) -> (usize, usize) {
-    e.location().map_or((1, 1), |l| (l.line().max(1) as usize, l.column().max(1) as usize))
+    e.location().map_or((1, 1), |l| {
+        (l.line().max(1) as usize, l.column().max(1) as usize)
+    })
 }
 
 /// The first line of a serde-saphyr message, without its `line N column M:` prefix.
@@ -286,7 +327,7 @@ pub fn load_file(path: &Path) -> Result<Vec<Loaded>, ManifestError> {
         column: 1,
         message: format!("cannot read file: {e}"),
         hint: None,
-        src: NamedSource::new(path.display().to_string(), String::new()),
+        src: std::sync::Arc::new(NamedSource::new(path.display().to_string(), String::new())),
         span: SourceSpan::from((0, 0)),
     })?;
     parse_manifests(path, &text, 1)

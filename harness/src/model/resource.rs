@@ -64,16 +64,20 @@ impl Kind {
         match self {
             Kind::Namespace | Kind::Service => &["v1"],
             Kind::EndpointSlice => &["discovery.k8s.io/v1"],
-            Kind::ServiceExport | Kind::ServiceImport => {
-                &["multicluster.x-k8s.io/v1alpha1", "multicluster.x-k8s.io/v1beta1"]
-            }
+            Kind::ServiceExport | Kind::ServiceImport => &[
+                "multicluster.x-k8s.io/v1alpha1",
+                "multicluster.x-k8s.io/v1beta1",
+            ],
             Kind::ClusterRole | Kind::ClusterRoleBinding => &["rbac.authorization.k8s.io/v1"],
         }
     }
 
     /// Whether objects of this kind live in a namespace.
     pub fn is_namespaced(self) -> bool {
-        !matches!(self, Kind::Namespace | Kind::ClusterRole | Kind::ClusterRoleBinding)
+        !matches!(
+            self,
+            Kind::Namespace | Kind::ClusterRole | Kind::ClusterRoleBinding
+        )
     }
 }
 
@@ -97,8 +101,16 @@ pub struct ObjectKey {
 impl ObjectKey {
     /// Builds a key; `namespace` is ignored for cluster-scoped kinds.
     pub fn new(kind: Kind, namespace: &str, name: &str) -> Self {
-        let namespace = if kind.is_namespaced() { namespace.to_owned() } else { String::new() };
-        ObjectKey { kind, namespace, name: name.to_owned() }
+        let namespace = if kind.is_namespaced() {
+            namespace.to_owned()
+        } else {
+            String::new()
+        };
+        ObjectKey {
+            kind,
+            namespace,
+            name: name.to_owned(),
+        }
     }
 }
 
@@ -129,6 +141,9 @@ pub struct OtherObject {
 }
 
 /// One Kubernetes object of a kind the model understands.
+// Most objects are Services and EndpointSlices, the largest variants: boxing
+// them would add an allocation per object and save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Resource {
     /// A Namespace.
@@ -210,7 +225,8 @@ impl Resource {
         }
         .unwrap_or(serde_json::Value::Null);
         if let Some(map) = value.as_object_mut() {
-            map.entry("kind").or_insert_with(|| self.kind().as_str().into());
+            map.entry("kind")
+                .or_insert_with(|| self.kind().as_str().into());
         }
         value
     }

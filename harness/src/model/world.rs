@@ -11,7 +11,8 @@ use super::load::{Loaded, ManifestError, Origin, load_file, parse_manifests};
 use super::resource::{ObjectKey, OtherObject, Resource};
 
 /// Namespaces every real cluster has, present unless a manifest declares them.
-pub const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const BUILTIN_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// One object and where it came from.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,17 +40,31 @@ impl ClusterState {
         let mut objects = BTreeMap::new();
         for ns in BUILTIN_NAMESPACES {
             let r = Resource::Namespace(Namespace {
-                metadata: ObjectMeta { name: Some(ns.into()), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(ns.into()),
+                    ..Default::default()
+                },
                 ..Default::default()
             });
-            objects.insert(r.key(), Stored { resource: r, origin: None });
+            objects.insert(
+                r.key(),
+                Stored {
+                    resource: r,
+                    origin: None,
+                },
+            );
         }
-        ClusterState { name: name.into(), objects, others: Vec::new() }
+        ClusterState {
+            name: name.into(),
+            objects,
+            others: Vec::new(),
+        }
     }
 
     /// Adds or replaces an object.
     pub fn apply(&mut self, resource: Resource, origin: Option<Origin>) {
-        self.objects.insert(resource.key(), Stored { resource, origin });
+        self.objects
+            .insert(resource.key(), Stored { resource, origin });
     }
 
     /// Removes an object, returning it.
@@ -70,7 +85,11 @@ impl ClusterState {
             match doc {
                 Loaded::Resource(resource, origin) => {
                     let key = resource.key();
-                    if let Some(Stored { origin: Some(first), .. }) = staged.objects.get(&key) {
+                    if let Some(Stored {
+                        origin: Some(first),
+                        ..
+                    }) = staged.objects.get(&key)
+                    {
                         let text = std::fs::read_to_string(&origin.file).unwrap_or_default();
                         return Err(ManifestError::at(
                             &origin.file,
@@ -103,7 +122,9 @@ pub struct World {
 pub enum WorldError {
     /// The folder is missing or unreadable.
     #[error("cannot read manifests folder {}: {source}", path.display())]
-    #[diagnostic(help("a world is a folder with one subfolder per cluster, e.g. fixtures/seed/member1/"))]
+    #[diagnostic(help(
+        "a world is a folder with one subfolder per cluster, e.g. fixtures/seed/member1/"
+    ))]
     Folder {
         /// The folder.
         path: PathBuf,
@@ -143,7 +164,10 @@ fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_file()
-                && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml" | "json")
+                )
         })
         .collect();
     files.sort();
@@ -155,7 +179,10 @@ impl World {
     /// multi-document Kubernetes YAML. All files are checked before anything
     /// is returned; every error found is reported.
     pub fn load(dir: &Path) -> Result<World, WorldError> {
-        let folder_err = |source| WorldError::Folder { path: dir.to_owned(), source };
+        let folder_err = |source| WorldError::Folder {
+            path: dir.to_owned(),
+            source,
+        };
         let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(folder_err)?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -163,14 +190,23 @@ impl World {
             .collect();
         subdirs.sort();
         if subdirs.is_empty() {
-            return Err(WorldError::NoClusters { path: dir.to_owned() });
+            return Err(WorldError::NoClusters {
+                path: dir.to_owned(),
+            });
         }
         let mut world = World::default();
         let mut errors = Vec::new();
         for sub in subdirs {
-            let name = sub.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = sub
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             let mut cluster = ClusterState::new(name.clone());
-            let files = yaml_files(&sub).map_err(|source| WorldError::Folder { path: sub.clone(), source })?;
+            let files = yaml_files(&sub).map_err(|source| WorldError::Folder {
+                path: sub.clone(),
+                source,
+            })?;
             for file in files {
                 match load_file(&file).and_then(|docs| cluster.add_loaded(docs)) {
                     Ok(()) => {}
@@ -180,7 +216,10 @@ impl World {
             world.clusters.insert(name, cluster);
         }
         if !errors.is_empty() {
-            return Err(WorldError::Manifests { path: dir.to_owned(), errors });
+            return Err(WorldError::Manifests {
+                path: dir.to_owned(),
+                errors,
+            });
         }
         Ok(world)
     }
@@ -199,10 +238,12 @@ impl World {
 
     /// Picks one cluster by name.
     pub fn cluster(&self, dir: &Path, name: &str) -> Result<&ClusterState, WorldError> {
-        self.clusters.get(name).ok_or_else(|| WorldError::UnknownCluster {
-            path: dir.to_owned(),
-            name: name.to_owned(),
-            known: self.clusters.keys().cloned().collect(),
-        })
+        self.clusters
+            .get(name)
+            .ok_or_else(|| WorldError::UnknownCluster {
+                path: dir.to_owned(),
+                name: name.to_owned(),
+                known: self.clusters.keys().cloned().collect(),
+            })
     }
 }

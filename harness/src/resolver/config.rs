@@ -16,7 +16,18 @@ use hickory_proto::rr::Name;
 use super::corefile::{Corefile, CorefileError, Directive, Token};
 
 /// Which behaviour the MCS zone follows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// The MCS DNS specification (KEP-1645), with documented choices where it is silent.
@@ -41,7 +52,9 @@ impl FromStr for Profile {
         match s {
             "kep1645" => Ok(Profile::Kep1645),
             "coredns" => Ok(Profile::Coredns),
-            other => Err(format!("unknown profile {other:?} (expected kep1645 or coredns)")),
+            other => Err(format!(
+                "unknown profile {other:?} (expected kep1645 or coredns)"
+            )),
         }
     }
 }
@@ -75,14 +88,20 @@ impl FromStr for PluginKind {
             "header" => Ok(PluginKind::Header),
             "kubernetes" => Ok(PluginKind::Kubernetes),
             "multicluster" => Ok(PluginKind::Multicluster),
-            other => Err(format!("unknown plugin {other:?} (expected header, kubernetes or multicluster)")),
+            other => Err(format!(
+                "unknown plugin {other:?} (expected header, kubernetes or multicluster)"
+            )),
         }
     }
 }
 
 /// The chain order of a stock CoreDNS build with the multicluster plugin
 /// added after `kubernetes`, as its README says.
-pub const STOCK_ORDER: [PluginKind; 3] = [PluginKind::Header, PluginKind::Kubernetes, PluginKind::Multicluster];
+pub const STOCK_ORDER: [PluginKind; 3] = [
+    PluginKind::Header,
+    PluginKind::Kubernetes,
+    PluginKind::Multicluster,
+];
 
 /// A DNS header flag the `header` plugin can change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,7 +181,10 @@ pub struct ZonePlugin {
 impl ZonePlugin {
     /// The most specific of its zones that contains `qname`.
     pub fn zone_for(&self, qname: &Name) -> Option<&Name> {
-        self.zones.iter().filter(|z| z.zone_of(qname)).max_by_key(|z| z.num_labels())
+        self.zones
+            .iter()
+            .filter(|z| z.zone_of(qname))
+            .max_by_key(|z| z.num_labels())
     }
 }
 
@@ -264,20 +286,45 @@ impl ResolverConfig {
             for d in &block.directives {
                 match d.name.text.as_str() {
                     "header" => chain.push(header(corefile, d)?),
-                    "kubernetes" => chain.push(Plugin::Zone(kubernetes(corefile, d, &zones, &mut ignored)?)),
-                    "multicluster" => chain.push(Plugin::Zone(multicluster(corefile, d, &zones, &mut ignored)?)),
-                    other => ignored.push(Ignored { name: other.to_owned(), line: d.name.line, note: ignored_note(other) }),
+                    "kubernetes" => {
+                        chain.push(Plugin::Zone(kubernetes(corefile, d, &zones, &mut ignored)?))
+                    }
+                    "multicluster" => chain.push(Plugin::Zone(multicluster(
+                        corefile,
+                        d,
+                        &zones,
+                        &mut ignored,
+                    )?)),
+                    other => ignored.push(Ignored {
+                        name: other.to_owned(),
+                        line: d.name.line,
+                        note: ignored_note(other),
+                    }),
                 }
             }
-            let rank = |p: &Plugin| order.iter().position(|k| *k == p.kind()).unwrap_or(usize::MAX);
+            let rank = |p: &Plugin| {
+                order
+                    .iter()
+                    .position(|k| *k == p.kind())
+                    .unwrap_or(usize::MAX)
+            };
             chain.sort_by_key(rank);
             servers.push(ServerConfig { zones, chain });
         }
-        Ok(ResolverConfig { profile, servers, ignored, corefile: Some(corefile.path.clone()) })
+        Ok(ResolverConfig {
+            profile,
+            servers,
+            ignored,
+            corefile: Some(corefile.path.clone()),
+        })
     }
 
     /// Reads a Corefile from disk.
-    pub fn read(path: &Path, profile: Profile, order: &[PluginKind]) -> Result<Self, CorefileError> {
+    pub fn read(
+        path: &Path,
+        profile: Profile,
+        order: &[PluginKind],
+    ) -> Result<Self, CorefileError> {
         ResolverConfig::from_corefile(&Corefile::read(path)?, profile, order)
     }
 
@@ -295,15 +342,19 @@ impl ResolverConfig {
 
     /// Whether any server block runs the standalone `multicluster` plugin.
     pub fn has_standalone_multicluster(&self) -> bool {
-        self.zone_plugins().any(|z| z.kind == PluginKind::Multicluster)
+        self.zone_plugins()
+            .any(|z| z.kind == PluginKind::Multicluster)
     }
 
     /// Every zone plugin of every block.
     pub fn zone_plugins(&self) -> impl Iterator<Item = &ZonePlugin> {
-        self.servers.iter().flat_map(|s| s.chain.iter()).filter_map(|p| match p {
-            Plugin::Zone(z) => Some(z),
-            _ => None,
-        })
+        self.servers
+            .iter()
+            .flat_map(|s| s.chain.iter())
+            .filter_map(|p| match p {
+                Plugin::Zone(z) => Some(z),
+                _ => None,
+            })
     }
 
     /// The server block that serves `qname`: the one with the most specific zone.
@@ -311,7 +362,12 @@ impl ResolverConfig {
         self.servers
             .iter()
             .filter_map(|s| {
-                s.zones.iter().filter(|z| z.zone_of(qname)).map(|z| z.num_labels()).max().map(|n| (n, s))
+                s.zones
+                    .iter()
+                    .filter(|z| z.zone_of(qname))
+                    .map(|z| z.num_labels())
+                    .max()
+                    .map(|n| (n, s))
             })
             .max_by_key(|(n, _)| *n)
             .map(|(_, s)| s)
@@ -320,12 +376,15 @@ impl ResolverConfig {
 
 fn ignored_note(name: &str) -> &'static str {
     match name {
-        "forward" | "proxy" | "grpc" => "never simulated: mcsdns does not recurse; names outside the served zones are REFUSED",
-        "cache" => "not simulated: answers are never cached",
-        "errors" | "log" | "health" | "ready" | "prometheus" | "reload" | "loop" | "debug" | "pprof" | "trace" => {
-            "no effect on answers"
+        "forward" | "proxy" | "grpc" => {
+            "never simulated: mcsdns does not recurse; names outside the served zones are REFUSED"
         }
-        "loadbalance" => "not simulated: record order is left as the engine builds it (expectations ignore order)",
+        "cache" => "not simulated: answers are never cached",
+        "errors" | "log" | "health" | "ready" | "prometheus" | "reload" | "loop" | "debug"
+        | "pprof" | "trace" => "no effect on answers",
+        "loadbalance" => {
+            "not simulated: record order is left as the engine builds it (expectations ignore order)"
+        }
         _ => "not simulated",
     }
 }
@@ -349,19 +408,28 @@ fn server_zone(cf: &Corefile, key: &Token, part: &str) -> Result<Name, CorefileE
 }
 
 fn zone_name(cf: &Corefile, t: &Token, s: &str) -> Result<Name, CorefileError> {
-    let mut name = Name::from_ascii(s).map_err(|e| cf.error_at(t, format!("invalid zone {s:?}: {e}")))?;
+    let mut name =
+        Name::from_ascii(s).map_err(|e| cf.error_at(t, format!("invalid zone {s:?}: {e}")))?;
     name.set_fqdn(true);
     Ok(name.to_lowercase())
 }
 
-fn zones_of(cf: &Corefile, args: &[Token], block_zones: &[Name]) -> Result<Vec<Name>, CorefileError> {
+fn zones_of(
+    cf: &Corefile,
+    args: &[Token],
+    block_zones: &[Name],
+) -> Result<Vec<Name>, CorefileError> {
     if args.is_empty() {
         return Ok(block_zones.to_vec());
     }
     args.iter()
         .map(|t| {
             if t.text.contains('/') {
-                Err(cf.error_at(t, format!("CIDR reverse zone {:?} is not supported", t.text))
+                Err(cf
+                    .error_at(
+                        t,
+                        format!("CIDR reverse zone {:?} is not supported", t.text),
+                    )
                     .with_hint("write the reverse zone as a name, e.g. in-addr.arpa"))
             } else {
                 zone_name(cf, t, &t.text)
@@ -383,7 +451,8 @@ fn header(cf: &Corefile, d: &Directive) -> Result<Plugin, CorefileError> {
     for line in &d.block {
         let selector = line.name.text.as_str();
         if selector != "response" && selector != "query" {
-            return Err(cf.error_at(&line.name, format!("unknown header selector {selector:?}"))
+            return Err(cf
+                .error_at(&line.name, format!("unknown header selector {selector:?}"))
                 .with_hint("write `response set ra` or `query clear rd`"));
         }
         let mut words = line.args.iter();
@@ -393,25 +462,36 @@ fn header(cf: &Corefile, d: &Directive) -> Result<Plugin, CorefileError> {
         let set = match op.text.as_str() {
             "set" => true,
             "clear" => false,
-            other => return Err(cf.error_at(op, format!("expected `set` or `clear`, found {other:?}"))),
+            other => {
+                return Err(cf.error_at(op, format!("expected `set` or `clear`, found {other:?}")));
+            }
         };
         let flags: Vec<&Token> = words.collect();
         if flags.is_empty() {
-            return Err(cf.error_at(op, "no flag named").with_hint("flags: aa, ra, rd"));
+            return Err(cf
+                .error_at(op, "no flag named")
+                .with_hint("flags: aa, ra, rd"));
         }
         for f in flags {
             let flag = match f.text.to_ascii_lowercase().as_str() {
                 "aa" => Flag::Aa,
                 "ra" => Flag::Ra,
                 "rd" => Flag::Rd,
-                other => return Err(cf.error_at(f, format!("unknown flag {other:?}")).with_hint("flags: aa, ra, rd")),
+                other => {
+                    return Err(cf
+                        .error_at(f, format!("unknown flag {other:?}"))
+                        .with_hint("flags: aa, ra, rd"));
+                }
             };
             if selector == "response" {
                 actions.push(FlagAction { set, flag });
             }
         }
     }
-    Ok(Plugin::Header { actions, line: d.name.line })
+    Ok(Plugin::Header {
+        actions,
+        line: d.name.line,
+    })
 }
 
 fn kubernetes(
@@ -438,7 +518,11 @@ fn kubernetes(
                     Some("disabled") => PodsMode::Disabled,
                     Some("insecure") => PodsMode::Insecure,
                     Some("verified") => PodsMode::Verified,
-                    _ => return Err(cf.error_at(&opt.name, "pods takes disabled, insecure or verified")),
+                    _ => {
+                        return Err(
+                            cf.error_at(&opt.name, "pods takes disabled, insecure or verified")
+                        );
+                    }
                 }
             }
             "multicluster" => {
@@ -448,21 +532,45 @@ fn kubernetes(
                 }
                 for z in &zones {
                     if !p.zones.contains(z) {
-                        return Err(cf.error_at(&opt.name, format!("multicluster zone {z} is not a zone of this kubernetes block"))
-                            .with_hint(format!("list it after `kubernetes` too: kubernetes {} {z}", p.zones.iter().map(|z| z.to_string()).collect::<Vec<_>>().join(" "))));
+                        return Err(cf
+                            .error_at(
+                                &opt.name,
+                                format!(
+                                    "multicluster zone {z} is not a zone of this kubernetes block"
+                                ),
+                            )
+                            .with_hint(format!(
+                                "list it after `kubernetes` too: kubernetes {} {z}",
+                                p.zones
+                                    .iter()
+                                    .map(|z| z.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            )));
                     }
                 }
                 p.mcs_zones = zones;
             }
-            "endpoint" | "tls" | "kubeconfig" | "namespaces" | "labels" | "namespace_labels" | "noendpoints"
-            | "endpoint_pod_names" | "ignore" | "apiserver_qps" | "apiserver_burst" | "apiserver_max_inflight"
+            "endpoint"
+            | "tls"
+            | "kubeconfig"
+            | "namespaces"
+            | "labels"
+            | "namespace_labels"
+            | "noendpoints"
+            | "endpoint_pod_names"
+            | "ignore"
+            | "apiserver_qps"
+            | "apiserver_burst"
+            | "apiserver_max_inflight"
             | "startup_timeout" => ignored.push(Ignored {
                 name: format!("kubernetes/{}", opt.name.text),
                 line: opt.name.line,
                 note: "option accepted, not simulated",
             }),
             other => {
-                return Err(cf.error_at(&opt.name, format!("unknown property '{other}'"))
+                return Err(cf
+                    .error_at(&opt.name, format!("unknown property '{other}'"))
                     .with_hint("CoreDNS refuses to start with this Corefile"));
             }
         }
@@ -495,8 +603,11 @@ fn multicluster(
                 note: "option accepted, not simulated",
             }),
             other => {
-                return Err(cf.error_at(&opt.name, format!("unknown property '{other}'"))
-                    .with_hint("the multicluster plugin takes kubeconfig, noendpoints and fallthrough"));
+                return Err(cf
+                    .error_at(&opt.name, format!("unknown property '{other}'"))
+                    .with_hint(
+                        "the multicluster plugin takes kubeconfig, noendpoints and fallthrough",
+                    ));
             }
         }
     }
@@ -504,9 +615,15 @@ fn multicluster(
 }
 
 fn ttl(cf: &Corefile, d: &Directive) -> Result<u32, CorefileError> {
-    let t = d.args.first().ok_or_else(|| cf.error_at(&d.name, "ttl needs a value"))?;
+    let t = d
+        .args
+        .first()
+        .ok_or_else(|| cf.error_at(&d.name, "ttl needs a value"))?;
     match t.text.parse::<u32>() {
         Ok(v) if v <= 3600 => Ok(v),
-        _ => Err(cf.error_at(t, format!("ttl must be a number from 0 to 3600, found {:?}", t.text))),
+        _ => Err(cf.error_at(
+            t,
+            format!("ttl must be a number from 0 to 3600, found {:?}", t.text),
+        )),
     }
 }

@@ -64,7 +64,7 @@ pub struct CorefileError {
     #[help]
     pub hint: Option<String>,
     #[source_code]
-    src: NamedSource<String>,
+    src: std::sync::Arc<NamedSource<String>>,
     #[label("here")]
     span: SourceSpan,
 }
@@ -78,7 +78,7 @@ impl Corefile {
             column: 1,
             message: format!("cannot read Corefile: {e}"),
             hint: None,
-            src: NamedSource::new(path.display().to_string(), String::new()),
+            src: std::sync::Arc::new(NamedSource::new(path.display().to_string(), String::new())),
             span: (0, 0).into(),
         })?;
         Corefile::parse(path, &text)
@@ -87,28 +87,54 @@ impl Corefile {
     /// Parses Corefile text.
     pub fn parse(path: &Path, text: &str) -> Result<Corefile, CorefileError> {
         let lines = tokenize(path, text)?;
-        let mut parser = Parser { path, text, lines, pos: 0 };
+        let mut parser = Parser {
+            path,
+            text,
+            lines,
+            pos: 0,
+        };
         let mut blocks = Vec::new();
         while parser.pos < parser.lines.len() {
             blocks.push(parser.server_block()?);
         }
-        Ok(Corefile { path: path.to_owned(), text: text.to_owned(), blocks })
+        Ok(Corefile {
+            path: path.to_owned(),
+            text: text.to_owned(),
+            blocks,
+        })
     }
 
     /// An error at a token of this file.
     pub fn error_at(&self, token: &Token, message: impl Into<String>) -> CorefileError {
-        error(&self.path, &self.text, token.line, token.column, token.offset, message.into())
+        error(
+            &self.path,
+            &self.text,
+            token.line,
+            token.column,
+            token.offset,
+            message.into(),
+        )
     }
 }
 
-fn error(path: &Path, text: &str, line: usize, column: usize, offset: usize, message: String) -> CorefileError {
+fn error(
+    path: &Path,
+    text: &str,
+    line: usize,
+    column: usize,
+    offset: usize,
+    message: String,
+) -> CorefileError {
     CorefileError {
         path: path.to_owned(),
         line,
         column,
         message,
         hint: None,
-        src: NamedSource::new(path.display().to_string(), text.to_owned()),
+        src: std::sync::Arc::new(NamedSource::new(
+            path.display().to_string(),
+            text.to_owned(),
+        )),
         span: (offset, 0).into(),
     }
 }
@@ -147,7 +173,12 @@ fn tokenize(path: &Path, text: &str) -> Result<Vec<Vec<Token>>, CorefileError> {
                 continue;
             }
             c if c.is_whitespace() => {}
-            '{' | '}' => current.push(Token { text: c.to_string(), line, column: col, offset: off }),
+            '{' | '}' => current.push(Token {
+                text: c.to_string(),
+                line,
+                column: col,
+                offset: off,
+            }),
             '"' => {
                 let (start_line, start_col) = (line, col);
                 let mut s = String::new();
@@ -174,9 +205,21 @@ fn tokenize(path: &Path, text: &str) -> Result<Vec<Vec<Token>>, CorefileError> {
                     }
                 }
                 if !closed {
-                    return Err(error(path, text, start_line, start_col, off, "unterminated quote".into()));
+                    return Err(error(
+                        path,
+                        text,
+                        start_line,
+                        start_col,
+                        off,
+                        "unterminated quote".into(),
+                    ));
                 }
-                current.push(Token { text: s, line: start_line, column: start_col, offset: off });
+                current.push(Token {
+                    text: s,
+                    line: start_line,
+                    column: start_col,
+                    offset: off,
+                });
             }
             _ => {
                 let mut s = String::from(c);
@@ -189,7 +232,12 @@ fn tokenize(path: &Path, text: &str) -> Result<Vec<Vec<Token>>, CorefileError> {
                     chars.next();
                     col += 1;
                 }
-                current.push(Token { text: s, line, column: start_col, offset: off });
+                current.push(Token {
+                    text: s,
+                    line,
+                    column: start_col,
+                    offset: off,
+                });
             }
         }
         col += 1;
@@ -215,20 +263,33 @@ impl Parser<'_> {
     fn server_block(&mut self) -> Result<ServerBlock, CorefileError> {
         let mut line = self.lines[self.pos].clone();
         self.pos += 1;
-        let Some(last) = line.pop() else { unreachable!("tokenize never yields empty lines") };
+        let Some(last) = line.pop() else {
+            unreachable!("tokenize never yields empty lines")
+        };
         if last.text != "{" {
             return Err(self
-                .err(&last, format!("expected `{{` to open the server block, found {:?}", last.text))
+                .err(
+                    &last,
+                    format!(
+                        "expected `{{` to open the server block, found {:?}",
+                        last.text
+                    ),
+                )
                 .with_hint("a server block looks like `.:53 { ... }`"));
         }
         if let Some(t) = line.iter().find(|t| t.text == "{" || t.text == "}") {
             return Err(self.err(t, "unexpected brace in server block keys"));
         }
         if line.is_empty() {
-            return Err(self.err(&last, "server block has no address").with_hint("write `.:53 {`"));
+            return Err(self
+                .err(&last, "server block has no address")
+                .with_hint("write `.:53 {`"));
         }
         let directives = self.directives(&last)?;
-        Ok(ServerBlock { keys: line, directives })
+        Ok(ServerBlock {
+            keys: line,
+            directives,
+        })
     }
 
     /// Reads directives until the `}` closing `open`.
@@ -236,7 +297,9 @@ impl Parser<'_> {
         let mut out = Vec::new();
         loop {
             let Some(line) = self.lines.get(self.pos).cloned() else {
-                return Err(self.err(open, "unclosed `{`").with_hint("add the matching `}`"));
+                return Err(self
+                    .err(open, "unclosed `{`")
+                    .with_hint("add the matching `}`"));
             };
             self.pos += 1;
             let mut tokens = line.into_iter().peekable();
@@ -256,7 +319,9 @@ impl Parser<'_> {
                     match a.text.as_str() {
                         "{" => {
                             if let Some(extra) = tokens.next() {
-                                return Err(self.err(&extra, "a block's content starts on the next line"));
+                                return Err(
+                                    self.err(&extra, "a block's content starts on the next line")
+                                );
                             }
                             block = self.directives(&a)?;
                             break;
@@ -267,7 +332,11 @@ impl Parser<'_> {
                         _ => args.push(a),
                     }
                 }
-                out.push(Directive { name: t, args, block });
+                out.push(Directive {
+                    name: t,
+                    args,
+                    block,
+                });
             }
         }
     }

@@ -43,8 +43,18 @@ pub fn answer(config: &ResolverConfig, view: &ClusterView, question: &Question) 
         match plugin {
             Plugin::Header { actions, .. } => flags.extend(actions.iter().map(|a| (a.set, a.flag))),
             Plugin::Zone(zp) => {
-                let Some(zone) = zp.zone_for(qname) else { continue };
-                let reply = zone_answer(config, view, zp, zone, server_forward_zone(zp), question, &ns_addresses);
+                let Some(zone) = zp.zone_for(qname) else {
+                    continue;
+                };
+                let reply = zone_answer(
+                    config,
+                    view,
+                    zp,
+                    zone,
+                    server_forward_zone(zp),
+                    question,
+                    &ns_addresses,
+                );
                 if reply.rcode == ResponseCode::NXDomain && zp.fallthrough.covers(qname) {
                     continue;
                 }
@@ -80,9 +90,19 @@ fn zone_answer(
     q: &Question,
     ns_addresses: &[IpAddr],
 ) -> ZoneReply {
-    let ctx = ZoneCtx { zone, ttl: zp.ttl, serial: view.serial };
+    let ctx = ZoneCtx {
+        zone,
+        ttl: zp.ttl,
+        serial: view.serial,
+    };
     if zp.mcs_zones.contains(zone) {
-        let mut reply = Mcs { ctx, profile: config.profile, view, ns_addresses }.answer(&q.name, q.qtype);
+        let mut reply = Mcs {
+            ctx,
+            profile: config.profile,
+            view,
+            ns_addresses,
+        }
+        .answer(&q.name, q.qtype);
         // The kubernetes plugin's `multicluster` option: not synced means not
         // ready, and name errors become SERVFAIL (k8s handler.go).
         if zp.kind == PluginKind::Kubernetes
@@ -94,7 +114,12 @@ fn zone_answer(
         }
         return reply;
     }
-    let local = Local { ctx, view, pods: zp.pods, ns_addresses };
+    let local = Local {
+        ctx,
+        view,
+        pods: zp.pods,
+        ns_addresses,
+    };
     if is_reverse(zone) {
         match forward_zone {
             Some(fz) => local.answer_reverse(&q.name, q.qtype, fz),
@@ -116,7 +141,9 @@ fn zone_answer(
 
 /// The first forward (non-reverse, non-MCS) zone of a plugin: PTR targets live there.
 fn server_forward_zone(zp: &ZonePlugin) -> Option<&Name> {
-    zp.zones.iter().find(|z| !is_reverse(z) && !zp.mcs_zones.contains(z))
+    zp.zones
+        .iter()
+        .find(|z| !is_reverse(z) && !zp.mcs_zones.contains(z))
 }
 
 fn is_reverse(zone: &Name) -> bool {
@@ -127,5 +154,7 @@ fn is_reverse(zone: &Name) -> bool {
 /// The ClusterIPs of `kube-system/kube-dns`: the resolver's own addresses,
 /// used as glue for `ns.dns.<zone>`.
 pub fn dns_service_addresses(view: &ClusterView) -> Vec<IpAddr> {
-    view.service("kube-system", "kube-dns").map(|s| cluster_ips(s)).unwrap_or_default()
+    view.service("kube-system", "kube-dns")
+        .map(|s| cluster_ips(s))
+        .unwrap_or_default()
 }

@@ -52,18 +52,32 @@ pub fn zone_records(config: &ResolverConfig, view: &ClusterView, zone: &Name) ->
         for p in service.spec.iter().flat_map(|s| s.ports.iter().flatten()) {
             if let Some(n) = &p.name {
                 let proto = p.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase();
-                names.insert(child(zone, &[&format!("_{}", n.to_ascii_lowercase()), &format!("_{proto}"), svc, ns, "svc"]));
+                names.insert(child(
+                    zone,
+                    &[
+                        &format!("_{}", n.to_ascii_lowercase()),
+                        &format!("_{proto}"),
+                        svc,
+                        ns,
+                        "svc",
+                    ],
+                ));
             }
         }
         for ep in view.local_endpoints(ns, svc) {
-            names.insert(child(zone, &[host_label(&ep, true).as_str(), svc, ns, "svc"]));
+            names.insert(child(
+                zone,
+                &[host_label(&ep, true).as_str(), svc, ns, "svc"],
+            ));
         }
     }
     let mut soa = Vec::new();
     let mut records: Vec<Record> = Vec::new();
     for name in names.into_iter().filter(|n| zone.zone_of(n)) {
         let q = Question::new(name, RecordType::ANY);
-        let Some(reply) = answer(config, view, &q).reply().cloned() else { continue };
+        let Some(reply) = answer(config, view, &q).reply().cloned() else {
+            continue;
+        };
         for r in reply.answers {
             if r.record_type() == RecordType::SOA {
                 soa.push(r);
@@ -80,7 +94,10 @@ pub fn zone_records(config: &ResolverConfig, view: &ClusterView, zone: &Name) ->
 
 /// The zone file text: `$ORIGIN`, then one record a line.
 pub fn zone_file(config: &ResolverConfig, view: &ClusterView, zone: &Name) -> String {
-    let mut out = format!("; zone {zone} as served to cluster {}\n$ORIGIN {zone}\n", view.cluster);
+    let mut out = format!(
+        "; zone {zone} as served to cluster {}\n$ORIGIN {zone}\n",
+        view.cluster
+    );
     for r in zone_records(config, view, zone) {
         out.push_str(&record_line(&r));
         out.push('\n');

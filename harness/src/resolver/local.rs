@@ -15,7 +15,9 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use super::config::PodsMode;
 use super::reply::record;
 use super::view::{ClusterView, Endpoint, cluster_ips, host_label};
-use super::zone::{Lookup, Node, ZoneCtx, ZoneReply, address, child, relative_labels, srv, txt, weight};
+use super::zone::{
+    Lookup, Node, ZoneCtx, ZoneReply, address, child, relative_labels, srv, txt, weight,
+};
 
 /// The schema version of the Kubernetes DNS specification served at `dns-version`.
 pub const K8S_SCHEMA_VERSION: &str = "1.1.0";
@@ -42,7 +44,12 @@ impl Local<'_> {
     }
 
     /// Answers a PTR question in a reverse zone; `forward_zone` names targets.
-    pub fn answer_reverse(&self, qname: &Name, qtype: RecordType, forward_zone: &Name) -> ZoneReply {
+    pub fn answer_reverse(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        forward_zone: &Name,
+    ) -> ZoneReply {
         let lookup = match reverse_ip(qname) {
             Some(ip) => {
                 let records: Vec<_> = self
@@ -51,15 +58,29 @@ impl Local<'_> {
                     .filter(|t| {
                         // Endpoint PTRs exist for headless services only.
                         t.host.is_none()
-                            || self.view.service(&t.namespace, &t.service).is_some_and(|s| cluster_ips(s).is_empty())
+                            || self
+                                .view
+                                .service(&t.namespace, &t.service)
+                                .is_some_and(|s| cluster_ips(s).is_empty())
                     })
                     .map(|t| {
                         let mut labels: Vec<&str> = t.host.iter().map(String::as_str).collect();
                         labels.extend([t.service.as_str(), t.namespace.as_str(), "svc"]);
-                        record(qname, self.ctx.ttl, RData::PTR(PTR(child(forward_zone, &labels))))
+                        record(
+                            qname,
+                            self.ctx.ttl,
+                            RData::PTR(PTR(child(forward_zone, &labels))),
+                        )
                     })
                     .collect();
-                if records.is_empty() { Lookup::Missing } else { Lookup::Found(Node { records, glue: Vec::new() }) }
+                if records.is_empty() {
+                    Lookup::Missing
+                } else {
+                    Lookup::Found(Node {
+                        records,
+                        glue: Vec::new(),
+                    })
+                }
             }
             None => Lookup::Missing,
         };
@@ -77,17 +98,29 @@ impl Local<'_> {
     fn node(&self, qname: &Name, rel: &[String]) -> Lookup {
         let ttl = self.ctx.ttl;
         let labels: Vec<&str> = rel.iter().map(String::as_str).collect();
-        let found = |records| Lookup::Found(Node { records, glue: Vec::new() });
+        let found = |records| {
+            Lookup::Found(Node {
+                records,
+                glue: Vec::new(),
+            })
+        };
         match labels.as_slice() {
             [] => found(vec![self.ctx.soa_at(qname), self.ctx.ns(qname)]),
             ["dns-version"] => found(vec![txt(qname, 28800, K8S_SCHEMA_VERSION)]),
-            ["ns", "dns"] if !self.ns_addresses.is_empty() => {
-                found(self.ns_addresses.iter().map(|ip| address(qname, ttl, *ip)).collect())
-            }
+            ["ns", "dns"] if !self.ns_addresses.is_empty() => found(
+                self.ns_addresses
+                    .iter()
+                    .map(|ip| address(qname, ttl, *ip))
+                    .collect(),
+            ),
             ["dns"] if !self.ns_addresses.is_empty() => Lookup::Found(Node::empty()),
             ["svc"] | ["pod"] => Lookup::Found(Node::empty()),
             [ns, "svc"] | [ns, "pod"] => {
-                if self.view.has_namespace(ns) { Lookup::Found(Node::empty()) } else { Lookup::Missing }
+                if self.view.has_namespace(ns) {
+                    Lookup::Found(Node::empty())
+                } else {
+                    Lookup::Missing
+                }
             }
             [ip, ns, "pod"] => self.pod(qname, ip, ns),
             [prefix @ .., svc, ns, "svc"] => self.service(qname, prefix, svc, ns),
@@ -97,19 +130,34 @@ impl Local<'_> {
 
     fn pod(&self, qname: &Name, label: &str, ns: &str) -> Lookup {
         let ip = if label.contains('-') && !label.contains(':') {
-            label.replace('-', ".").parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+            label
+                .replace('-', ".")
+                .parse::<Ipv4Addr>()
+                .ok()
+                .map(IpAddr::V4)
         } else {
             None
         }
-        .or_else(|| label.replace('-', ":").parse::<Ipv6Addr>().ok().map(IpAddr::V6));
+        .or_else(|| {
+            label
+                .replace('-', ":")
+                .parse::<Ipv6Addr>()
+                .ok()
+                .map(IpAddr::V6)
+        });
         let Some(ip) = ip else { return Lookup::Missing };
         let allowed = match self.pods {
             PodsMode::Disabled => false,
             PodsMode::Insecure => true,
-            PodsMode::Verified => self.view.has_namespace(ns) && self.view.ptr(ip).any(|t| t.namespace == ns),
+            PodsMode::Verified => {
+                self.view.has_namespace(ns) && self.view.ptr(ip).any(|t| t.namespace == ns)
+            }
         };
         if allowed {
-            Lookup::Found(Node { records: vec![address(qname, self.ctx.ttl, ip)], glue: Vec::new() })
+            Lookup::Found(Node {
+                records: vec![address(qname, self.ctx.ttl, ip)],
+                glue: Vec::new(),
+            })
         } else {
             Lookup::Missing
         }
@@ -117,17 +165,26 @@ impl Local<'_> {
 
     fn service(&self, qname: &Name, prefix: &[&str], svc: &str, ns: &str) -> Lookup {
         let ttl = self.ctx.ttl;
-        let Some(service) = self.view.service(ns, svc) else { return Lookup::Missing };
+        let Some(service) = self.view.service(ns, svc) else {
+            return Lookup::Missing;
+        };
         let spec = service.spec.clone().unwrap_or_default();
         let svc_name = child(self.ctx.zone, &[svc, ns, "svc"]);
         if spec.type_.as_deref() == Some("ExternalName") {
-            let Some(target) = spec.external_name.as_deref().and_then(|t| Name::from_utf8(t).ok()) else {
+            let Some(target) = spec
+                .external_name
+                .as_deref()
+                .and_then(|t| Name::from_utf8(t).ok())
+            else {
                 return Lookup::Missing;
             };
             let mut target = target;
             target.set_fqdn(true);
             return match prefix {
-                [] => Lookup::Found(Node { records: vec![record(qname, ttl, RData::CNAME(CNAME(target)))], glue: Vec::new() }),
+                [] => Lookup::Found(Node {
+                    records: vec![record(qname, ttl, RData::CNAME(CNAME(target)))],
+                    glue: Vec::new(),
+                }),
                 _ => Lookup::Missing,
             };
         }
@@ -141,7 +198,10 @@ impl Local<'_> {
                 .filter_map(|p| {
                     Some((
                         p.name.clone().filter(|n| !n.is_empty()),
-                        p.protocol.clone().unwrap_or_else(|| "TCP".into()).to_ascii_lowercase(),
+                        p.protocol
+                            .clone()
+                            .unwrap_or_else(|| "TCP".into())
+                            .to_ascii_lowercase(),
                         u16::try_from(p.port).ok()?,
                     ))
                 })
@@ -149,20 +209,31 @@ impl Local<'_> {
             let glue: Vec<_> = ips.iter().map(|ip| address(&svc_name, ttl, *ip)).collect();
             return match prefix {
                 [] => {
-                    let mut records: Vec<_> = ips.iter().map(|ip| address(qname, ttl, *ip)).collect();
+                    let mut records: Vec<_> =
+                        ips.iter().map(|ip| address(qname, ttl, *ip)).collect();
                     let mut nums: Vec<u16> = ports.iter().map(|p| p.2).collect();
                     nums.sort_unstable();
                     nums.dedup();
                     let w = weight(nums.len());
-                    records.extend(nums.iter().map(|n| srv(qname, ttl, 0, w, *n, svc_name.clone())));
+                    records.extend(
+                        nums.iter()
+                            .map(|n| srv(qname, ttl, 0, w, *n, svc_name.clone())),
+                    );
                     Lookup::Found(Node { records, glue })
                 }
-                [proto] if ports.iter().any(|p| p.0.is_some() && format!("_{}", p.1) == *proto) => Lookup::Found(Node::empty()),
+                [proto]
+                    if ports
+                        .iter()
+                        .any(|p| p.0.is_some() && format!("_{}", p.1) == *proto) =>
+                {
+                    Lookup::Found(Node::empty())
+                }
                 [port, proto] => {
                     let hits: Vec<u16> = ports
                         .iter()
                         .filter(|p| {
-                            p.0.as_deref().is_some_and(|n| format!("_{}", n.to_ascii_lowercase()) == *port)
+                            p.0.as_deref()
+                                .is_some_and(|n| format!("_{}", n.to_ascii_lowercase()) == *port)
                                 && format!("_{}", p.1) == *proto
                         })
                         .map(|p| p.2)
@@ -172,7 +243,10 @@ impl Local<'_> {
                     }
                     let w = weight(hits.len());
                     Lookup::Found(Node {
-                        records: hits.iter().map(|n| srv(qname, ttl, 0, w, *n, svc_name.clone())).collect(),
+                        records: hits
+                            .iter()
+                            .map(|n| srv(qname, ttl, 0, w, *n, svc_name.clone()))
+                            .collect(),
                         glue,
                     })
                 }
@@ -183,7 +257,12 @@ impl Local<'_> {
         if endpoints.is_empty() {
             return Lookup::Missing;
         }
-        let target_of = |ep: &Endpoint| child(self.ctx.zone, &[host_label(ep, true).as_str(), svc, ns, "svc"]);
+        let target_of = |ep: &Endpoint| {
+            child(
+                self.ctx.zone,
+                &[host_label(ep, true).as_str(), svc, ns, "svc"],
+            )
+        };
         let srvs = |owner: &Name, pred: &dyn Fn(Option<&str>, &str) -> bool| {
             let mut pairs = Vec::new();
             let mut glue = Vec::new();
@@ -199,11 +278,20 @@ impl Local<'_> {
             pairs.sort();
             pairs.dedup();
             let w = weight(pairs.len());
-            (pairs.into_iter().map(|(t, p)| srv(owner, ttl, 0, w, p, t)).collect::<Vec<_>>(), glue)
+            (
+                pairs
+                    .into_iter()
+                    .map(|(t, p)| srv(owner, ttl, 0, w, p, t))
+                    .collect::<Vec<_>>(),
+                glue,
+            )
         };
         match prefix {
             [] => {
-                let mut ips: Vec<IpAddr> = endpoints.iter().flat_map(|e| e.addresses.iter().copied()).collect();
+                let mut ips: Vec<IpAddr> = endpoints
+                    .iter()
+                    .flat_map(|e| e.addresses.iter().copied())
+                    .collect();
                 ips.sort();
                 ips.dedup();
                 let mut records: Vec<_> = ips.iter().map(|ip| address(qname, ttl, *ip)).collect();
@@ -213,13 +301,22 @@ impl Local<'_> {
             }
             [port, proto] if port.starts_with('_') => {
                 let (records, glue) = srvs(qname, &|n, p| {
-                    n.is_some_and(|n| format!("_{}", n.to_ascii_lowercase()) == *port) && format!("_{p}") == *proto
+                    n.is_some_and(|n| format!("_{}", n.to_ascii_lowercase()) == *port)
+                        && format!("_{p}") == *proto
                 });
-                if records.is_empty() { Lookup::Missing } else { Lookup::Found(Node { records, glue }) }
+                if records.is_empty() {
+                    Lookup::Missing
+                } else {
+                    Lookup::Found(Node { records, glue })
+                }
             }
             [proto] if proto.starts_with('_') => {
                 let (records, _) = srvs(qname, &|n, p| n.is_some() && format!("_{p}") == *proto);
-                if records.is_empty() { Lookup::Missing } else { Lookup::Found(Node::empty()) }
+                if records.is_empty() {
+                    Lookup::Missing
+                } else {
+                    Lookup::Found(Node::empty())
+                }
             }
             [host] => {
                 let records: Vec<_> = endpoints
@@ -227,7 +324,14 @@ impl Local<'_> {
                     .filter(|ep| host_label(ep, true) == *host)
                     .flat_map(|ep| ep.addresses.iter().map(|ip| address(qname, ttl, *ip)))
                     .collect();
-                if records.is_empty() { Lookup::Missing } else { Lookup::Found(Node { records, glue: Vec::new() }) }
+                if records.is_empty() {
+                    Lookup::Missing
+                } else {
+                    Lookup::Found(Node {
+                        records,
+                        glue: Vec::new(),
+                    })
+                }
             }
             _ => Lookup::Missing,
         }
@@ -237,7 +341,10 @@ impl Local<'_> {
 /// The address a reverse name (`4.3.2.1.in-addr.arpa.`, 32 nibbles of
 /// `ip6.arpa.`) stands for.
 pub fn reverse_ip(qname: &Name) -> Option<IpAddr> {
-    let labels: Vec<String> = qname.iter().map(|l| String::from_utf8_lossy(l).to_ascii_lowercase()).collect();
+    let labels: Vec<String> = qname
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).to_ascii_lowercase())
+        .collect();
     let n = labels.len();
     if n == 6 && labels[4] == "in-addr" && labels[5] == "arpa" {
         let octets: Option<Vec<u8>> = labels[..4].iter().rev().map(|l| l.parse().ok()).collect();

@@ -15,7 +15,9 @@ use hickory_proto::rr::{Name, RecordType};
 
 use super::config::Profile;
 use super::view::{ClusterView, Endpoint, host_label};
-use super::zone::{Lookup, Node, ZoneCtx, ZoneReply, address, child, relative_labels, srv, txt, weight};
+use super::zone::{
+    Lookup, Node, ZoneCtx, ZoneReply, address, child, relative_labels, srv, txt, weight,
+};
 use crate::model::ServiceImport;
 
 /// The schema version the MCS DNS spec defines (KEP-1645 §1).
@@ -53,7 +55,10 @@ impl Mcs<'_> {
             return self.ctx.finish(Lookup::ServFail, qtype);
         }
         if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
-            return ZoneReply { rcode: ResponseCode::Refused, ..Default::default() };
+            return ZoneReply {
+                rcode: ResponseCode::Refused,
+                ..Default::default()
+            };
         }
         let rel = relative_labels(qname, self.ctx.zone);
         let lookup = self.node_kep(qname, &rel);
@@ -62,17 +67,29 @@ impl Mcs<'_> {
 
     fn node_kep(&self, qname: &Name, rel: &[String]) -> Lookup {
         let ttl = self.ctx.ttl;
-        let found = |records| Lookup::Found(Node { records, glue: Vec::new() });
+        let found = |records| {
+            Lookup::Found(Node {
+                records,
+                glue: Vec::new(),
+            })
+        };
         let labels: Vec<&str> = rel.iter().map(String::as_str).collect();
         match labels.as_slice() {
             [] => found(vec![self.ctx.soa_at(qname), self.ctx.ns(qname)]),
             ["dns-version"] => found(vec![txt(qname, VERSION_TTL, KEP_SCHEMA_VERSION)]),
-            ["ns", "dns"] if !self.ns_addresses.is_empty() => {
-                found(self.ns_addresses.iter().map(|ip| address(qname, ttl, *ip)).collect())
-            }
+            ["ns", "dns"] if !self.ns_addresses.is_empty() => found(
+                self.ns_addresses
+                    .iter()
+                    .map(|ip| address(qname, ttl, *ip))
+                    .collect(),
+            ),
             ["dns"] if !self.ns_addresses.is_empty() => Lookup::Found(Node::empty()),
             ["svc"] => {
-                if self.view.import_namespaces().any(|ns| self.namespace_exists_kep(ns)) {
+                if self
+                    .view
+                    .import_namespaces()
+                    .any(|ns| self.namespace_exists_kep(ns))
+                {
                     Lookup::Found(Node::empty())
                 } else {
                     Lookup::Missing
@@ -96,9 +113,9 @@ impl Mcs<'_> {
     /// Whether `<ns>.svc.<zone>` has any name below it.
     fn namespace_exists_kep(&self, ns: &str) -> bool {
         self.view.import_names(ns).any(|svc| {
-            self.view.import(ns, svc).is_some_and(|si| {
-                !si.is_headless() || !self.mcs_endpoints(ns, svc).is_empty()
-            })
+            self.view
+                .import(ns, svc)
+                .is_some_and(|si| !si.is_headless() || !self.mcs_endpoints(ns, svc).is_empty())
         })
     }
 
@@ -106,7 +123,14 @@ impl Mcs<'_> {
         self.view.mcs_endpoints(ns, svc)
     }
 
-    fn service_node_kep(&self, qname: &Name, si: &ServiceImport, ns: &str, svc: &str, prefix: &[&str]) -> Lookup {
+    fn service_node_kep(
+        &self,
+        qname: &Name,
+        si: &ServiceImport,
+        ns: &str,
+        svc: &str,
+        prefix: &[&str],
+    ) -> Lookup {
         let ttl = self.ctx.ttl;
         let svc_name = child(self.ctx.zone, &[svc, ns, "svc"]);
         if !si.is_headless() {
@@ -118,32 +142,51 @@ impl Mcs<'_> {
                 si.spec
                     .ports
                     .iter()
-                    .filter_map(|p| Some((p.name.as_deref()?, p.protocol().to_ascii_lowercase(), p.port)))
+                    .filter_map(|p| {
+                        Some((
+                            p.name.as_deref()?,
+                            p.protocol().to_ascii_lowercase(),
+                            p.port,
+                        ))
+                    })
                     .collect()
             };
             let glue: Vec<_> = ips.iter().map(|ip| address(&svc_name, ttl, *ip)).collect();
             return match prefix {
                 [] => {
-                    let mut records: Vec<_> = ips.iter().map(|ip| address(qname, ttl, *ip)).collect();
+                    let mut records: Vec<_> =
+                        ips.iter().map(|ip| address(qname, ttl, *ip)).collect();
                     let mut ports: Vec<u16> = named.iter().map(|p| p.2).collect();
                     ports.sort_unstable();
                     ports.dedup();
                     let w = weight(ports.len());
-                    records.extend(ports.iter().map(|port| srv(qname, ttl, 0, w, *port, svc_name.clone())));
+                    records.extend(
+                        ports
+                            .iter()
+                            .map(|port| srv(qname, ttl, 0, w, *port, svc_name.clone())),
+                    );
                     Lookup::Found(Node { records, glue })
                 }
-                [proto] if named.iter().any(|(_, p, _)| format!("_{p}") == *proto) => Lookup::Found(Node::empty()),
+                [proto] if named.iter().any(|(_, p, _)| format!("_{p}") == *proto) => {
+                    Lookup::Found(Node::empty())
+                }
                 [port, proto] => {
                     let hits: Vec<u16> = named
                         .iter()
-                        .filter(|(n, p, _)| format!("_{}", n.to_ascii_lowercase()) == *port && format!("_{p}") == *proto)
+                        .filter(|(n, p, _)| {
+                            format!("_{}", n.to_ascii_lowercase()) == *port
+                                && format!("_{p}") == *proto
+                        })
                         .map(|(_, _, port)| *port)
                         .collect();
                     if hits.is_empty() {
                         return Lookup::Missing;
                     }
                     let w = weight(hits.len());
-                    let records = hits.iter().map(|port| srv(qname, ttl, 0, w, *port, svc_name.clone())).collect();
+                    let records = hits
+                        .iter()
+                        .map(|port| srv(qname, ttl, 0, w, *port, svc_name.clone()))
+                        .collect();
                     Lookup::Found(Node { records, glue })
                 }
                 _ => Lookup::Missing,
@@ -182,12 +225,18 @@ impl Mcs<'_> {
             pairs.sort();
             pairs.dedup();
             let w = weight(pairs.len());
-            let records: Vec<_> = pairs.into_iter().map(|(t, port)| srv(owner, ttl, 0, w, port, t)).collect();
+            let records: Vec<_> = pairs
+                .into_iter()
+                .map(|(t, port)| srv(owner, ttl, 0, w, port, t))
+                .collect();
             (records, glue)
         };
         match prefix {
             [] => {
-                let mut ips: Vec<IpAddr> = endpoints.iter().flat_map(|e| e.addresses.iter().copied()).collect();
+                let mut ips: Vec<IpAddr> = endpoints
+                    .iter()
+                    .flat_map(|e| e.addresses.iter().copied())
+                    .collect();
                 ips.sort();
                 ips.dedup();
                 let mut records: Vec<_> = ips.iter().map(|ip| address(qname, ttl, *ip)).collect();
@@ -196,30 +245,50 @@ impl Mcs<'_> {
                 Lookup::Found(Node { records, glue })
             }
             [port, proto] if port.starts_with('_') && proto.starts_with('_') => {
-                let (records, glue) = srv_records(qname, &|n, p| format!("_{n}") == *port && format!("_{p}") == *proto);
-                if records.is_empty() { Lookup::Missing } else { Lookup::Found(Node { records, glue }) }
+                let (records, glue) = srv_records(qname, &|n, p| {
+                    format!("_{n}") == *port && format!("_{p}") == *proto
+                });
+                if records.is_empty() {
+                    Lookup::Missing
+                } else {
+                    Lookup::Found(Node { records, glue })
+                }
             }
             [proto] if proto.starts_with('_') => {
                 let (records, _) = srv_records(qname, &|_, p| format!("_{p}") == *proto);
-                if records.is_empty() { Lookup::Missing } else { Lookup::Found(Node::empty()) }
+                if records.is_empty() {
+                    Lookup::Missing
+                } else {
+                    Lookup::Found(Node::empty())
+                }
             }
             _ => {
                 // <hostname>.<clusterid>: the clusterid may have one or two labels.
                 let mut records = Vec::new();
                 let mut below = false;
                 for ep in &endpoints {
-                    let Some(cid) = ep.cluster_id.as_deref() else { continue };
+                    let Some(cid) = ep.cluster_id.as_deref() else {
+                        continue;
+                    };
                     let host = host_label(ep, true);
                     let mut full: Vec<String> = vec![host];
                     full.extend(cid.to_ascii_lowercase().split('.').map(str::to_owned));
                     if full.len() == prefix.len() && full.iter().zip(prefix).all(|(a, b)| a == b) {
                         records.extend(ep.addresses.iter().map(|ip| address(qname, ttl, *ip)));
-                    } else if full.len() > prefix.len() && full[full.len() - prefix.len()..].iter().zip(prefix).all(|(a, b)| a == b) {
+                    } else if full.len() > prefix.len()
+                        && full[full.len() - prefix.len()..]
+                            .iter()
+                            .zip(prefix)
+                            .all(|(a, b)| a == b)
+                    {
                         below = true;
                     }
                 }
                 if !records.is_empty() {
-                    Lookup::Found(Node { records, glue: Vec::new() })
+                    Lookup::Found(Node {
+                        records,
+                        glue: Vec::new(),
+                    })
                 } else if below {
                     // `<clusterid>.<svc>` of a headless service is an empty
                     // non-terminal: it owns no record (R10), but answering
@@ -256,7 +325,10 @@ impl Mcs<'_> {
                 };
             }
             RecordType::SOA if is_apex => {
-                return ZoneReply { answers: vec![self.ctx.soa_at(qname)], ..Default::default() };
+                return ZoneReply {
+                    answers: vec![self.ctx.soa_at(qname)],
+                    ..Default::default()
+                };
             }
             RecordType::SOA => return nodata(),
             RecordType::NS if is_apex => {
@@ -277,13 +349,17 @@ impl Mcs<'_> {
         };
         match qtype {
             RecordType::A | RecordType::AAAA => {
-                let mut ips: Vec<IpAddr> = items.iter().map(|i| i.ip).filter(|ip| wanted(ip)).collect();
+                let mut ips: Vec<IpAddr> =
+                    items.iter().map(|i| i.ip).filter(|ip| wanted(ip)).collect();
                 ips.dedup();
                 let answers: Vec<_> = ips.iter().map(|ip| address(qname, ttl, *ip)).collect();
                 if answers.is_empty() {
                     return nodata();
                 }
-                ZoneReply { answers, ..Default::default() }
+                ZoneReply {
+                    answers,
+                    ..Default::default()
+                }
             }
             RecordType::SRV => {
                 let with_port: Vec<&Item> = items.iter().filter(|i| i.port.is_some()).collect();
@@ -309,7 +385,11 @@ impl Mcs<'_> {
                         glue.push(r);
                     }
                 }
-                ZoneReply { answers, additionals: glue, ..Default::default() }
+                ZoneReply {
+                    answers,
+                    additionals: glue,
+                    ..Default::default()
+                }
             }
             // Every other type: a lookup to see whether the name exists, then NODATA.
             _ => nodata(),
@@ -322,14 +402,20 @@ impl Mcs<'_> {
         // parse.go: the last label must be svc or pod; `.pod.` is answered like `.svc.`.
         let (kind_at, rest) = match labels.as_slice() {
             [] => return Ok(Vec::new()),
-            [.., last] if *last == "svc" || *last == "pod" => (labels.len() - 1, &labels[..labels.len() - 1]),
+            [.., last] if *last == "svc" || *last == "pod" => {
+                (labels.len() - 1, &labels[..labels.len() - 1])
+            }
             _ => return Err(CoreErr::NotFound),
         };
         let _ = kind_at;
         match rest {
             [] => Ok(Vec::new()),
             [ns] => {
-                if self.view.has_namespace(ns) { Ok(Vec::new()) } else { Err(CoreErr::NotFound) }
+                if self.view.has_namespace(ns) {
+                    Ok(Vec::new())
+                } else {
+                    Err(CoreErr::NotFound)
+                }
             }
             [svc, ns] => self.find_coredns(ns, svc, Sel::Service),
             [a, b, svc, ns] if b.starts_with('_') => {
@@ -346,7 +432,9 @@ impl Mcs<'_> {
         if !self.view.has_namespace(ns) {
             return Err(CoreErr::NotFound);
         }
-        let Some(si) = self.view.import(ns, svc) else { return Err(CoreErr::NotFound) };
+        let Some(si) = self.view.import(ns, svc) else {
+            return Err(CoreErr::NotFound);
+        };
         let svc_name = child(self.ctx.zone, &[svc, ns, "svc"]);
         let headless_path = si.is_headless() || matches!(sel, Sel::Endpoint { .. });
         if !headless_path {
@@ -356,49 +444,84 @@ impl Mcs<'_> {
             for p in &si.spec.ports {
                 if let Sel::Port { port, proto } = sel {
                     let name = p.name.as_deref().unwrap_or_default().to_ascii_lowercase();
-                    if !(port.is_empty() || name == port) || !(proto.is_empty() || p.protocol().eq_ignore_ascii_case(proto)) {
+                    if !(port.is_empty() || name == port)
+                        || !(proto.is_empty() || p.protocol().eq_ignore_ascii_case(proto))
+                    {
                         continue;
                     }
                 }
                 matched = true;
                 for ip in si.spec.ips.iter().filter_map(|s| s.parse::<IpAddr>().ok()) {
-                    items.push(Item { ip, port: Some(p.port), target: svc_name.clone() });
+                    items.push(Item {
+                        ip,
+                        port: Some(p.port),
+                        target: svc_name.clone(),
+                    });
                 }
             }
-            return if matched { Ok(items) } else { Err(CoreErr::NotFound) };
+            return if matched {
+                Ok(items)
+            } else {
+                Err(CoreErr::NotFound)
+            };
         }
         let mut items = Vec::new();
         for ep in self.mcs_endpoints(ns, svc) {
             let host = host_label(&ep, false);
-            let cid = ep.cluster_id.clone().unwrap_or_default().to_ascii_lowercase();
-            if let Sel::Endpoint { host: h, cid: c } = sel {
-                if host != h || cid != c {
-                    continue;
-                }
+            let cid = ep
+                .cluster_id
+                .clone()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if let Sel::Endpoint { host: h, cid: c } = sel
+                && (host != h || cid != c)
+            {
+                continue;
             }
-            let target = child(self.ctx.zone, &[host.as_str(), cid.as_str(), svc, ns, "svc"]);
+            let target = child(
+                self.ctx.zone,
+                &[host.as_str(), cid.as_str(), svc, ns, "svc"],
+            );
             if ep.portless {
                 if matches!(sel, Sel::Port { .. }) {
                     continue;
                 }
                 for ip in &ep.addresses {
-                    items.push(Item { ip: *ip, port: None, target: target.clone() });
+                    items.push(Item {
+                        ip: *ip,
+                        port: None,
+                        target: target.clone(),
+                    });
                 }
                 continue;
             }
             for (name, proto, port) in ep.ports.iter() {
-                if let Sel::Port { port: want, proto: want_proto } = sel {
+                if let Sel::Port {
+                    port: want,
+                    proto: want_proto,
+                } = sel
+                {
                     let name = name.as_deref().unwrap_or_default().to_ascii_lowercase();
-                    if !(want.is_empty() || name == want) || !(want_proto.is_empty() || proto.eq_ignore_ascii_case(want_proto)) {
+                    if !(want.is_empty() || name == want)
+                        || !(want_proto.is_empty() || proto.eq_ignore_ascii_case(want_proto))
+                    {
                         continue;
                     }
                 }
                 for ip in &ep.addresses {
-                    items.push(Item { ip: *ip, port: Some(*port), target: target.clone() });
+                    items.push(Item {
+                        ip: *ip,
+                        port: Some(*port),
+                        target: target.clone(),
+                    });
                 }
             }
         }
-        if items.is_empty() { Err(CoreErr::NotFound) } else { Ok(items) }
+        if items.is_empty() {
+            Err(CoreErr::NotFound)
+        } else {
+            Ok(items)
+        }
     }
 }
 

@@ -17,7 +17,11 @@ pub struct Question {
 impl Question {
     /// An IN-class question.
     pub fn new(name: Name, qtype: RecordType) -> Self {
-        Question { name, qtype, qclass: DNSClass::IN }
+        Question {
+            name,
+            qtype,
+            qclass: DNSClass::IN,
+        }
     }
 
     /// Parses `name` (made fully qualified) into an IN-class question.

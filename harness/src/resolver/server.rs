@@ -51,7 +51,10 @@ impl SharedSnapshot {
     /// Replaces the view; queries already running finish on the old one.
     pub fn store_view(&self, view: ClusterView) {
         let current = self.0.load();
-        self.0.store(Arc::new(Snapshot { config: current.config.clone(), view }));
+        self.0.store(Arc::new(Snapshot {
+            config: current.config.clone(),
+            view,
+        }));
     }
 
     /// Changes the view with `f`, building the next snapshot from the current one.
@@ -59,7 +62,10 @@ impl SharedSnapshot {
         self.0.rcu(|current| {
             let mut view = current.view.clone();
             f(&mut view);
-            Arc::new(Snapshot { config: current.config.clone(), view })
+            Arc::new(Snapshot {
+                config: current.config.clone(),
+                view,
+            })
         });
     }
 }
@@ -87,18 +93,31 @@ impl RequestHandler for Handler {
         let fail = |rcode: ResponseCode| {
             let mut metadata = Metadata::response_from_request(&request.metadata);
             metadata.response_code = rcode;
-            ResponseInfo::from(Header { metadata, counts: HeaderCounts::default() })
+            ResponseInfo::from(Header {
+                metadata,
+                counts: HeaderCounts::default(),
+            })
         };
         if request.metadata.op_code != OpCode::Query {
             let msg = builder.error_msg(&request.metadata, ResponseCode::NotImp);
-            return response_handle.send_response(msg).await.unwrap_or_else(|_| fail(ResponseCode::NotImp));
+            return response_handle
+                .send_response(msg)
+                .await
+                .unwrap_or_else(|_| fail(ResponseCode::NotImp));
         }
         if request.queries.len() != 1 {
             let msg = builder.error_msg(&request.metadata, ResponseCode::FormErr);
-            return response_handle.send_response(msg).await.unwrap_or_else(|_| fail(ResponseCode::FormErr));
+            return response_handle
+                .send_response(msg)
+                .await
+                .unwrap_or_else(|_| fail(ResponseCode::FormErr));
         }
         let query = request.queries.queries()[0].original();
-        let question = Question { name: query.name().clone(), qtype: query.query_type(), qclass: query.query_class() };
+        let question = Question {
+            name: query.name().clone(),
+            qtype: query.query_type(),
+            qclass: query.query_class(),
+        };
         let snapshot = self.snapshot.load();
         let reply = match answer(&snapshot.config, &snapshot.view, &question) {
             Outcome::Reply(r) => r,
@@ -120,7 +139,13 @@ impl RequestHandler for Handler {
         if let Some(e) = &edns {
             builder.edns(e);
         }
-        let msg = builder.build(metadata, reply.answers.iter(), reply.authorities.iter(), [], reply.additionals.iter());
+        let msg = builder.build(
+            metadata,
+            reply.answers.iter(),
+            reply.authorities.iter(),
+            [],
+            reply.additionals.iter(),
+        );
         match response_handle.send_response(msg).await {
             Ok(info) => info,
             Err(e) => {
@@ -159,7 +184,11 @@ pub async fn serve(addr: SocketAddr, snapshot: SharedSnapshot) -> std::io::Resul
     let mut server = Server::new(Handler::new(snapshot.clone()));
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5), 64);
-    Ok(Running { addr, snapshot, server })
+    Ok(Running {
+        addr,
+        snapshot,
+        server,
+    })
 }
 
 async fn bind_pair(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {

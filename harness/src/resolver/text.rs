@@ -10,7 +10,14 @@ use super::reply::{Outcome, Question, Reply};
 
 /// One record as a dig line: `name<TAB>ttl<TAB>IN<TAB>TYPE<TAB>rdata`.
 pub fn record_line(r: &Record) -> String {
-    format!("{}\t{}\t{}\t{}\t{}", r.name, r.ttl, r.dns_class, r.record_type(), rdata_text(r))
+    format!(
+        "{}\t{}\t{}\t{}\t{}",
+        r.name,
+        r.ttl,
+        r.dns_class,
+        r.record_type(),
+        rdata_text(r)
+    )
 }
 
 /// The rdata of a record as text (`10.10.0.5`, `0 100 80 serve.default.svc.clusterset.local.`).
@@ -47,12 +54,20 @@ pub fn render(question: &Question, outcome: &Outcome) -> String {
     let reply = match outcome {
         Outcome::Silent(why) => {
             let _ = writeln!(s, ";; no response: {why}");
-            let _ = writeln!(s, ";; QUESTION: {}\t{}\t{}", question.name, question.qclass, question.qtype);
+            let _ = writeln!(
+                s,
+                ";; QUESTION: {}\t{}\t{}",
+                question.name, question.qclass, question.qtype
+            );
             return s;
         }
         Outcome::Reply(r) => r,
     };
-    let _ = writeln!(s, ";; ->>HEADER<<- opcode: QUERY, status: {}", rcode_text(reply));
+    let _ = writeln!(
+        s,
+        ";; ->>HEADER<<- opcode: QUERY, status: {}",
+        rcode_text(reply)
+    );
     let _ = writeln!(
         s,
         ";; flags: {}; QUERY: 1, ANSWER: {}, AUTHORITY: {}, ADDITIONAL: {}",
@@ -64,7 +79,11 @@ pub fn render(question: &Question, outcome: &Outcome) -> String {
     if !reply.recursion_available {
         let _ = writeln!(s, ";; WARNING: recursion requested but not available");
     }
-    let _ = writeln!(s, "\n;; QUESTION SECTION:\n;{}\t\t{}\t{}", question.name, question.qclass, question.qtype);
+    let _ = writeln!(
+        s,
+        "\n;; QUESTION SECTION:\n;{}\t\t{}\t{}",
+        question.name, question.qclass, question.qtype
+    );
     for (title, records) in [
         ("ANSWER", &reply.answers),
         ("AUTHORITY", &reply.authorities),

@@ -104,7 +104,10 @@ pub struct PtrTarget {
 impl ClusterView {
     /// An empty, synced view of a cluster.
     pub fn new(cluster: &str) -> Self {
-        ClusterView { cluster: cluster.into(), ..Default::default() }
+        ClusterView {
+            cluster: cluster.into(),
+            ..Default::default()
+        }
     }
 
     /// Builds the view of a cluster's current objects.
@@ -171,9 +174,12 @@ impl ClusterView {
                         }
                     }
                 }
-                self.slices.insert(ns_name(ns, name), Arc::new(slice.clone()));
+                self.slices
+                    .insert(ns_name(ns, name), Arc::new(slice.clone()));
             }
-            Resource::ServiceExport(_) | Resource::ClusterRole(_) | Resource::ClusterRoleBinding(_) => {}
+            Resource::ServiceExport(_)
+            | Resource::ClusterRole(_)
+            | Resource::ClusterRoleBinding(_) => {}
         }
         self.serial = self.serial.wrapping_add(1);
     }
@@ -184,7 +190,9 @@ impl ClusterView {
         let k = ns_name(ns, name);
         let mut changed = false;
         match key.kind {
-            Kind::Namespace => changed = self.namespaces.remove(&name.to_ascii_lowercase()).is_some(),
+            Kind::Namespace => {
+                changed = self.namespaces.remove(&name.to_ascii_lowercase()).is_some()
+            }
             Kind::ServiceImport => {
                 if self.imports.remove(&k).is_some() {
                     changed = true;
@@ -200,7 +208,9 @@ impl ClusterView {
                 if let Some(svc) = self.services.remove(&k) {
                     changed = true;
                     for ip in cluster_ips(&svc) {
-                        self.unlink_ptr(ip, |t| t.host.is_none() && t.namespace == k.0 && t.service == k.1);
+                        self.unlink_ptr(ip, |t| {
+                            t.host.is_none() && t.namespace == k.0 && t.service == k.1
+                        });
                     }
                 }
             }
@@ -219,7 +229,9 @@ impl ClusterView {
                             let host = host_label(&ep, false);
                             for ip in &ep.addresses {
                                 self.unlink_ptr(*ip, |t| {
-                                    t.namespace == k.0 && t.service == svc && t.host.as_deref() == Some(&host)
+                                    t.namespace == k.0
+                                        && t.service == svc
+                                        && t.host.as_deref() == Some(&host)
                                 });
                             }
                         }
@@ -257,7 +269,10 @@ impl ClusterView {
 
     /// The names of the ServiceImports in a namespace.
     pub fn import_names(&self, ns: &str) -> impl Iterator<Item = &String> {
-        self.imports_by_ns.get(&ns.to_ascii_lowercase()).into_iter().flat_map(|s| s.iter())
+        self.imports_by_ns
+            .get(&ns.to_ascii_lowercase())
+            .into_iter()
+            .flat_map(|s| s.iter())
     }
 
     /// Namespaces that hold at least one ServiceImport.
@@ -304,7 +319,9 @@ impl ClusterView {
         name: &str,
         mcs: bool,
     ) -> Vec<Endpoint> {
-        let Some(names) = index.get(&ns_name(ns, name)) else { return Vec::new() };
+        let Some(names) = index.get(&ns_name(ns, name)) else {
+            return Vec::new();
+        };
         let ns = ns.to_ascii_lowercase();
         names
             .iter()
@@ -330,7 +347,9 @@ fn unlink(index: &mut HashMap<NsName, OrdSet<String>>, key: NsName, slice: &str)
 
 /// The ClusterIPs of a Service (none for headless or ExternalName Services).
 pub fn cluster_ips(svc: &Service) -> Vec<IpAddr> {
-    let Some(spec) = &svc.spec else { return Vec::new() };
+    let Some(spec) = &svc.spec else {
+        return Vec::new();
+    };
     let mut ips: Vec<String> = spec.cluster_ips.clone().unwrap_or_default();
     if ips.is_empty() {
         ips.extend(spec.cluster_ip.clone());
@@ -344,7 +363,12 @@ pub fn endpoints_of(slice: &EndpointSlice, mcs: bool) -> Vec<Endpoint> {
         return Vec::new();
     }
     let cluster_id = if mcs {
-        slice.metadata.labels.as_ref().and_then(|l| l.get(LABEL_SOURCE_CLUSTER)).cloned()
+        slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_SOURCE_CLUSTER))
+            .cloned()
     } else {
         None
     };
@@ -385,7 +409,9 @@ pub fn host_label(ep: &Endpoint, pad: bool) -> String {
     if let Some(h) = &ep.hostname {
         return h.to_ascii_lowercase();
     }
-    let Some(ip) = ep.addresses.first() else { return String::new() };
+    let Some(ip) = ep.addresses.first() else {
+        return String::new();
+    };
     let mut s = ip.to_string().replace(['.', ':'], "-");
     if pad {
         if s.starts_with('-') {

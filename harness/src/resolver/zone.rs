@@ -77,7 +77,11 @@ impl ZoneCtx<'_> {
 
     /// The apex NS record, naming `ns.dns.<zone>`.
     pub fn ns(&self, owner: &Name) -> Record {
-        record(owner, self.ttl, RData::NS(NS(child(self.zone, &["ns", "dns"]))))
+        record(
+            owner,
+            self.ttl,
+            RData::NS(NS(child(self.zone, &["ns", "dns"]))),
+        )
     }
 
     /// Turns a lookup into a reply for `qtype`: the node's records of that
@@ -101,14 +105,23 @@ impl ZoneCtx<'_> {
                 } else {
                     Vec::new()
                 };
-                ZoneReply { rcode: ResponseCode::NoError, answers, authorities: Vec::new(), additionals }
+                ZoneReply {
+                    rcode: ResponseCode::NoError,
+                    answers,
+                    authorities: Vec::new(),
+                    additionals,
+                }
             }
         }
     }
 
     /// A negative reply with the SOA.
     pub fn negative(&self, rcode: ResponseCode) -> ZoneReply {
-        ZoneReply { rcode, authorities: vec![self.soa()], ..Default::default() }
+        ZoneReply {
+            rcode,
+            authorities: vec![self.soa()],
+            ..Default::default()
+        }
     }
 }
 
@@ -137,7 +150,11 @@ pub fn child(zone: &Name, labels: &[&str]) -> Name {
 /// The labels of `qname` left of `zone`, lower-cased, leftmost first.
 pub fn relative_labels(qname: &Name, zone: &Name) -> Vec<String> {
     let n = qname.num_labels().saturating_sub(zone.num_labels()) as usize;
-    qname.iter().take(n).map(|l| String::from_utf8_lossy(l).to_ascii_lowercase()).collect()
+    qname
+        .iter()
+        .take(n)
+        .map(|l| String::from_utf8_lossy(l).to_ascii_lowercase())
+        .collect()
 }
 
 /// An A or AAAA record for an address.
@@ -150,7 +167,11 @@ pub fn address(owner: &Name, ttl: u32, ip: IpAddr) -> Record {
 
 /// An SRV record.
 pub fn srv(owner: &Name, ttl: u32, priority: u16, weight: u16, port: u16, target: Name) -> Record {
-    record(owner, ttl, RData::SRV(SRV::new(priority, weight, port, target)))
+    record(
+        owner,
+        ttl,
+        RData::SRV(SRV::new(priority, weight, port, target)),
+    )
 }
 
 /// A TXT record with one string.
@@ -160,5 +181,5 @@ pub fn txt(owner: &Name, ttl: u32, text: &str) -> Record {
 
 /// The SRV weight CoreDNS gives each of `n` records: `floor(100 / n)`.
 pub fn weight(n: usize) -> u16 {
-    if n == 0 { 0 } else { (100 / n) as u16 }
+    100usize.checked_div(n).map_or(0, |w| w as u16)
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{RecordType};
+use hickory_proto::rr::RecordType;
 use mcsdns::model::World;
 use mcsdns::resolver::text::rdata_text;
 use mcsdns::resolver::{ClusterView, Outcome, Profile, Question, Reply, ResolverConfig, answer};
@@ -184,7 +184,8 @@ spec:
 
 /// The view of [`WORLD`].
 pub fn view() -> ClusterView {
-    let cluster = World::parse_cluster("c1", Path::new("tests/common/world.yaml"), WORLD, 1).expect("fixture world loads");
+    let cluster = World::parse_cluster("c1", Path::new("tests/common/world.yaml"), WORLD, 1)
+        .expect("fixture world loads");
     ClusterView::from_state(&cluster)
 }
 
@@ -194,7 +195,12 @@ pub fn config(profile: Profile) -> ResolverConfig {
 }
 
 /// Asks the engine; panics if it sends nothing.
-pub fn ask_with(config: &ResolverConfig, view: &ClusterView, name: &str, qtype: RecordType) -> Reply {
+pub fn ask_with(
+    config: &ResolverConfig,
+    view: &ClusterView,
+    name: &str,
+    qtype: RecordType,
+) -> Reply {
     let q = Question::parse(name, qtype).expect("valid name");
     match answer(config, view, &q) {
         Outcome::Reply(r) => r,
@@ -216,7 +222,11 @@ pub fn rdata(reply: &Reply) -> Vec<String> {
 
 /// The additional section's owner and rdata, sorted.
 pub fn additional(reply: &Reply) -> Vec<String> {
-    let mut v: Vec<String> = reply.additionals.iter().map(|r| format!("{} {}", r.name, rdata_text(r))).collect();
+    let mut v: Vec<String> = reply
+        .additionals
+        .iter()
+        .map(|r| format!("{} {}", r.name, rdata_text(r)))
+        .collect();
     v.sort();
     v
 }
