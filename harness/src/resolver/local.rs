@@ -16,7 +16,8 @@ use super::config::PodsMode;
 use super::reply::record;
 use super::view::{ClusterView, Endpoint, cluster_ips, host_label};
 use super::zone::{
-    Lookup, Node, ZoneCtx, ZoneReply, address, child, relative_labels, srv, txt, weight,
+    Lookup, Node, ZoneCtx, ZoneReply, address, child, endpoint_addresses, relative_labels, srv,
+    srv_set, txt, weight,
 };
 
 /// The schema version of the Kubernetes DNS specification served at `dns-version`.
@@ -275,26 +276,11 @@ impl Local<'_> {
                     }
                 }
             }
-            pairs.sort();
-            pairs.dedup();
-            let w = weight(pairs.len());
-            (
-                pairs
-                    .into_iter()
-                    .map(|(t, p)| srv(owner, ttl, 0, w, p, t))
-                    .collect::<Vec<_>>(),
-                glue,
-            )
+            (srv_set(owner, ttl, pairs), glue)
         };
         match prefix {
             [] => {
-                let mut ips: Vec<IpAddr> = endpoints
-                    .iter()
-                    .flat_map(|e| e.addresses.iter().copied())
-                    .collect();
-                ips.sort();
-                ips.dedup();
-                let mut records: Vec<_> = ips.iter().map(|ip| address(qname, ttl, *ip)).collect();
+                let mut records = endpoint_addresses(qname, ttl, &endpoints);
                 let (s, glue) = srvs(qname, &|_, _| true);
                 records.extend(s);
                 Lookup::Found(Node { records, glue })

@@ -16,7 +16,8 @@ use hickory_proto::rr::{Name, RecordType};
 use super::config::Profile;
 use super::view::{ClusterView, Endpoint, host_label};
 use super::zone::{
-    Lookup, Node, ZoneCtx, ZoneReply, address, child, relative_labels, srv, txt, weight,
+    Lookup, Node, ZoneCtx, ZoneReply, address, child, endpoint_addresses, relative_labels, srv,
+    srv_set, txt, weight,
 };
 use crate::model::ServiceImport;
 
@@ -222,24 +223,11 @@ impl Mcs<'_> {
                     }
                 }
             }
-            pairs.sort();
-            pairs.dedup();
-            let w = weight(pairs.len());
-            let records: Vec<_> = pairs
-                .into_iter()
-                .map(|(t, port)| srv(owner, ttl, 0, w, port, t))
-                .collect();
-            (records, glue)
+            (srv_set(owner, ttl, pairs), glue)
         };
         match prefix {
             [] => {
-                let mut ips: Vec<IpAddr> = endpoints
-                    .iter()
-                    .flat_map(|e| e.addresses.iter().copied())
-                    .collect();
-                ips.sort();
-                ips.dedup();
-                let mut records: Vec<_> = ips.iter().map(|ip| address(qname, ttl, *ip)).collect();
+                let mut records = endpoint_addresses(qname, ttl, &endpoints);
                 let (srvs, glue) = srv_records(qname, &|_, _| true);
                 records.extend(srvs);
                 Lookup::Found(Node { records, glue })

@@ -179,6 +179,33 @@ pub fn txt(owner: &Name, ttl: u32, text: &str) -> Record {
     record(owner, ttl, RData::TXT(TXT::new(vec![text.to_owned()])))
 }
 
+/// SRV records for `(target, port)` pairs: sorted, deduplicated, priority 0,
+/// each weighted `floor(100/n)`.
+pub fn srv_set(owner: &Name, ttl: u32, mut pairs: Vec<(Name, u16)>) -> Vec<Record> {
+    pairs.sort();
+    pairs.dedup();
+    let w = weight(pairs.len());
+    pairs
+        .into_iter()
+        .map(|(t, port)| srv(owner, ttl, 0, w, port, t))
+        .collect()
+}
+
+/// A/AAAA records for the union of the endpoints' addresses, in address order.
+pub fn endpoint_addresses(
+    owner: &Name,
+    ttl: u32,
+    endpoints: &[super::view::Endpoint],
+) -> Vec<Record> {
+    let mut ips: Vec<IpAddr> = endpoints
+        .iter()
+        .flat_map(|e| e.addresses.iter().copied())
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips.into_iter().map(|ip| address(owner, ttl, ip)).collect()
+}
+
 /// The SRV weight CoreDNS gives each of `n` records: `floor(100 / n)`.
 pub fn weight(n: usize) -> u16 {
     100usize.checked_div(n).map_or(0, |w| w as u16)
