@@ -22,3 +22,5 @@
 
 pub mod model;
 pub mod resolver;
+pub mod scenario;
+pub mod source_error;

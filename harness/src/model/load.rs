@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -14,6 +13,7 @@ use super::crd::{
     ServiceImportStatus,
 };
 use super::resource::{Kind, OtherObject, Resource};
+use crate::source_error::SourceError;
 
 /// Where an object came from: a file and the line its document starts on.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -41,71 +41,7 @@ pub enum Loaded {
 }
 
 /// A manifest that cannot be loaded, pointing at the offending place.
-#[derive(Debug, Clone, thiserror::Error, Diagnostic)]
-#[error("{}:{line}:{column}: {message}", file.display())]
-pub struct ManifestError {
-    /// The file.
-    pub file: PathBuf,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What is wrong, naming the object and field where known.
-    pub message: String,
-    /// How to fix it, where there is something to say.
-    #[help]
-    pub hint: Option<String>,
-    #[source_code]
-    src: std::sync::Arc<NamedSource<String>>,
-    #[label("here")]
-    span: SourceSpan,
-}
-
-impl ManifestError {
-    /// Builds an error at a line and column of `text`.
-    pub fn at(
-        file: &Path,
-        text: &str,
-        line: usize,
-        column: usize,
-        message: impl Into<String>,
-    ) -> Self {
-        let offset = byte_offset(text, line, column);
-        ManifestError {
-            file: file.to_owned(),
-            line,
-            column,
-            message: message.into(),
-            hint: None,
-            src: std::sync::Arc::new(NamedSource::new(
-                file.display().to_string(),
-                text.to_owned(),
-            )),
-            span: SourceSpan::from((offset, 0)),
-        }
-    }
-
-    /// Adds a hint.
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-}
-
-fn byte_offset(text: &str, line: usize, column: usize) -> usize {
-    let mut offset = 0;
-    for (i, l) in text.split_inclusive('\n').enumerate() {
-        if i + 1 == line {
-            let col = l
-                .char_indices()
-                .nth(column.saturating_sub(1))
-                .map_or(l.len(), |(b, _)| b);
-            return offset + col;
-        }
-        offset += l.len();
-    }
-    text.len()
-}
+pub type ManifestError = SourceError;
 
 /// Parses every document of one manifest file.
 ///
@@ -321,14 +257,6 @@ fn typed<T: DeserializeOwned>(text: &str, doc_line: usize) -> Result<T, DecodeEr
 
 /// Reads and parses one manifest file.
 pub fn load_file(path: &Path) -> Result<Vec<Loaded>, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
-        file: path.to_owned(),
-        line: 1,
-        column: 1,
-        message: format!("cannot read file: {e}"),
-        hint: None,
-        src: std::sync::Arc::new(NamedSource::new(path.display().to_string(), String::new())),
-        span: SourceSpan::from((0, 0)),
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
     parse_manifests(path, &text, 1)
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use crate::source_error::SourceError;
 
 /// A word of the Corefile and where it stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,38 +49,12 @@ pub struct Corefile {
 }
 
 /// A Corefile error, pointing at the offending token.
-#[derive(Debug, Clone, thiserror::Error, Diagnostic)]
-#[error("{}:{line}:{column}: {message}", path.display())]
-pub struct CorefileError {
-    /// The file.
-    pub path: PathBuf,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it.
-    #[help]
-    pub hint: Option<String>,
-    #[source_code]
-    src: std::sync::Arc<NamedSource<String>>,
-    #[label("here")]
-    span: SourceSpan,
-}
+pub type CorefileError = SourceError;
 
 impl Corefile {
     /// Reads and parses a Corefile.
     pub fn read(path: &Path) -> Result<Corefile, CorefileError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CorefileError {
-            path: path.to_owned(),
-            line: 1,
-            column: 1,
-            message: format!("cannot read Corefile: {e}"),
-            hint: None,
-            src: std::sync::Arc::new(NamedSource::new(path.display().to_string(), String::new())),
-            span: (0, 0).into(),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
         Corefile::parse(path, &text)
     }
 
@@ -139,13 +113,6 @@ fn error(
     }
 }
 
-impl CorefileError {
-    /// Adds a hint.
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-}
 
 /// Splits text into lines of tokens; `{` and `}` are tokens of their own.
 fn tokenize(path: &Path, text: &str) -> Result<Vec<Vec<Token>>, CorefileError> {
