@@ -21,6 +21,8 @@
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod report;
 pub mod resolver;
+pub mod run;
 pub mod scenario;
 pub mod source_error;

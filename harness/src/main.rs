@@ -24,6 +24,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run scenarios (the built-in suite by default) and write reports.
+    Run(RunArgs),
+    /// Check scenario files and warn about checks that prove little.
+    Lint(LintArgs),
+    /// Print the JSON Schema of the scenario format.
+    Schema,
+    /// Pack a scenario, its files and its answers into one file for a bug report.
+    Bundle(BundleArgs),
+    /// Re-run a bundle and show every answer that changed.
+    Replay(ReplayArgs),
     /// Serve one cluster's view of a world over UDP and TCP until Ctrl-C.
     Serve(ServeArgs),
     /// Answer one question from a world without any network, printed as dig does.
@@ -91,6 +101,71 @@ struct QueryArgs {
     qtype: String,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// A table and explained failures.
+    Human,
+    /// The JSON report.
+    Json,
+    /// JUnit XML.
+    Junit,
+    /// Markdown (a CI job summary).
+    Markdown,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Scenario files or folders.
+    #[arg(default_value = "scenarios")]
+    paths: Vec<PathBuf>,
+    /// Run only scenarios whose id contains this (repeatable).
+    #[arg(long)]
+    filter: Vec<String>,
+    /// Run only scenarios with this tag (repeatable).
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Parallel workers (default: the number of cores).
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Where to write junit.xml, report.json, summary.md and report.html.
+    #[arg(long, default_value = "reports")]
+    reports: PathBuf,
+    /// Do not write reports.
+    #[arg(long)]
+    no_reports: bool,
+    /// Write snapshots and fill in missing expectations instead of checking snapshots.
+    #[arg(long)]
+    record: bool,
+    /// The target: only `reference` (the in-process resolver) in this version.
+    #[arg(long, default_value = "reference")]
+    target: String,
+}
+
+#[derive(Args)]
+struct LintArgs {
+    /// Scenario files or folders.
+    #[arg(default_value = "scenarios")]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct BundleArgs {
+    /// The scenario file.
+    scenario: PathBuf,
+    /// Where to write the bundle.
+    #[arg(long, short, default_value = "mcsdns-bundle.json")]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// The bundle file.
+    bundle: PathBuf,
+}
+
 #[derive(Args)]
 struct WorldArgs {
     /// World folder.
@@ -108,6 +183,14 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(a) => run_suite(a),
+        Command::Lint(a) => run_lint(a),
+        Command::Schema => {
+            println!("{}", mcsdns::scenario::schema());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bundle(a) => run_bundle(a),
+        Command::Replay(a) => run_replay(a),
         Command::Serve(a) => run_serve(a),
         Command::Query(a) => run_query(a),
         Command::World(a) => run_world(a),
@@ -215,4 +298,243 @@ fn run_zone(args: ZoneArgs) -> Result<ExitCode> {
         mcsdns::resolver::export::zone_file(&config, &view, &zone.to_lowercase())
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The suite root a path belongs to: the folder itself, or a file's folder.
+fn suite_root(path: &std::path::Path) -> PathBuf {
+    if path.is_dir() {
+        path.to_owned()
+    } else {
+        path.parent().map(|p| p.to_owned()).unwrap_or_default()
+    }
+}
+
+fn load_scenarios(paths: &[PathBuf]) -> Result<Vec<(PathBuf, mcsdns::scenario::Scenario)>> {
+    let mut all = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        let root = suite_root(p);
+        let files = mcsdns::run::suite::discover(p)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot read scenarios from {}", p.display()))?;
+        let (ok, errs) = mcsdns::run::suite::load_all(&files, &root);
+        all.extend(ok.into_iter().map(|s| (root.clone(), s)));
+        errors.extend(errs);
+    }
+    if !errors.is_empty() {
+        let n = errors.len();
+        for e in errors {
+            eprintln!("{:?}", miette::Report::new(e));
+        }
+        return Err(miette::miette!(
+            "{n} scenario file(s) could not be loaded; nothing was run"
+        ));
+    }
+    Ok(all)
+}
+
+fn run_suite(args: RunArgs) -> Result<ExitCode> {
+    use mcsdns::run::{ReferenceTarget, Status, Target, record, suite};
+    if args.target != "reference" {
+        return Err(miette::miette!(
+            "unknown target {:?}: this version runs scenarios on the in-process reference resolver only",
+            args.target
+        ));
+    }
+    let loaded = load_scenarios(&args.paths)?;
+    let selection = suite::Selection {
+        filters: args.filter.clone(),
+        tags: args.tag.clone(),
+    };
+    let (roots, scenarios): (Vec<PathBuf>, Vec<_>) = loaded
+        .into_iter()
+        .filter(|(_, s)| selection.matches(s))
+        .unzip();
+    if scenarios.is_empty() {
+        return Err(miette::miette!("no scenario matches the filters"));
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let make = || -> Box<dyn Target> { Box::new(ReferenceTarget::new()) };
+    let mut result = suite::run_all(&scenarios, jobs, &make, &|r| {
+        bar.set_message(r.id.clone());
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    // Snapshots: record them, or hold every answer to them.
+    for ((r, s), root) in result.scenarios.iter_mut().zip(&scenarios).zip(&roots) {
+        let snap = record::snapshot_path(root, &r.id);
+        if args.record {
+            if let Some(parent) = snap.parent() {
+                std::fs::create_dir_all(parent).into_diagnostic()?;
+            }
+            std::fs::write(&snap, record::snapshot_file(&r.transcript())).into_diagnostic()?;
+            if let Some(text) = record::fill_expectations(s, r) {
+                std::fs::write(&s.path, text).into_diagnostic()?;
+                eprintln!("recorded missing expectations into {}", s.path.display());
+            }
+        } else if let Some(diff) = record::snapshot_diff(root, r) {
+            r.status = Status::Failed;
+            if let Some(first) = r.steps.first_mut() {
+                first.failures.push(format!(
+                    "answers differ from the snapshot {} (review, then `mcsdns run --record`):\n{diff}",
+                    snap.display()
+                ));
+                first.status = Status::Failed;
+            }
+        }
+    }
+    match args.format {
+        Format::Human => print_human(&result),
+        Format::Json => println!("{}", mcsdns::report::json(&result)),
+        Format::Junit => println!("{}", mcsdns::report::junit::render(&result)),
+        Format::Markdown => println!("{}", mcsdns::report::markdown::render(&result)),
+    }
+    if !args.no_reports {
+        let written = mcsdns::report::write_all(&result, &args.reports)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot write reports to {}", args.reports.display()))?;
+        if args.format == Format::Human {
+            let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+            println!("reports: {}", names.join(", "));
+        }
+    }
+    result.scenarios.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(if result.count(Status::Failed) > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_human(result: &mcsdns::run::SuiteResult) {
+    use mcsdns::run::Status;
+    let width = result
+        .scenarios
+        .iter()
+        .map(|s| s.id.len())
+        .max()
+        .unwrap_or(10);
+    println!(
+        "{:<6} {:<width$} {:>6} {:>9}  clause",
+        "status", "scenario", "steps", "ms"
+    );
+    for s in &result.scenarios {
+        let skipped = s
+            .steps
+            .iter()
+            .filter(|st| st.status == Status::Skipped)
+            .count();
+        let steps = if skipped > 0 {
+            format!("{}/{}s", s.steps.len(), skipped)
+        } else {
+            s.steps.len().to_string()
+        };
+        println!(
+            "{:<6} {:<width$} {:>6} {:>9.2}  {}",
+            mcsdns::report::status_word(s.status),
+            s.id,
+            steps,
+            s.duration_ms,
+            s.clause
+                .as_deref()
+                .map(|c| format!("{c} {}", s.level.as_deref().unwrap_or("")))
+                .unwrap_or_default()
+        );
+    }
+    for s in result
+        .scenarios
+        .iter()
+        .filter(|s| s.status == Status::Failed)
+    {
+        println!("\nFAIL {} ({})", s.id, s.name);
+        for st in s.steps.iter().filter(|st| st.status == Status::Failed) {
+            for f in &st.failures {
+                println!("  {}:{}: {}: {f}", s.path, st.line, st.action);
+            }
+            for d in &st.diagnoses {
+                println!(
+                    "  diagnosis {}: {}\n    {}\n    fix: {}",
+                    d.id,
+                    d.title,
+                    d.detail,
+                    d.fix.replace('\n', "\n         ")
+                );
+            }
+        }
+    }
+    println!(
+        "\n{} passed, {} failed, {} skipped ({} step(s) skipped) in {:.0} ms on {}",
+        result.count(Status::Passed),
+        result.count(Status::Failed),
+        result.count(Status::Skipped),
+        result.skipped_steps(),
+        result.duration_ms,
+        result.target
+    );
+}
+
+fn run_lint(args: LintArgs) -> Result<ExitCode> {
+    let loaded = load_scenarios(&args.paths)?;
+    let mut warnings = 0;
+    for (_, s) in &loaded {
+        for w in mcsdns::scenario::lint::lint(s) {
+            println!("{w}");
+            warnings += 1;
+        }
+    }
+    println!("{} scenario(s), {warnings} warning(s)", loaded.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_bundle(args: BundleArgs) -> Result<ExitCode> {
+    let root = suite_root(&args.scenario);
+    let scenario = mcsdns::scenario::load_scenario(&args.scenario, &root)?;
+    let result = mcsdns::run::run_scenario(&scenario, &mut mcsdns::run::ReferenceTarget::new());
+    let bundle = mcsdns::run::bundle::make(&scenario, &result).into_diagnostic()?;
+    let text = serde_json::to_string_pretty(&bundle).into_diagnostic()?;
+    std::fs::write(&args.output, text)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot write {}", args.output.display()))?;
+    println!(
+        "wrote {} ({} file(s), {} step(s), {:?})",
+        args.output.display(),
+        bundle.files.len(),
+        result.steps.len(),
+        result.status
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_replay(args: ReplayArgs) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.bundle)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot read {}", args.bundle.display()))?;
+    let bundle: mcsdns::run::bundle::Bundle = serde_json::from_str(&text)
+        .map_err(|e| miette::miette!("{}: not a bundle: {e}", args.bundle.display()))?;
+    let dir = std::env::temp_dir().join(format!("mcsdns-replay-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let replay = mcsdns::run::bundle::replay(&bundle, &dir).map_err(|e| miette::miette!("{e}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let replay = replay?;
+    println!(
+        "replayed {} (recorded with mcsdns {} on {})",
+        bundle.scenario_name, bundle.mcsdns_version, bundle.target
+    );
+    match replay.diff {
+        None => {
+            println!("every answer is as recorded");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(diff) => {
+            println!("answers changed:\n{diff}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }

@@ -28,7 +28,13 @@ pub struct SourceError {
 
 impl SourceError {
     /// An error at `line`:`column` of `text`, the contents of `file`.
-    pub fn at(file: &Path, text: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
+    pub fn at(
+        file: &Path,
+        text: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, column) = (line.max(1), column.max(1));
         SourceError {
             file: file.to_owned(),
@@ -36,7 +42,10 @@ impl SourceError {
             column,
             message: message.into(),
             hint: None,
-            src: Arc::new(NamedSource::new(file.display().to_string(), text.to_owned())),
+            src: Arc::new(NamedSource::new(
+                file.display().to_string(),
+                text.to_owned(),
+            )),
             span: SourceSpan::from((byte_offset(text, line, column), 0)),
         }
     }
@@ -57,7 +66,10 @@ fn byte_offset(text: &str, line: usize, column: usize) -> usize {
     let mut offset = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            let col = l.char_indices().nth(column.saturating_sub(1)).map_or(l.len(), |(b, _)| b);
+            let col = l
+                .char_indices()
+                .nth(column.saturating_sub(1))
+                .map_or(l.len(), |(b, _)| b);
             return offset + col;
         }
         offset += l.len();
@@ -66,7 +78,10 @@ fn byte_offset(text: &str, line: usize, column: usize) -> usize {
 }
 
 /// The closest of `candidates` to `word`, if close enough to suggest.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::levenshtein(word, c), c))

@@ -2,6 +2,7 @@
 
 pub mod crd;
 pub mod load;
+pub mod rbac;
 pub mod resource;
 pub mod world;
 

@@ -231,3 +231,32 @@ impl Resource {
         value
     }
 }
+
+impl Resource {
+    /// Decodes an object of `kind` from its JSON form (after a merge patch).
+    pub fn from_json(kind: Kind, value: serde_json::Value) -> Result<Resource, serde_json::Error> {
+        Ok(match kind {
+            Kind::Namespace => Resource::Namespace(serde_json::from_value(value)?),
+            Kind::Service => Resource::Service(serde_json::from_value(value)?),
+            Kind::EndpointSlice => Resource::EndpointSlice(serde_json::from_value(value)?),
+            Kind::ClusterRole => Resource::ClusterRole(serde_json::from_value(value)?),
+            Kind::ClusterRoleBinding => {
+                Resource::ClusterRoleBinding(serde_json::from_value(value)?)
+            }
+            Kind::ServiceImport => {
+                let mut value = value;
+                if let Some(map) = value.as_object_mut() {
+                    map.entry("spec").or_insert_with(|| serde_json::json!({}));
+                }
+                Resource::ServiceImport(serde_json::from_value(value)?)
+            }
+            Kind::ServiceExport => {
+                let mut value = value;
+                if let Some(map) = value.as_object_mut() {
+                    map.entry("spec").or_insert_with(|| serde_json::json!({}));
+                }
+                Resource::ServiceExport(serde_json::from_value(value)?)
+            }
+        })
+    }
+}

@@ -85,34 +85,14 @@ impl Corefile {
             &self.text,
             token.line,
             token.column,
-            token.offset,
             message.into(),
         )
     }
 }
 
-fn error(
-    path: &Path,
-    text: &str,
-    line: usize,
-    column: usize,
-    offset: usize,
-    message: String,
-) -> CorefileError {
-    CorefileError {
-        path: path.to_owned(),
-        line,
-        column,
-        message,
-        hint: None,
-        src: std::sync::Arc::new(NamedSource::new(
-            path.display().to_string(),
-            text.to_owned(),
-        )),
-        span: (offset, 0).into(),
-    }
+fn error(path: &Path, text: &str, line: usize, column: usize, message: String) -> CorefileError {
+    SourceError::at(path, text, line, column, message)
 }
-
 
 /// Splits text into lines of tokens; `{` and `}` are tokens of their own.
 fn tokenize(path: &Path, text: &str) -> Result<Vec<Vec<Token>>, CorefileError> {
@@ -177,7 +157,6 @@ fn tokenize(path: &Path, text: &str) -> Result<Vec<Vec<Token>>, CorefileError> {
                         text,
                         start_line,
                         start_col,
-                        off,
                         "unterminated quote".into(),
                     ));
                 }
@@ -224,7 +203,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, t: &Token, msg: impl Into<String>) -> CorefileError {
-        error(self.path, self.text, t.line, t.column, t.offset, msg.into())
+        error(self.path, self.text, t.line, t.column, msg.into())
     }
 
     fn server_block(&mut self) -> Result<ServerBlock, CorefileError> {

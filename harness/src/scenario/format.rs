@@ -152,6 +152,8 @@ pub enum Step {
     Connect(String),
     /// Move the virtual clock: `500ms`, `30s`, `5m`.
     Advance(String),
+    /// Replace the resolver's Corefile (a fix applied as a step).
+    Corefile(CorefileSpec),
     /// Check the result of the step before.
     Expect(ExpectSpec),
 }
@@ -168,6 +170,18 @@ pub struct ApplySpec {
     /// Or a file or folder.
     #[serde(default)]
     pub path: Option<Located<String>>,
+}
+
+/// A new Corefile for the resolver.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorefileSpec {
+    /// A Corefile path (relative like manifest paths).
+    #[serde(default)]
+    pub path: Option<Located<String>>,
+    /// An inline Corefile.
+    #[serde(default)]
+    pub inline: Option<Located<String>>,
 }
 
 /// One object of one cluster.

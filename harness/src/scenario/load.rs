@@ -28,6 +28,8 @@ pub const DEFAULT_IDENTITY: &str = "system:serviceaccount:kube-system:coredns";
 struct Ctx<'a> {
     path: &'a Path,
     text: &'a str,
+    /// Every file the scenario refers to, as written and as found (for bundles).
+    files: std::cell::RefCell<Vec<(String, PathBuf)>>,
 }
 
 impl Ctx<'_> {
@@ -43,27 +45,49 @@ impl Ctx<'_> {
     fn find(&self, rel: &Located<String>) -> Result<PathBuf, ScenarioError> {
         let p = Path::new(&rel.value);
         if p.is_absolute() {
-            return if p.exists() { Ok(p.to_owned()) } else { Err(self.at(rel, format!("{} does not exist", rel.value))) };
+            return if p.exists() {
+                Ok(p.to_owned())
+            } else {
+                Err(self.at(rel, format!("{} does not exist", rel.value)))
+            };
         }
         let mut dir = self.path.parent();
         while let Some(d) = dir {
             let candidate = d.join(p);
             if candidate.exists() {
+                self.files
+                    .borrow_mut()
+                    .push((rel.value.clone(), candidate.clone()));
                 return Ok(candidate);
             }
             dir = d.parent();
         }
-        Err(self.at(rel, format!("fixture {:?} not found", rel.value)).with_hint(format!(
-            "paths are looked up from {} and every folder above it",
-            self.path.parent().map_or(".".into(), |p| p.display().to_string())
-        )))
+        Err(self
+            .at(rel, format!("fixture {:?} not found", rel.value))
+            .with_hint(format!(
+                "paths are looked up from {} and every folder above it",
+                self.path
+                    .parent()
+                    .map_or(".".into(), |p| p.display().to_string())
+            )))
     }
 
     /// The first line of a block scalar's content (`|` puts it on the next line).
     fn block_start(&self, l: &Located<String>) -> usize {
-        let line = self.text.lines().nth(l.line.saturating_sub(1)).unwrap_or_default();
-        let rest = line.get(l.column.saturating_sub(1)..).unwrap_or_default().trim_start();
-        if rest.starts_with('|') || rest.starts_with('>') { l.line + 1 } else { l.line }
+        let line = self
+            .text
+            .lines()
+            .nth(l.line.saturating_sub(1))
+            .unwrap_or_default();
+        let rest = line
+            .get(l.column.saturating_sub(1)..)
+            .unwrap_or_default()
+            .trim_start();
+        if rest.starts_with('|') || rest.starts_with('>') {
+            l.line + 1
+        } else {
+            l.line
+        }
     }
 }
 
@@ -75,7 +99,11 @@ pub fn load_scenario(path: &Path, root: &Path) -> Result<Scenario, ScenarioError
 
 /// Parses scenario text read from `path`.
 pub fn parse_scenario(path: &Path, root: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-    let cx = Ctx { path, text };
+    let cx = Ctx {
+        path,
+        text,
+        files: Default::default(),
+    };
     let file = decode(&cx)?;
     let id = path
         .strip_prefix(root)
@@ -122,7 +150,11 @@ pub fn parse_scenario(path: &Path, root: &Path, text: &str) -> Result<Scenario, 
                 None => default_search(&namespace),
                 Some(list) => list
                     .iter()
-                    .map(|s| fqdn(s).map_err(|e| cx.err(1, 1, format!("client.search: invalid domain {s:?}: {e}"))))
+                    .map(|s| {
+                        fqdn(s).map_err(|e| {
+                            cx.err(1, 1, format!("client.search: invalid domain {s:?}: {e}"))
+                        })
+                    })
                     .collect::<Result<_, _>>()?,
             };
             Client {
@@ -143,22 +175,43 @@ pub fn parse_scenario(path: &Path, root: &Path, text: &str) -> Result<Scenario, 
         let step = &located.value;
         if let Step::Expect(spec) = step {
             let Some(prev) = steps.last_mut() else {
-                return Err(cx.at(located, "expect has no step before it to check")
+                return Err(cx
+                    .at(located, "expect has no step before it to check")
                     .with_hint("put `expect` right after a query, resolve or connect step"));
             };
             if !prev.action.is_checkable() {
-                return Err(cx.at(located, format!("expect follows a {} step, which has no result to check", prev.action.kind()))
+                return Err(cx
+                    .at(
+                        located,
+                        format!(
+                            "expect follows a {} step, which has no result to check",
+                            prev.action.kind()
+                        ),
+                    )
                     .with_hint("expectations check query, resolve and connect steps"));
             }
             if prev.expect_line.is_some() {
-                return Err(cx.at(located, "a second expect for the same step").with_hint("merge the two expect steps into one"));
+                return Err(cx
+                    .at(located, "a second expect for the same step")
+                    .with_hint("merge the two expect steps into one"));
             }
             prev.checks = checks(&cx, located, spec, &prev.action)?;
             prev.expect_line = Some(located.line);
             continue;
         }
-        let action = action(&cx, located, step, &cluster_ok)?;
-        steps.push(PlannedStep { line: located.line, action, checks: Vec::new(), expect_line: None });
+        let action = action(
+            &cx,
+            located,
+            step,
+            &cluster_ok,
+            (resolver.config.profile, &resolver.order),
+        )?;
+        steps.push(PlannedStep {
+            line: located.line,
+            action,
+            checks: Vec::new(),
+            expect_line: None,
+        });
     }
     if steps.is_empty() {
         return Err(cx.err(1, 1, "the scenario has no steps"));
@@ -176,6 +229,7 @@ pub fn parse_scenario(path: &Path, root: &Path, text: &str) -> Result<Scenario, 
         client,
         steps,
         text: text.to_owned(),
+        files: cx.files.take(),
     })
 }
 
@@ -188,7 +242,9 @@ fn decode(cx: &Ctx<'_>) -> Result<ScenarioFile, ScenarioError> {
         })
     });
     result.map_err(|e| {
-        let (line, column) = e.location().map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
+        let (line, column) = e
+            .location()
+            .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
         let raw = e.to_string();
         let first = raw.lines().next().unwrap_or_default();
         let first = first.strip_prefix("error: ").unwrap_or(first);
@@ -196,8 +252,14 @@ fn decode(cx: &Ctx<'_>) -> Result<ScenarioFile, ScenarioError> {
             Some(i) if first.starts_with("line ") => &first[i + 2..],
             _ => first,
         };
-        let msg = msg.replace("unknown variant", "unknown step").replace("unknown field", "unknown key");
-        let what = if path.is_empty() || path == "." { String::new() } else { format!("{path}: ") };
+        let msg = msg
+            .replace("unknown variant", "unknown step")
+            .replace("unknown field", "unknown key");
+        let what = if path.is_empty() || path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
         let mut err = cx.err(line, column, format!("{what}{msg}"));
         if let Some(hint) = suggestion(&msg) {
             err = err.with_hint(hint);
@@ -209,7 +271,13 @@ fn decode(cx: &Ctx<'_>) -> Result<ScenarioFile, ScenarioError> {
 /// "did you mean" for serde's `unknown key `x`, expected one of `a`, `b``.
 fn suggestion(msg: &str) -> Option<String> {
     let word = msg.split('`').nth(1)?;
-    let expected: Vec<&str> = msg.split("expected").nth(1)?.split('`').skip(1).step_by(2).collect();
+    let expected: Vec<&str> = msg
+        .split("expected")
+        .nth(1)?
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .collect();
     match did_you_mean(word, expected.iter().copied()) {
         Some(s) => Some(format!("did you mean `{s}`?")),
         None if !expected.is_empty() => Some(format!("expected one of: {}", expected.join(", "))),
@@ -220,7 +288,11 @@ fn suggestion(msg: &str) -> Option<String> {
 fn manifests(cx: &Ctx<'_>, source: &ManifestSource) -> Result<Vec<Loaded>, ScenarioError> {
     match (&source.path, &source.inline) {
         (Some(p), None) => load_path(cx, p),
-        (None, Some(inline)) => Ok(parse_manifests(cx.path, &inline.value, cx.block_start(inline))?),
+        (None, Some(inline)) => Ok(parse_manifests(
+            cx.path,
+            &inline.value,
+            cx.block_start(inline),
+        )?),
         (Some(p), Some(_)) => Err(cx.at(p, "give either path or inline, not both")),
         (None, None) => Err(cx.err(1, 1, "a world entry needs path or inline")),
     }
@@ -232,7 +304,12 @@ fn load_path(cx: &Ctx<'_>, rel: &Located<String>) -> Result<Vec<Loaded>, Scenari
         let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
             .map_err(|e| cx.at(rel, format!("cannot read {}: {e}", path.display())))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")))
+            .filter(|p| {
+                matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml" | "json")
+                )
+            })
             .collect();
         files.sort();
         let mut docs = Vec::new();
@@ -257,39 +334,59 @@ fn resolver_setup(
         None => STOCK_ORDER.to_vec(),
         Some(list) => list
             .iter()
-            .map(|s| s.parse().map_err(|e: String| cx.at(&spec.cluster, format!("resolver.plugin_order: {e}"))))
+            .map(|s| {
+                s.parse().map_err(|e: String| {
+                    cx.at(&spec.cluster, format!("resolver.plugin_order: {e}"))
+                })
+            })
             .collect::<Result<_, _>>()?,
     };
     let (config, corefile_text) = match (&spec.corefile, &spec.corefile_inline) {
-        (Some(_), Some(inline)) => return Err(cx.at(inline, "give either corefile or corefile_inline, not both")),
+        (Some(_), Some(inline)) => {
+            return Err(cx.at(inline, "give either corefile or corefile_inline, not both"));
+        }
         (Some(p), None) => {
             let path = cx.find(p)?;
             let cf = Corefile::read(&path)?;
-            (ResolverConfig::from_corefile(&cf, profile, &order)?, Some(cf.text))
+            (
+                ResolverConfig::from_corefile(&cf, profile, &order)?,
+                Some(cf.text),
+            )
         }
         (None, Some(inline)) => {
             // Parse inline Corefiles against the scenario's own lines.
             let start = cx.block_start(inline);
             let padded = format!("{}{}", "\n".repeat(start - 1), inline.value);
             let cf = Corefile::parse(cx.path, &padded)?;
-            (ResolverConfig::from_corefile(&cf, profile, &order)?, Some(inline.value.clone()))
+            (
+                ResolverConfig::from_corefile(&cf, profile, &order)?,
+                Some(inline.value.clone()),
+            )
         }
         (None, None) => (ResolverConfig::default_for(profile), None),
     };
     Ok(ResolverSetup {
         cluster,
         config,
-        identity: spec.identity.clone().unwrap_or_else(|| DEFAULT_IDENTITY.into()),
+        order,
+        identity: spec
+            .identity
+            .clone()
+            .unwrap_or_else(|| DEFAULT_IDENTITY.into()),
         corefile_text,
     })
 }
 
 /// ClusterFirst's search list for a Pod in `ns`.
 pub fn default_search(ns: &str) -> Vec<Name> {
-    [format!("{ns}.svc.cluster.local"), "svc.cluster.local".into(), "cluster.local".into()]
-        .iter()
-        .filter_map(|s| fqdn(s).ok())
-        .collect()
+    [
+        format!("{ns}.svc.cluster.local"),
+        "svc.cluster.local".into(),
+        "cluster.local".into(),
+    ]
+    .iter()
+    .filter_map(|s| fqdn(s).ok())
+    .collect()
 }
 
 fn fqdn(s: &str) -> Result<Name, hickory_proto::ProtoError> {
@@ -303,6 +400,7 @@ fn action(
     located: &Located<Step>,
     step: &Step,
     cluster_ok: &dyn Fn(&Located<String>) -> Result<String, ScenarioError>,
+    (file_profile, file_order): (Profile, &[PluginKind]),
 ) -> Result<Action, ScenarioError> {
     let kind = |l: &Located<String>| -> Result<Kind, ScenarioError> {
         Kind::from_name(&l.value).ok_or_else(|| {
@@ -334,7 +432,10 @@ fn action(
         Step::Patch(p) => {
             let k = kind(&p.kind)?;
             if !p.merge.is_object() {
-                return Err(cx.at(located, "patch.merge must be a mapping (a JSON merge patch)"));
+                return Err(cx.at(
+                    located,
+                    "patch.merge must be a mapping (a JSON merge patch)",
+                ));
             }
             Action::Patch {
                 cluster: cluster_ok(&p.cluster)?,
@@ -344,39 +445,79 @@ fn action(
         }
         Step::Query(q) => {
             let (name, qtype) = name_and_type(cx, located, q)?;
-            let name = fqdn(&name).map_err(|e| cx.at(located, format!("invalid name {name:?}: {e}")))?;
+            let name =
+                fqdn(&name).map_err(|e| cx.at(located, format!("invalid name {name:?}: {e}")))?;
             Action::Query { name, qtype }
         }
         Step::Resolve(q) => {
             let (name, qtype) = name_and_type(cx, located, q)?;
-            Name::from_ascii(&name).map_err(|e| cx.at(located, format!("invalid name {name:?}: {e}")))?;
+            Name::from_ascii(&name)
+                .map_err(|e| cx.at(located, format!("invalid name {name:?}: {e}")))?;
             Action::Resolve { name, qtype }
         }
         Step::Connect(target) => {
             let Some((name, port)) = target.rsplit_once(':') else {
-                return Err(cx.at(located, format!("connect needs NAME:PORT, found {target:?}")));
+                return Err(cx.at(
+                    located,
+                    format!("connect needs NAME:PORT, found {target:?}"),
+                ));
             };
-            let port: u16 = port.parse().map_err(|_| cx.at(located, format!("invalid port {port:?}")))?;
-            Name::from_ascii(name).map_err(|e| cx.at(located, format!("invalid name {name:?}: {e}")))?;
-            Action::Connect { name: name.to_owned(), port }
+            let port: u16 = port
+                .parse()
+                .map_err(|_| cx.at(located, format!("invalid port {port:?}")))?;
+            Name::from_ascii(name)
+                .map_err(|e| cx.at(located, format!("invalid name {name:?}: {e}")))?;
+            Action::Connect {
+                name: name.to_owned(),
+                port,
+            }
         }
-        Step::Advance(d) => Action::Advance(
-            duration(d).ok_or_else(|| cx.at(located, format!("invalid duration {d:?}")).with_hint("write 500ms, 30s, 5m or 1h"))?,
-        ),
+        Step::Advance(d) => Action::Advance(duration(d).ok_or_else(|| {
+            cx.at(located, format!("invalid duration {d:?}"))
+                .with_hint("write 500ms, 30s, 5m or 1h")
+        })?),
+        Step::Corefile(c) => {
+            let profile = file_profile;
+            let order = file_order.to_vec();
+            let (cf, source) = match (&c.path, &c.inline) {
+                (Some(p), None) => (Corefile::read(&cx.find(p)?)?, p.value.clone()),
+                (None, Some(inline)) => {
+                    let start = cx.block_start(inline);
+                    let padded = format!("{}{}", "\n".repeat(start - 1), inline.value);
+                    (
+                        Corefile::parse(cx.path, &padded)?,
+                        format!("inline at line {start}"),
+                    )
+                }
+                _ => return Err(cx.at(located, "corefile needs either path or inline")),
+            };
+            Action::Reconfigure {
+                config: Box::new(ResolverConfig::from_corefile(&cf, profile, &order)?),
+                source,
+            }
+        }
         Step::Expect(_) => unreachable!("expect is folded into the step before it"),
     })
 }
 
-fn name_and_type(cx: &Ctx<'_>, located: &Located<Step>, text: &str) -> Result<(String, RecordType), ScenarioError> {
+fn name_and_type(
+    cx: &Ctx<'_>,
+    located: &Located<Step>,
+    text: &str,
+) -> Result<(String, RecordType), ScenarioError> {
     let mut words = text.split_whitespace();
-    let name = words.next().ok_or_else(|| cx.at(located, "no name given"))?.to_owned();
+    let name = words
+        .next()
+        .ok_or_else(|| cx.at(located, "no name given"))?
+        .to_owned();
     let qtype = match words.next() {
         None => RecordType::A,
         Some(t) => {
             let parsed: Result<RecordType, _> = t.to_ascii_uppercase().parse();
             match parsed {
                 Ok(RecordType::Unknown(_)) | Err(_) => {
-                    return Err(cx.at(located, format!("unknown record type {t:?}"))
+                    return Err(cx
+                        .at(located, format!("unknown record type {t:?}"))
                         .with_hint("A, AAAA, SRV, TXT, SOA, NS, PTR, CNAME, MX, ANY, AXFR ..."));
                 }
                 Ok(t) => t,
@@ -384,7 +525,9 @@ fn name_and_type(cx: &Ctx<'_>, located: &Located<Step>, text: &str) -> Result<(S
         }
     };
     if let Some(extra) = words.next() {
-        return Err(cx.at(located, format!("unexpected {extra:?} after the type")).with_hint("write `NAME TYPE`"));
+        return Err(cx
+            .at(located, format!("unexpected {extra:?} after the type"))
+            .with_hint("write `NAME TYPE`"));
     }
     Ok((name, qtype))
 }
@@ -404,26 +547,44 @@ pub fn duration(s: &str) -> Option<Duration> {
 }
 
 fn rcode(cx: &Ctx<'_>, l: &Located<String>) -> Result<ResponseCode, ScenarioError> {
-    let names = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
+    let names = [
+        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+    ];
     let up = l.value.to_ascii_uppercase();
-    names.iter().position(|n| *n == up).map(|i| ResponseCode::from(0, i as u8)).ok_or_else(|| {
-        let mut e = cx.at(l, format!("unknown rcode {:?}", l.value));
-        e = match did_you_mean(&up, names) {
-            Some(s) => e.with_hint(format!("did you mean {s}?")),
-            None => e.with_hint(format!("one of {}", names.join(", "))),
-        };
-        e
-    })
+    names
+        .iter()
+        .position(|n| *n == up)
+        .map(|i| ResponseCode::from(0, i as u8))
+        .ok_or_else(|| {
+            let mut e = cx.at(l, format!("unknown rcode {:?}", l.value));
+            e = match did_you_mean(&up, names) {
+                Some(s) => e.with_hint(format!("did you mean {s}?")),
+                None => e.with_hint(format!("one of {}", names.join(", "))),
+            };
+            e
+        })
 }
 
-fn checks(cx: &Ctx<'_>, at: &Located<Step>, e: &ExpectSpec, action: &Action) -> Result<Vec<Check>, ScenarioError> {
+fn checks(
+    cx: &Ctx<'_>,
+    at: &Located<Step>,
+    e: &ExpectSpec,
+    action: &Action,
+) -> Result<Vec<Check>, ScenarioError> {
     let mut out = Vec::new();
     let dns = matches!(action, Action::Query { .. } | Action::Resolve { .. });
     let need_dns = |what: &str| -> Result<(), ScenarioError> {
         if dns {
             Ok(())
         } else {
-            Err(cx.at(at, format!("`{what}` checks a DNS response; a {} step has none", action.kind()))
+            Err(cx
+                .at(
+                    at,
+                    format!(
+                        "`{what}` checks a DNS response; a {} step has none",
+                        action.kind()
+                    ),
+                )
                 .with_hint("a connect step checks `reachable` and `diagnosis`"))
         }
     };
@@ -445,7 +606,10 @@ fn checks(cx: &Ctx<'_>, at: &Located<Step>, e: &ExpectSpec, action: &Action) -> 
     if let Some(true) = e.no_response {
         need_dns("no_response")?;
         if e.answer.is_some() || e.rcode.is_some() || e.nodata.is_some() || e.flags.is_some() {
-            return Err(cx.at(at, "no_response cannot be checked together with what a response holds"));
+            return Err(cx.at(
+                at,
+                "no_response cannot be checked together with what a response holds",
+            ));
         }
         out.push(Check::NoResponse);
     }
@@ -455,14 +619,22 @@ fn checks(cx: &Ctx<'_>, at: &Located<Step>, e: &ExpectSpec, action: &Action) -> 
             let (set, name) = match word.split_at(1) {
                 ("+", n) => (true, n),
                 ("-", n) => (false, n),
-                _ => return Err(cx.at(f, format!("flag {word:?} must start with + or -")).with_hint("e.g. `+aa -ra`")),
+                _ => {
+                    return Err(cx
+                        .at(f, format!("flag {word:?} must start with + or -"))
+                        .with_hint("e.g. `+aa -ra`"));
+                }
             };
             let flag = match name.to_ascii_lowercase().as_str() {
                 "aa" => HeaderFlag::Aa,
                 "ra" => HeaderFlag::Ra,
                 "rd" => HeaderFlag::Rd,
                 "tc" => HeaderFlag::Tc,
-                _ => return Err(cx.at(f, format!("unknown flag {name:?}")).with_hint("aa, ra, rd or tc")),
+                _ => {
+                    return Err(cx
+                        .at(f, format!("unknown flag {name:?}"))
+                        .with_hint("aa, ra, rd or tc"));
+                }
             };
             out.push(Check::Flag(flag, set));
         }
@@ -477,7 +649,11 @@ fn checks(cx: &Ctx<'_>, at: &Located<Step>, e: &ExpectSpec, action: &Action) -> 
     }
     if let Some(c) = &e.count {
         need_dns("count")?;
-        for (section, n) in [(Section::Answer, c.answer), (Section::Authority, c.authority), (Section::Additional, c.additional)] {
+        for (section, n) in [
+            (Section::Answer, c.answer),
+            (Section::Authority, c.authority),
+            (Section::Additional, c.additional),
+        ] {
             if let Some(n) = n {
                 out.push(Check::Count(section, n));
             }
@@ -488,14 +664,23 @@ fn checks(cx: &Ctx<'_>, at: &Located<Step>, e: &ExpectSpec, action: &Action) -> 
         if let (Some(min), Some(max)) = (t.min, t.max)
             && min > max
         {
-            return Err(cx.at(at, format!("ttl.min {min} is above ttl.max {max}: the check can never pass")));
+            return Err(cx.at(
+                at,
+                format!("ttl.min {min} is above ttl.max {max}: the check can never pass"),
+            ));
         }
         out.extend(t.min.map(Check::TtlMin));
         out.extend(t.max.map(Check::TtlMax));
     }
     if let Some(c) = &e.candidate {
         if !matches!(action, Action::Resolve { .. }) {
-            return Err(cx.at(at, format!("`candidate` checks a resolve step, not a {} step", action.kind())));
+            return Err(cx.at(
+                at,
+                format!(
+                    "`candidate` checks a resolve step, not a {} step",
+                    action.kind()
+                ),
+            ));
         }
         out.push(Check::Candidate(if c == "none" {
             None
@@ -505,7 +690,13 @@ fn checks(cx: &Ctx<'_>, at: &Located<Step>, e: &ExpectSpec, action: &Action) -> 
     }
     if let Some(r) = e.reachable {
         if !matches!(action, Action::Connect { .. }) {
-            return Err(cx.at(at, format!("`reachable` checks a connect step, not a {} step", action.kind())));
+            return Err(cx.at(
+                at,
+                format!(
+                    "`reachable` checks a connect step, not a {} step",
+                    action.kind()
+                ),
+            ));
         }
         out.push(Check::Reachable(r));
     }
@@ -518,13 +709,22 @@ fn checks(cx: &Ctx<'_>, at: &Located<Step>, e: &ExpectSpec, action: &Action) -> 
             let mut err = cx.at(d, format!("unknown diagnosis {:?}", d.value));
             err = match did_you_mean(&d.value, DIAGNOSES.iter().map(|k| k.id)) {
                 Some(s) => err.with_hint(format!("did you mean {s:?}?")),
-                None => err.with_hint(format!("known: {}", DIAGNOSES.iter().map(|k| k.id).collect::<Vec<_>>().join(", "))),
+                None => err.with_hint(format!(
+                    "known: {}",
+                    DIAGNOSES
+                        .iter()
+                        .map(|k| k.id)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             };
             return Err(err);
         }
     }
     if out.is_empty() {
-        return Err(cx.at(at, "this expect checks nothing").with_hint("name at least one of rcode, answer, nodata, flags, ..."));
+        return Err(cx
+            .at(at, "this expect checks nothing")
+            .with_hint("name at least one of rcode, answer, nodata, flags, ..."));
     }
     Ok(out)
 }

@@ -17,14 +17,22 @@ pub struct Located<T> {
 impl<T> Located<T> {
     /// A value with no place (built in code, not read from a file).
     pub fn nowhere(value: T) -> Self {
-        Located { value, line: 0, column: 0 }
+        Located {
+            value,
+            line: 0,
+            column: 0,
+        }
     }
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
-        Ok(Located { value: s.value, line: s.referenced.line() as usize, column: s.referenced.column() as usize })
+        Ok(Located {
+            value: s.value,
+            line: s.referenced.line() as usize,
+            column: s.referenced.column() as usize,
+        })
     }
 }
 

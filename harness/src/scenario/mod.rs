@@ -19,6 +19,12 @@ pub use located::Located;
 use crate::model::{Loaded, ObjectKey, World};
 use crate::resolver::ResolverConfig;
 
+/// The JSON Schema of the scenario format, for editors.
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(format::ScenarioFile);
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
+
 /// A scenario, checked and ready to run.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -46,6 +52,8 @@ pub struct Scenario {
     pub steps: Vec<PlannedStep>,
     /// The file's text (for bundles).
     pub text: String,
+    /// Files it refers to: as written, and where they were found.
+    pub files: Vec<(String, PathBuf)>,
 }
 
 /// The resolver under test.
@@ -55,6 +63,8 @@ pub struct ResolverSetup {
     pub cluster: String,
     /// Its configuration.
     pub config: ResolverConfig,
+    /// The CoreDNS build's plugin order.
+    pub order: Vec<crate::resolver::config::PluginKind>,
     /// The identity it lists objects as.
     pub identity: String,
     /// The Corefile's text, if one was given.
@@ -138,6 +148,13 @@ pub enum Action {
     },
     /// Move the virtual clock.
     Advance(Duration),
+    /// Replace the resolver's configuration.
+    Reconfigure {
+        /// The new configuration.
+        config: Box<ResolverConfig>,
+        /// Where it came from, for reports.
+        source: String,
+    },
 }
 
 impl Action {
@@ -151,24 +168,31 @@ impl Action {
             Action::Resolve { .. } => "resolve",
             Action::Connect { .. } => "connect",
             Action::Advance(_) => "advance",
+            Action::Reconfigure { .. } => "corefile",
         }
     }
 
     /// Whether the step produces a result an `expect` can check.
     pub fn is_checkable(&self) -> bool {
-        matches!(self, Action::Query { .. } | Action::Resolve { .. } | Action::Connect { .. })
+        matches!(
+            self,
+            Action::Query { .. } | Action::Resolve { .. } | Action::Connect { .. }
+        )
     }
 
     /// A one-line description (`query serve.default.svc.clusterset.local. A`).
     pub fn describe(&self) -> String {
         match self {
-            Action::Apply { cluster, docs } => format!("apply {} object(s) to {cluster}", docs.len()),
+            Action::Apply { cluster, docs } => {
+                format!("apply {} object(s) to {cluster}", docs.len())
+            }
             Action::Delete { cluster, key } => format!("delete {key} in {cluster}"),
             Action::Patch { cluster, key, .. } => format!("patch {key} in {cluster}"),
             Action::Query { name, qtype } => format!("query {name} {qtype}"),
             Action::Resolve { name, qtype } => format!("resolve {name} {qtype}"),
             Action::Connect { name, port } => format!("connect {name}:{port}"),
             Action::Advance(d) => format!("advance {}", humanize(*d)),
+            Action::Reconfigure { source, .. } => format!("corefile {source}"),
         }
     }
 }

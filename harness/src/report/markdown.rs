@@ -1,0 +1,61 @@
+//! Markdown for a CI job summary: the totals, a table, and each failure
+//! with its diagnosis.
+
+use std::fmt::Write;
+
+use super::status_word;
+use crate::run::{Status, SuiteResult};
+
+/// The suite as Markdown.
+pub fn render(suite: &SuiteResult) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# mcsdns: {} scenarios on `{}`\n",
+        suite.scenarios.len(),
+        suite.target
+    );
+    let _ = writeln!(
+        s,
+        "**{} passed, {} failed, {} skipped** ({} step(s) skipped) in {:.0} ms\n",
+        suite.count(Status::Passed),
+        suite.count(Status::Failed),
+        suite.count(Status::Skipped),
+        suite.skipped_steps(),
+        suite.duration_ms
+    );
+    let _ = writeln!(
+        s,
+        "| status | scenario | clause | level | profile | ms |\n|---|---|---|---|---|---:|"
+    );
+    for r in &suite.scenarios {
+        let _ = writeln!(
+            s,
+            "| {} | `{}` | {} | {} | {} | {:.1} |",
+            status_word(r.status),
+            r.id,
+            r.clause.as_deref().unwrap_or(""),
+            r.level.as_deref().unwrap_or(""),
+            r.profile,
+            r.duration_ms
+        );
+    }
+    for r in suite
+        .scenarios
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+    {
+        let _ = writeln!(s, "\n## FAIL `{}`: {}\n", r.id, r.name);
+        for f in r.failures() {
+            let _ = writeln!(s, "- {f}");
+        }
+        for d in r.steps.iter().flat_map(|st| &st.diagnoses) {
+            let _ = writeln!(
+                s,
+                "\n**{}** (`{}`)\n\n{}\n\nFix:\n```\n{}\n```",
+                d.title, d.id, d.detail, d.fix
+            );
+        }
+    }
+    s
+}

@@ -1,0 +1,43 @@
+//! Writes a run's results for CI (JUnit), machines (JSON), job summaries
+//! (Markdown) and people (one self-contained HTML page).
+
+pub mod html;
+pub mod junit;
+pub mod markdown;
+
+use std::path::{Path, PathBuf};
+
+use crate::run::SuiteResult;
+
+/// The result as pretty JSON.
+pub fn json(suite: &SuiteResult) -> String {
+    serde_json::to_string_pretty(suite).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// Writes all four reports into `dir` (created if missing); returns their paths.
+pub fn write_all(suite: &SuiteResult, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let files = [
+        ("junit.xml", junit::render(suite)),
+        ("report.json", json(suite)),
+        ("summary.md", markdown::render(suite)),
+        ("report.html", html::render(suite)),
+    ];
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// A status as a short word.
+pub fn status_word(s: crate::run::Status) -> &'static str {
+    match s {
+        crate::run::Status::Passed => "pass",
+        crate::run::Status::Failed => "FAIL",
+        crate::run::Status::Skipped => "skip",
+        crate::run::Status::Done => "done",
+    }
+}

@@ -1,0 +1,291 @@
+//! Simulates the data plane: does a connection to an address and port reach
+//! a backend that listens there? Nothing is ever dialled.
+//!
+//! A Pod IP reaches the Pod directly (the clusters' networks are taken as
+//! routed to each other, as in the field report); a ClusterIP goes through
+//! its Service's port -> targetPort to the ready endpoints; a clusterset IP
+//! goes to the exporting clusters' Services the same way. A backend listens
+//! on the ports of the EndpointSlices that list it.
+
+use std::net::IpAddr;
+
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::model::{ClusterState, Resource, World};
+use crate::resolver::view::{LABEL_LOCAL_SERVICE_NAME, cluster_ips, endpoints_of};
+
+/// What an address turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddressKind {
+    /// A Pod, listed in an EndpointSlice of `cluster`.
+    Pod {
+        /// The cluster.
+        cluster: String,
+        /// The slice that lists it (`namespace/name`).
+        slice: String,
+    },
+    /// A Service's ClusterIP in the client's cluster.
+    ClusterIp {
+        /// `namespace/name`.
+        service: String,
+    },
+    /// A ServiceImport's clusterset IP in the client's cluster.
+    ClusterSetIp {
+        /// `namespace/name`.
+        import: String,
+    },
+    /// Nothing in the world has this address.
+    Unknown,
+}
+
+/// The result of a simulated connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// The address connected to.
+    pub address: IpAddr,
+    /// The port.
+    pub port: u16,
+    /// What the address is.
+    pub kind: AddressKind,
+    /// Whether a ready backend listens at the end of the path.
+    pub reachable: bool,
+    /// The ports the address accepts (a Pod's listening ports, a Service's or import's ports).
+    pub accepts: Vec<u16>,
+    /// The ports backends behind a VIP listen on.
+    pub listening: Vec<u16>,
+    /// The path taken, hop by hop, for reports.
+    pub path: Vec<String>,
+}
+
+/// Connects from a Pod in `client_cluster` to `address:port`.
+pub fn connect(world: &World, client_cluster: &str, address: IpAddr, port: u16) -> Connection {
+    let mut c = Connection {
+        address,
+        port,
+        kind: AddressKind::Unknown,
+        reachable: false,
+        accepts: Vec::new(),
+        listening: Vec::new(),
+        path: Vec::new(),
+    };
+    // 1. A Pod IP, in any cluster.
+    for cluster in world.clusters.values() {
+        for r in cluster.resources() {
+            let Resource::EndpointSlice(slice) = r else {
+                continue;
+            };
+            let eps = endpoints_of(slice, false);
+            let Some(ep) = eps.iter().find(|e| e.addresses.contains(&address)) else {
+                continue;
+            };
+            let ns = slice.metadata.namespace.as_deref().unwrap_or("default");
+            let name = slice.metadata.name.as_deref().unwrap_or_default();
+            c.kind = AddressKind::Pod {
+                cluster: cluster.name.clone(),
+                slice: format!("{ns}/{name}"),
+            };
+            c.accepts = ep.ports.iter().map(|p| p.2).collect();
+            c.accepts.sort_unstable();
+            c.accepts.dedup();
+            c.reachable = c.accepts.contains(&port);
+            c.path.push(format!(
+                "{address} is a Pod in {} (EndpointSlice {ns}/{name})",
+                cluster.name
+            ));
+            c.path.push(if c.reachable {
+                format!("it listens on {port}")
+            } else {
+                format!("it listens on {} — not on {port}", list(&c.accepts))
+            });
+            return c;
+        }
+    }
+    let Some(client) = world.clusters.get(client_cluster) else {
+        return c;
+    };
+    // 2. A ClusterIP of the client's cluster.
+    for r in client.resources() {
+        let Resource::Service(svc) = r else { continue };
+        if !cluster_ips(svc).contains(&address) {
+            continue;
+        }
+        let ns = svc.metadata.namespace.as_deref().unwrap_or("default");
+        let name = svc.metadata.name.as_deref().unwrap_or_default();
+        c.kind = AddressKind::ClusterIp {
+            service: format!("{ns}/{name}"),
+        };
+        c.path.push(format!(
+            "{address} is the ClusterIP of Service {ns}/{name} in {client_cluster}"
+        ));
+        let ports = svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.clone())
+            .unwrap_or_default();
+        c.accepts = ports
+            .iter()
+            .filter_map(|p| u16::try_from(p.port).ok())
+            .collect();
+        let Some(sp) = ports.iter().find(|p| p.port == i32::from(port)) else {
+            c.path.push(format!(
+                "the Service has no port {port} (ports: {})",
+                list(&c.accepts)
+            ));
+            return c;
+        };
+        let (reachable, listening, hop) = backends(client, ns, name, sp.target_port.as_ref(), port);
+        c.reachable = reachable;
+        c.listening = listening;
+        c.path.push(hop);
+        return c;
+    }
+    // 3. A clusterset IP of an import in the client's cluster.
+    for r in client.resources() {
+        let Resource::ServiceImport(si) = r else {
+            continue;
+        };
+        if !si
+            .spec
+            .ips
+            .iter()
+            .any(|ip| ip.parse::<IpAddr>().ok() == Some(address))
+        {
+            continue;
+        }
+        let ns = si.metadata.namespace.as_deref().unwrap_or("default");
+        let name = si.metadata.name.as_deref().unwrap_or_default();
+        c.kind = AddressKind::ClusterSetIp {
+            import: format!("{ns}/{name}"),
+        };
+        c.accepts = si.spec.ports.iter().map(|p| p.port).collect();
+        c.path.push(format!(
+            "{address} is the clusterset IP of ServiceImport {ns}/{name} in {client_cluster}"
+        ));
+        if !c.accepts.contains(&port) {
+            c.path.push(format!(
+                "the import has no port {port} (ports: {})",
+                list(&c.accepts)
+            ));
+            return c;
+        }
+        for exporter in world.clusters.values() {
+            let exported = exporter.resources().any(|r| {
+                matches!(r, Resource::ServiceExport(e) if e.metadata.name.as_deref() == Some(name)
+                    && e.metadata.namespace.as_deref().unwrap_or("default") == ns)
+            });
+            if !exported {
+                continue;
+            }
+            let svc = exporter.resources().find_map(|r| match r {
+                Resource::Service(s)
+                    if s.metadata.name.as_deref() == Some(name)
+                        && s.metadata.namespace.as_deref().unwrap_or("default") == ns =>
+                {
+                    Some(s)
+                }
+                _ => None,
+            });
+            let Some(svc) = svc else { continue };
+            let ports = svc
+                .spec
+                .as_ref()
+                .and_then(|s| s.ports.clone())
+                .unwrap_or_default();
+            let Some(sp) = ports.iter().find(|p| p.port == i32::from(port)) else {
+                c.path.push(format!(
+                    "Service {ns}/{name} in {} has no port {port}",
+                    exporter.name
+                ));
+                continue;
+            };
+            let (reachable, listening, hop) =
+                backends(exporter, ns, name, sp.target_port.as_ref(), port);
+            c.listening.extend(listening);
+            c.path
+                .push(format!("exported from {}: {hop}", exporter.name));
+            if reachable {
+                c.reachable = true;
+                return c;
+            }
+        }
+        if c.path.len() == 1 {
+            c.path.push(format!(
+                "no cluster exports {ns}/{name} with a Service behind it"
+            ));
+        }
+        return c;
+    }
+    c.path.push(format!(
+        "no Pod, Service or ServiceImport has the address {address}"
+    ));
+    c
+}
+
+/// Whether a ready endpoint of Service `ns/name` in `cluster` listens on the target port.
+fn backends(
+    cluster: &ClusterState,
+    ns: &str,
+    name: &str,
+    target: Option<&IntOrString>,
+    port: u16,
+) -> (bool, Vec<u16>, String) {
+    let mut listening = Vec::new();
+    let mut ready = 0;
+    let mut hit = false;
+    for r in cluster.resources() {
+        let Resource::EndpointSlice(slice) = r else {
+            continue;
+        };
+        let labels = slice.metadata.labels.as_ref();
+        if slice.metadata.namespace.as_deref().unwrap_or("default") != ns
+            || labels
+                .and_then(|l| l.get(LABEL_LOCAL_SERVICE_NAME))
+                .map(String::as_str)
+                != Some(name)
+        {
+            continue;
+        }
+        for ep in endpoints_of(slice, false) {
+            ready += 1;
+            for (pname, _, p) in ep.ports.iter() {
+                listening.push(*p);
+                let matches = match target {
+                    None => *p == port,
+                    Some(IntOrString::Int(t)) => i32::from(*p) == *t,
+                    Some(IntOrString::String(t)) => pname.as_deref() == Some(t.as_str()),
+                };
+                hit |= matches;
+            }
+        }
+    }
+    listening.sort_unstable();
+    listening.dedup();
+    let target_text = match target {
+        None => port.to_string(),
+        Some(IntOrString::Int(t)) => t.to_string(),
+        Some(IntOrString::String(t)) => t.clone(),
+    };
+    let hop = if ready == 0 {
+        format!("port {port} -> targetPort {target_text}: no ready endpoints")
+    } else if hit {
+        format!("port {port} -> targetPort {target_text}: {ready} ready endpoint(s) listen there")
+    } else {
+        format!(
+            "port {port} -> targetPort {target_text}: the endpoints listen on {} instead",
+            list(&listening)
+        )
+    };
+    (hit, listening, hop)
+}
+
+fn list(ports: &[u16]) -> String {
+    if ports.is_empty() {
+        "no port".into()
+    } else {
+        ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,146 @@
+//! Holds what a run found: per step, per scenario, per suite. Reports are
+//! written from these.
+
+use serde::Serialize;
+
+use super::diagnose::Diagnosis;
+
+/// How a step or scenario ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Every check held.
+    Passed,
+    /// A check failed, or the scenario could not run.
+    Failed,
+    /// The target could not perform it.
+    Skipped,
+    /// Done, with nothing to check (apply, advance, an unchecked query).
+    Done,
+}
+
+/// One step's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepResult {
+    /// Its line in the scenario file.
+    pub line: usize,
+    /// Its kind (`query`, `apply`, ...).
+    pub kind: &'static str,
+    /// What it did, in a line.
+    pub action: String,
+    /// How it ended.
+    pub status: Status,
+    /// Why it was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    /// The checks that failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+    /// The response(s), as dig prints them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
+    /// Explanations of the result.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnoses: Vec<Diagnosis>,
+    /// What the step produced, for record mode.
+    #[serde(skip)]
+    pub observed: Option<super::expect::Observed>,
+}
+
+/// One scenario's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioResult {
+    /// Its id (`seed/rbac`).
+    pub id: String,
+    /// Its title.
+    pub name: String,
+    /// Its file.
+    pub path: String,
+    /// What it shows.
+    pub description: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// The requirement it checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clause: Option<String>,
+    /// The requirement's level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// The target it ran on.
+    pub target: String,
+    /// The resolver profile.
+    pub profile: String,
+    /// How it ended.
+    pub status: Status,
+    /// Wall time in milliseconds.
+    pub duration_ms: f64,
+    /// Its steps.
+    pub steps: Vec<StepResult>,
+}
+
+impl ScenarioResult {
+    /// Every step's transcript, for snapshots and replays.
+    pub fn transcript(&self) -> String {
+        let mut out = String::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            out.push_str(&format!(
+                "### step {} (line {}): {}\n",
+                i + 1,
+                s.line,
+                s.action
+            ));
+            if let Some(reason) = &s.skip_reason {
+                out.push_str(&format!(";; skipped: {reason}\n"));
+            }
+            if let Some(t) = &s.transcript {
+                out.push_str(t);
+            }
+            for d in &s.diagnoses {
+                out.push_str(&format!(";; diagnosis {}: {}\n", d.id, d.title));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The failure messages of every step, with lines.
+    pub fn failures(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .flat_map(|s| {
+                s.failures
+                    .iter()
+                    .map(move |f| format!("{}:{}: {}: {f}", self.path, s.line, s.action))
+            })
+            .collect()
+    }
+}
+
+/// A whole run.
+#[derive(Clone, Debug, Serialize)]
+pub struct SuiteResult {
+    /// mcsdns's version.
+    pub version: String,
+    /// The target.
+    pub target: String,
+    /// Wall time in milliseconds.
+    pub duration_ms: f64,
+    /// Scenario results, in id order.
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+impl SuiteResult {
+    /// How many scenarios ended with `status`.
+    pub fn count(&self, status: Status) -> usize {
+        self.scenarios.iter().filter(|s| s.status == status).count()
+    }
+
+    /// How many steps were skipped, over all scenarios.
+    pub fn skipped_steps(&self) -> usize {
+        self.scenarios
+            .iter()
+            .flat_map(|s| &s.steps)
+            .filter(|s| s.status == Status::Skipped)
+            .count()
+    }
+}

@@ -1,0 +1,115 @@
+//! Finds scenario files, selects them, and runs them on parallel workers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use super::result::{ScenarioResult, SuiteResult};
+use super::runner::run_scenario;
+use super::target::Target;
+use crate::scenario::{Scenario, ScenarioError, load_scenario};
+
+/// Every `*.yaml` scenario file below `root`, sorted.
+pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if root.is_file() {
+        return Ok(vec![root.to_owned()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Loads every scenario; all errors are returned together.
+pub fn load_all(files: &[PathBuf], root: &Path) -> (Vec<Scenario>, Vec<ScenarioError>) {
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match load_scenario(f, root) {
+            Ok(s) => ok.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    (ok, errors)
+}
+
+/// Which scenarios to run.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Keep ids containing one of these (all when empty).
+    pub filters: Vec<String>,
+    /// Keep scenarios with one of these tags (all when empty).
+    pub tags: Vec<String>,
+}
+
+impl Selection {
+    /// Whether `s` is selected.
+    pub fn matches(&self, s: &Scenario) -> bool {
+        (self.filters.is_empty() || self.filters.iter().any(|f| s.id.contains(f.as_str())))
+            && (self.tags.is_empty() || self.tags.iter().any(|t| s.tags.contains(t)))
+    }
+}
+
+/// Runs `scenarios` on `jobs` workers, each with its own target from
+/// `make_target`; `progress` hears each result as it arrives. Results come
+/// back in the scenarios' order whatever the interleaving.
+pub fn run_all(
+    scenarios: &[Scenario],
+    jobs: usize,
+    make_target: &(dyn Fn() -> Box<dyn Target> + Sync),
+    progress: &(dyn Fn(&ScenarioResult) + Sync),
+) -> SuiteResult {
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<ScenarioResult>>> = Mutex::new(vec![None; scenarios.len()]);
+    let mut target_name = String::new();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1).min(scenarios.len().max(1)) {
+            scope.spawn(|| {
+                let mut target = make_target();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(s) = scenarios.get(i) else { break };
+                    let r = run_scenario(s, target.as_mut());
+                    progress(&r);
+                    if let Ok(mut all) = results.lock() {
+                        all[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    let scenarios: Vec<ScenarioResult> = results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some(first) = scenarios.first() {
+        target_name = first.target.clone();
+    }
+    SuiteResult {
+        version: env!("CARGO_PKG_VERSION").into(),
+        target: if target_name.is_empty() {
+            make_target().name()
+        } else {
+            target_name
+        },
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        scenarios,
+    }
+}
