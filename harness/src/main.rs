@@ -300,13 +300,15 @@ fn run_zone(args: ZoneArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The suite root a path belongs to: the folder itself, or a file's folder.
+/// The suite root a path belongs to: the nearest folder at or above it that
+/// holds `scenario.schema.json` (so ids and snapshots do not depend on which
+/// subfolder was run), else the folder itself.
 fn suite_root(path: &std::path::Path) -> PathBuf {
-    if path.is_dir() {
-        path.to_owned()
-    } else {
-        path.parent().map(|p| p.to_owned()).unwrap_or_default()
-    }
+    let start = if path.is_dir() { path.to_owned() } else { path.parent().map(|p| p.to_owned()).unwrap_or_default() };
+    start
+        .ancestors()
+        .find(|d| d.join("scenario.schema.json").is_file())
+        .map_or(start.clone(), |d| d.to_owned())
 }
 
 fn load_scenarios(paths: &[PathBuf]) -> Result<Vec<(PathBuf, mcsdns::scenario::Scenario)>> {
