@@ -255,7 +255,7 @@ fn decode(cx: &Ctx<'_>) -> Result<ScenarioFile, ScenarioError> {
         let msg = msg
             .replace("unknown variant", "unknown step")
             .replace("unknown field", "unknown key");
-        let what = if path.is_empty() || path == "." {
+        let what = if path.is_empty() || path == "." || path == "?" {
             String::new()
         } else {
             format!("{path}: ")
