@@ -304,7 +304,11 @@ fn run_zone(args: ZoneArgs) -> Result<ExitCode> {
 /// holds `scenario.schema.json` (so ids and snapshots do not depend on which
 /// subfolder was run), else the folder itself.
 fn suite_root(path: &std::path::Path) -> PathBuf {
-    let start = if path.is_dir() { path.to_owned() } else { path.parent().map(|p| p.to_owned()).unwrap_or_default() };
+    let start = if path.is_dir() {
+        path.to_owned()
+    } else {
+        path.parent().map(|p| p.to_owned()).unwrap_or_default()
+    };
     start
         .ancestors()
         .find(|d| d.join("scenario.schema.json").is_file())

@@ -19,7 +19,10 @@ fn run_one(path: &Path) -> Result<(), Failed> {
     if result.status == Status::Failed {
         let mut msg = result.failures().join("\n");
         for d in result.steps.iter().flat_map(|s| &s.diagnoses) {
-            msg.push_str(&format!("\ndiagnosis {}: {}\n  {}", d.id, d.title, d.detail));
+            msg.push_str(&format!(
+                "\ndiagnosis {}: {}\n  {}",
+                d.id, d.title, d.detail
+            ));
         }
         return Err(msg.into());
     }
@@ -27,7 +30,11 @@ fn run_one(path: &Path) -> Result<(), Failed> {
     // changed snapshot fails; locally, INSTA_UPDATE=always (or `mcsdns run
     // --record`) writes it for review.
     let snap = snapshot_path(&root, &result.id);
-    let name = snap.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+    let name = snap
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_owned();
     let transcript = result.transcript();
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(root.join("snapshots"));
@@ -54,7 +61,12 @@ fn main() {
     let trials = files
         .into_iter()
         .map(|path| {
-            let id = path.strip_prefix(&root).unwrap_or(&path).with_extension("").to_string_lossy().replace('\\', "/");
+            let id = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .with_extension("")
+                .to_string_lossy()
+                .replace('\\', "/");
             Trial::test(id, move || run_one(&path))
         })
         .collect();

@@ -72,6 +72,34 @@ impl Ctx<'_> {
             )))
     }
 
+    /// Moves an error found in a block scalar starting at `start` to the
+    /// scenario's own columns (the block's indentation was stripped).
+    fn relocate(&self, e: SourceError, start: usize) -> SourceError {
+        if e.file != self.path || e.line < start {
+            return e;
+        }
+        let indent = self
+            .text
+            .lines()
+            .nth(e.line - 1)
+            .map_or(0, |l| l.len() - l.trim_start().len());
+        let first_indent = self
+            .text
+            .lines()
+            .nth(start - 1)
+            .map_or(0, |l| l.len() - l.trim_start().len());
+        let shift = indent.min(first_indent);
+        let mut moved = SourceError::at(
+            self.path,
+            self.text,
+            e.line,
+            e.column + shift,
+            e.message.clone(),
+        );
+        moved.hint = e.hint;
+        moved
+    }
+
     /// The first line of a block scalar's content (`|` puts it on the next line).
     fn block_start(&self, l: &Located<String>) -> usize {
         let line = self
@@ -255,6 +283,7 @@ fn decode(cx: &Ctx<'_>) -> Result<ScenarioFile, ScenarioError> {
         let msg = msg
             .replace("unknown variant", "unknown step")
             .replace("unknown field", "unknown key");
+        let path = path.replace(".value", "");
         let what = if path.is_empty() || path == "." || path == "?" {
             String::new()
         } else {
@@ -271,12 +300,14 @@ fn decode(cx: &Ctx<'_>) -> Result<ScenarioFile, ScenarioError> {
 /// "did you mean" for serde's `unknown key `x`, expected one of `a`, `b``.
 fn suggestion(msg: &str) -> Option<String> {
     let word = msg.split('`').nth(1)?;
-    let expected: Vec<&str> = msg
-        .split("expected")
-        .nth(1)?
-        .split('`')
-        .skip(1)
-        .step_by(2)
+    let list = msg
+        .split("expected one of")
+        .nth(1)
+        .or_else(|| msg.split("expected").nth(1))?;
+    let expected: Vec<&str> = list
+        .split(',')
+        .map(|w| w.trim().trim_matches('`'))
+        .filter(|w| !w.is_empty())
         .collect();
     match did_you_mean(word, expected.iter().copied()) {
         Some(s) => Some(format!("did you mean `{s}`?")),
@@ -288,14 +319,16 @@ fn suggestion(msg: &str) -> Option<String> {
 fn manifests(cx: &Ctx<'_>, source: &ManifestSource) -> Result<Vec<Loaded>, ScenarioError> {
     match (&source.path, &source.inline) {
         (Some(p), None) => load_path(cx, p),
-        (None, Some(inline)) => Ok(parse_manifests(
-            cx.path,
-            &inline.value,
-            cx.block_start(inline),
-        )?),
+        (None, Some(inline)) => inline_manifests(cx, inline),
         (Some(p), Some(_)) => Err(cx.at(p, "give either path or inline, not both")),
         (None, None) => Err(cx.err(1, 1, "a world entry needs path or inline")),
     }
+}
+
+/// Parses manifests embedded in the scenario; errors point into the scenario file.
+fn inline_manifests(cx: &Ctx<'_>, inline: &Located<String>) -> Result<Vec<Loaded>, ScenarioError> {
+    let start = cx.block_start(inline);
+    parse_manifests(cx.path, &inline.value, start).map_err(|e| cx.relocate(e, start))
 }
 
 fn load_path(cx: &Ctx<'_>, rel: &Located<String>) -> Result<Vec<Loaded>, ScenarioError> {
@@ -357,9 +390,10 @@ fn resolver_setup(
             // Parse inline Corefiles against the scenario's own lines.
             let start = cx.block_start(inline);
             let padded = format!("{}{}", "\n".repeat(start - 1), inline.value);
-            let cf = Corefile::parse(cx.path, &padded)?;
+            let cf = Corefile::parse(cx.path, &padded).map_err(|e| cx.relocate(e, start))?;
             (
-                ResolverConfig::from_corefile(&cf, profile, &order)?,
+                ResolverConfig::from_corefile(&cf, profile, &order)
+                    .map_err(|e| cx.relocate(e, start))?,
                 Some(inline.value.clone()),
             )
         }
@@ -416,7 +450,7 @@ fn action(
         Step::Apply(a) => {
             let cluster = cluster_ok(&a.cluster)?;
             let docs = match (&a.manifest, &a.path) {
-                (Some(m), None) => parse_manifests(cx.path, &m.value, cx.block_start(m))?,
+                (Some(m), None) => inline_manifests(cx, m)?,
                 (None, Some(p)) => load_path(cx, p)?,
                 _ => return Err(cx.at(located, "apply needs either manifest or path")),
             };
@@ -485,7 +519,7 @@ fn action(
                     let start = cx.block_start(inline);
                     let padded = format!("{}{}", "\n".repeat(start - 1), inline.value);
                     (
-                        Corefile::parse(cx.path, &padded)?,
+                        Corefile::parse(cx.path, &padded).map_err(|e| cx.relocate(e, start))?,
                         format!("inline at line {start}"),
                     )
                 }
