@@ -76,7 +76,7 @@ pub fn bound_roles(state: &ClusterState, identity: &str) -> Vec<String> {
                     )
             }
             "User" => s.name == identity,
-            "Group" => groups.iter().any(|g| *g == s.name),
+            "Group" => groups.contains(&s.name),
             _ => false,
         });
         if matches {

@@ -43,7 +43,7 @@ pub fn render(suite: &SuiteResult) -> String {
         .iter()
         .filter(|r| r.clause.is_some())
         .collect();
-    by_clause.sort_by(|a, b| clause_key(a.clause.as_deref()).cmp(&clause_key(b.clause.as_deref())));
+    by_clause.sort_by_key(|r| clause_key(r.clause.as_deref()));
     if !by_clause.is_empty() {
         let _ = write!(
             s,

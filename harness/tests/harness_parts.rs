@@ -1,0 +1,314 @@
+//! The harness's parts on their own: the libc search-list models, the data
+//! plane, RBAC, record mode, bundles, the schema and the command line.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::Name;
+use mcsdns::model::{World, rbac};
+use mcsdns::resolver::{Outcome, Reply};
+use mcsdns::run::connect::{AddressKind, connect};
+use mcsdns::run::resolve::{candidates, walk};
+use mcsdns::run::{ReferenceTarget, Status, run_scenario};
+use mcsdns::scenario::load::{default_search, parse_scenario};
+use mcsdns::scenario::{Client, Libc, load_scenario};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn client(libc: Libc) -> Client {
+    Client {
+        cluster: "c".into(),
+        namespace: "default".into(),
+        search: default_search("default"),
+        ndots: 5,
+        libc,
+    }
+}
+
+fn reply(rcode: ResponseCode, answers: usize) -> Outcome {
+    let mut r = Reply::rcode(rcode);
+    for _ in 0..answers {
+        r.answers.push(mcsdns::resolver::zone::address(
+            &Name::root(),
+            5,
+            "10.0.0.1".parse().unwrap(),
+        ));
+    }
+    Outcome::Reply(r)
+}
+
+#[test]
+fn candidates_follow_ndots_and_the_trailing_dot() {
+    let c = client(Libc::Glibc);
+    let names: Vec<String> = candidates("serve.default.svc", &c)
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "serve.default.svc.default.svc.cluster.local.",
+            "serve.default.svc.svc.cluster.local.",
+            "serve.default.svc.cluster.local.",
+            "serve.default.svc."
+        ]
+    );
+    assert_eq!(candidates("a.b.", &c).len(), 1);
+    let few = Client { ndots: 2, ..c };
+    assert_eq!(
+        candidates("serve.default.svc", &few)[0].to_string(),
+        "serve.default.svc."
+    );
+}
+
+#[test]
+fn glibc_walks_past_nodata_and_servfail_where_musl_stops() {
+    let c = client(Libc::Glibc);
+    let script = |name: &Name| match name.to_string().as_str() {
+        "x.default.svc.cluster.local." => reply(ResponseCode::NXDomain, 0),
+        "x.svc.cluster.local." => reply(ResponseCode::NoError, 0),
+        "x.cluster.local." => reply(ResponseCode::ServFail, 0),
+        _ => reply(ResponseCode::NoError, 1),
+    };
+    let glibc = walk(candidates("x", &c), Libc::Glibc, script);
+    assert_eq!(glibc.attempts.len(), 4);
+    assert_eq!(
+        glibc.answered_name().map(|n| n.to_string()).as_deref(),
+        Some("x.")
+    );
+    let musl = walk(candidates("x", &c), Libc::Musl, script);
+    assert_eq!(
+        musl.attempts.len(),
+        2,
+        "musl stops at the NODATA of the second candidate"
+    );
+    assert!(musl.answered.is_none());
+    // Both stop on REFUSED and on silence.
+    let refused = walk(candidates("x", &c), Libc::Glibc, |_| {
+        reply(ResponseCode::Refused, 0)
+    });
+    assert_eq!(refused.attempts.len(), 1);
+    let silent = walk(candidates("x", &c), Libc::Glibc, |_| {
+        Outcome::Silent("timeout".into())
+    });
+    assert_eq!(silent.attempts.len(), 1);
+}
+
+fn seed() -> World {
+    World::load(&repo().join("fixtures/seed")).unwrap()
+}
+
+#[test]
+fn a_pod_ip_is_reached_only_on_its_listening_port() {
+    let w = seed();
+    let c = connect(&w, "member2", "10.10.0.5".parse().unwrap(), 80);
+    assert!(!c.reachable);
+    assert!(matches!(c.kind, AddressKind::Pod { ref cluster, .. } if cluster == "member1"));
+    assert_eq!(c.accepts, [8080]);
+    assert!(connect(&w, "member2", "10.10.0.5".parse().unwrap(), 8080).reachable);
+}
+
+#[test]
+fn a_cluster_ip_maps_port_to_target_port() {
+    let w = seed();
+    let c = connect(&w, "member2", "10.13.166.120".parse().unwrap(), 80);
+    assert!(c.reachable, "{:?}", c.path);
+    assert!(!connect(&w, "member2", "10.13.166.120".parse().unwrap(), 8080).reachable);
+    let unknown = connect(&w, "member2", "192.0.2.1".parse().unwrap(), 80);
+    assert_eq!(unknown.kind, AddressKind::Unknown);
+    assert!(!unknown.reachable);
+}
+
+#[test]
+fn rbac_denial_quotes_the_api_server() {
+    let w = seed();
+    let m2 = &w.clusters["member2"];
+    assert!(
+        rbac::check(
+            m2,
+            "system:serviceaccount:kube-system:coredns",
+            rbac::LIST_SERVICEIMPORTS
+        )
+        .is_ok()
+    );
+    let denied = rbac::check(
+        m2,
+        "system:serviceaccount:default:other",
+        rbac::LIST_SERVICEIMPORTS,
+    )
+    .unwrap_err();
+    assert_eq!(
+        denied.message,
+        "serviceimports.multicluster.x-k8s.io is forbidden: User \"system:serviceaccount:default:other\" cannot list resource \"serviceimports\" in API group \"multicluster.x-k8s.io\" at the cluster scope"
+    );
+    // member1 declares no RBAC at all: authorization is not modelled there.
+    assert!(rbac::check(&w.clusters["member1"], "anyone", rbac::LIST_SERVICEIMPORTS).is_ok());
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mcsdns-parts-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn record_mode_fills_missing_expectations_in_the_files_style() {
+    let root = repo().join("scenarios");
+    let text = "world:\n  c1:\n    - path: fixtures/spec/c1\nresolver:\n  cluster: c1\nsteps:\n  - query: web.team.svc.clusterset.local A\n  - query: nope.team.svc.clusterset.local A\n  - expect:\n      rcode: NXDOMAIN\n  - resolve: web.team.svc.clusterset.local\n";
+    let path = root.join("virtual.yaml");
+    let s = parse_scenario(&path, &root, text).unwrap();
+    let r = run_scenario(&s, &mut ReferenceTarget::new());
+    let filled =
+        mcsdns::run::record::fill_expectations(&s, &r).expect("two steps lack expectations");
+    assert_eq!(
+        filled,
+        "world:\n  c1:\n    - path: fixtures/spec/c1\nresolver:\n  cluster: c1\nsteps:\n  - query: web.team.svc.clusterset.local A\n  - expect:\n      answer: [10.42.0.1]\n  - query: nope.team.svc.clusterset.local A\n  - expect:\n      rcode: NXDOMAIN\n  - resolve: web.team.svc.clusterset.local\n  - expect:\n      answer: [10.42.0.1]\n      candidate: web.team.svc.clusterset.local.\n"
+    );
+    // The filled scenario loads and passes.
+    let again = parse_scenario(&path, &root, &filled).unwrap();
+    assert_eq!(
+        run_scenario(&again, &mut ReferenceTarget::new()).status,
+        Status::Passed
+    );
+}
+
+#[test]
+fn a_bundle_replays_anywhere_and_shows_changed_answers() {
+    let root = repo().join("scenarios");
+    let s = load_scenario(&root.join("seed/port-mismatch.yaml"), &root).unwrap();
+    let r = run_scenario(&s, &mut ReferenceTarget::new());
+    let mut bundle = mcsdns::run::bundle::make(&s, &r).unwrap();
+    assert!(
+        bundle
+            .files
+            .keys()
+            .any(|k| k.starts_with("fixtures/seed/member1/")),
+        "{:?}",
+        bundle.files.keys()
+    );
+    let same = mcsdns::run::bundle::replay(&bundle, &temp("replay-same")).unwrap();
+    assert!(same.diff.is_none());
+    bundle.transcript = bundle.transcript.replace("10.10.0.5", "10.10.0.99");
+    let changed = mcsdns::run::bundle::replay(&bundle, &temp("replay-changed")).unwrap();
+    let diff = changed.diff.expect("answers changed");
+    assert!(
+        diff.contains("-") && diff.contains("10.10.0.99") && diff.contains("+"),
+        "{diff}"
+    );
+    bundle.files.insert("../escape.yaml".into(), String::new());
+    assert!(mcsdns::run::bundle::replay(&bundle, &temp("replay-escape")).is_err());
+}
+
+#[test]
+fn the_committed_schema_is_the_generated_one() {
+    let committed = std::fs::read_to_string(repo().join("scenarios/scenario.schema.json")).unwrap();
+    assert_eq!(
+        committed.trim_end(),
+        mcsdns::scenario::schema().trim_end(),
+        "run `mcsdns schema > scenarios/scenario.schema.json`"
+    );
+}
+
+#[test]
+fn lint_warns_about_checks_that_cannot_fail() {
+    let root = repo().join("scenarios");
+    let text = "world:\n  c1:\n    - path: fixtures/spec/c1\nresolver:\n  cluster: c1\nsteps:\n  - query: a.clusterset.local A\n  - query: b.clusterset.local A\n  - expect:\n      ttl: {min: 0}\n";
+    let s = parse_scenario(&root.join("virtual.yaml"), &root, text).unwrap();
+    let warnings: Vec<String> = mcsdns::scenario::lint::lint(&s)
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(":7: warning: query has no expectation")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(":9: warning: ttl.min 0")),
+        "{warnings:?}"
+    );
+    // The built-in suite is lint-clean.
+    let files = mcsdns::run::suite::discover(&root).unwrap();
+    let (ok, errors) = mcsdns::run::suite::load_all(&files, &root);
+    assert!(errors.is_empty());
+    let all: Vec<String> = ok
+        .iter()
+        .flat_map(mcsdns::scenario::lint::lint)
+        .map(|w| w.to_string())
+        .collect();
+    assert!(all.is_empty(), "{all:#?}");
+}
+
+fn mcsdns(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mcsdns"))
+        .current_dir(repo())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn run_exits_0_on_pass_1_on_failure_2_on_bad_input_and_writes_reports() {
+    let reports = temp("reports");
+    let out = mcsdns(&[
+        "run",
+        "--reports",
+        reports.to_str().unwrap(),
+        "--tag",
+        "seed",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("8 passed, 0 failed"), "{stdout}");
+    for f in ["junit.xml", "report.json", "summary.md", "report.html"] {
+        assert!(reports.join(f).is_file(), "{f}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["scenarios"].as_array().unwrap().len(), 8);
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("<testcase name=\"seed/rbac-denied\""),
+        "{junit}"
+    );
+    let html = std::fs::read_to_string(reports.join("report.html")).unwrap();
+    assert!(html.contains("seed/walkthrough") && html.contains("<pre>"));
+
+    // A failing scenario: exit 1, and the failure explains itself.
+    let dir = temp("failing");
+    std::fs::write(dir.join("scenario.schema.json"), "{}").unwrap();
+    let fixtures = repo().join("fixtures/seed");
+    std::fs::write(
+        dir.join("wrong.yaml"),
+        format!("world:\n  member2:\n    - path: {}\nresolver:\n  cluster: member2\nsteps:\n  - query: serve.default.svc.clusterset.local A\n  - expect:\n      flags: +ra\n", fixtures.join("member2").display()),
+    )
+    .unwrap();
+    let out = mcsdns(&["run", "--no-reports", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("expected flag ra to be set") && stdout.contains("diagnosis ra-flag-off"),
+        "{stdout}"
+    );
+
+    // Bad input: exit 2, nothing run.
+    std::fs::write(dir.join("broken.yaml"), "steps: [\n").unwrap();
+    let out = mcsdns(&["run", "--no-reports", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.yaml:1"));
+    let out = mcsdns(&["run", "--target", "nowhere"]);
+    assert_eq!(out.status.code(), Some(2));
+}
