@@ -43,7 +43,6 @@ fn the_seed_corefile_is_read_as_it_is_and_lists_what_it_ignores() {
             "ready",
             "prometheus",
             "forward",
-            "cache",
             "loop",
             "reload",
             "loadbalance"

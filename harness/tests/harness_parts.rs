@@ -312,3 +312,55 @@ fn run_exits_0_on_pass_1_on_failure_2_on_bad_input_and_writes_reports() {
     let out = mcsdns(&["run", "--target", "nowhere"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn the_cache_counts_ttls_down_clears_aa_and_expires() {
+    use mcsdns::resolver::cache::Cache;
+    use mcsdns::resolver::config::CachePolicy;
+    use mcsdns::resolver::{Profile, Question, ResolverConfig, answer};
+    use std::time::Duration;
+    let world = seed();
+    let view = mcsdns::resolver::ClusterView::from_state(&world.clusters["member2"]);
+    let config = ResolverConfig::default_for(Profile::Kep1645);
+    let policy = CachePolicy {
+        zones: vec![Name::root()],
+        success_max: 30,
+        denial_max: 30,
+        min_ttl: 5,
+        servfail: 5,
+        line: 1,
+    };
+    let mut cache = Cache::default();
+    let q = Question::parse(
+        "derived-serve.default.svc.cluster.local",
+        hickory_proto::rr::RecordType::A,
+    )
+    .unwrap();
+    let fresh = answer(&config, &view, &q).reply().cloned().unwrap();
+    cache.put(&q, &fresh, &policy, Duration::ZERO);
+    // TTL 5 is kept for 5 s, counted down, served without AA.
+    let (hit, age, left) = cache.get(&q, Duration::from_secs(3)).expect("cached");
+    assert_eq!(
+        (age, left, hit.answers[0].ttl, hit.authoritative),
+        (3, 2, 2, false)
+    );
+    assert!(
+        cache.get(&q, Duration::from_secs(5)).is_none(),
+        "expired at its TTL"
+    );
+    // NXDOMAIN lives for min(SOA TTL, SOA minimum), clamped to [min_ttl, denial_max].
+    let nx = Question::parse(
+        "nope.default.svc.cluster.local",
+        hickory_proto::rr::RecordType::A,
+    )
+    .unwrap();
+    let negative = answer(&config, &view, &nx).reply().cloned().unwrap();
+    cache.put(&nx, &negative, &policy, Duration::ZERO);
+    assert!(cache.get(&nx, Duration::from_secs(4)).is_some());
+    assert!(cache.get(&nx, Duration::from_secs(5)).is_none());
+    // REFUSED is never cached.
+    let out = Question::parse("example.com", hickory_proto::rr::RecordType::A).unwrap();
+    let refused = answer(&config, &view, &out).reply().cloned().unwrap();
+    cache.put(&out, &refused, &policy, Duration::ZERO);
+    assert!(cache.get(&out, Duration::ZERO).is_none());
+}

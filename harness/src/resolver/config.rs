@@ -62,6 +62,8 @@ impl FromStr for Profile {
 /// The plugins the resolver simulates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PluginKind {
+    /// `cache`: caches answers (before `header` in plugin.cfg).
+    Cache,
     /// `header`: sets or clears response flags.
     Header,
     /// `kubernetes`: cluster.local (and, with its `multicluster` option, clusterset.local).
@@ -74,6 +76,7 @@ impl PluginKind {
     /// The directive name.
     pub fn as_str(self) -> &'static str {
         match self {
+            PluginKind::Cache => "cache",
             PluginKind::Header => "header",
             PluginKind::Kubernetes => "kubernetes",
             PluginKind::Multicluster => "multicluster",
@@ -85,6 +88,7 @@ impl FromStr for PluginKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
+            "cache" => Ok(PluginKind::Cache),
             "header" => Ok(PluginKind::Header),
             "kubernetes" => Ok(PluginKind::Kubernetes),
             "multicluster" => Ok(PluginKind::Multicluster),
@@ -188,6 +192,23 @@ impl ZonePlugin {
     }
 }
 
+/// The `cache` plugin's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// Zones it caches (the block's by default).
+    pub zones: Vec<Name>,
+    /// Largest TTL for positive answers (3600, or `cache TTL`).
+    pub success_max: u32,
+    /// Largest TTL for NXDOMAIN/NODATA (1800, or `cache TTL`).
+    pub denial_max: u32,
+    /// Smallest TTL for either (5).
+    pub min_ttl: u32,
+    /// How long SERVFAIL is cached (5 s; `servfail 0` disables).
+    pub servfail: u32,
+    /// Corefile line.
+    pub line: usize,
+}
+
 /// A plugin of the server block's chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Plugin {
@@ -200,6 +221,8 @@ pub enum Plugin {
     },
     /// `kubernetes` or `multicluster`.
     Zone(ZonePlugin),
+    /// `cache`: simulated by the scenario runner on its virtual clock.
+    Cache(CachePolicy),
 }
 
 impl Plugin {
@@ -207,6 +230,7 @@ impl Plugin {
         match self {
             Plugin::Header { .. } => PluginKind::Header,
             Plugin::Zone(z) => z.kind,
+            Plugin::Cache(_) => PluginKind::Cache,
         }
     }
 }
@@ -286,6 +310,7 @@ impl ResolverConfig {
             for d in &block.directives {
                 match d.name.text.as_str() {
                     "header" => chain.push(header(corefile, d)?),
+                    "cache" => chain.push(Plugin::Cache(cache(corefile, d, &zones)?)),
                     "kubernetes" => {
                         chain.push(Plugin::Zone(kubernetes(corefile, d, &zones, &mut ignored)?))
                     }
@@ -346,6 +371,14 @@ impl ResolverConfig {
             .any(|z| z.kind == PluginKind::Multicluster)
     }
 
+    /// The `cache` plugin of the block serving `qname`, if it caches that name.
+    pub fn cache_for(&self, qname: &Name) -> Option<&CachePolicy> {
+        self.server_for(qname)?.chain.iter().find_map(|p| match p {
+            Plugin::Cache(c) if c.zones.iter().any(|z| z.zone_of(qname)) => Some(c),
+            _ => None,
+        })
+    }
+
     /// Every zone plugin of every block.
     pub fn zone_plugins(&self) -> impl Iterator<Item = &ZonePlugin> {
         self.servers
@@ -379,7 +412,6 @@ fn ignored_note(name: &str) -> &'static str {
         "forward" | "proxy" | "grpc" => {
             "never simulated: mcsdns does not recurse; names outside the served zones are REFUSED"
         }
-        "cache" => "not simulated: answers are never cached",
         "errors" | "log" | "health" | "ready" | "prometheus" | "reload" | "loop" | "debug"
         | "pprof" | "trace" => "no effect on answers",
         "loadbalance" => {
@@ -626,4 +658,70 @@ fn ttl(cf: &Corefile, d: &Directive) -> Result<u32, CorefileError> {
             format!("ttl must be a number from 0 to 3600, found {:?}", t.text),
         )),
     }
+}
+
+fn seconds(cf: &Corefile, t: &Token) -> Result<u32, CorefileError> {
+    let text = t.text.trim_end_matches('s');
+    text.parse::<u32>().map_err(|_| {
+        cf.error_at(
+            t,
+            format!("expected a number of seconds, found {:?}", t.text),
+        )
+    })
+}
+
+fn cache(cf: &Corefile, d: &Directive, block_zones: &[Name]) -> Result<CachePolicy, CorefileError> {
+    let mut args = d.args.iter();
+    let mut policy = CachePolicy {
+        zones: block_zones.to_vec(),
+        success_max: 3600,
+        denial_max: 1800,
+        min_ttl: 5,
+        servfail: 5,
+        line: d.name.line,
+    };
+    let rest: Vec<&Token> = match d.args.first() {
+        Some(t) if t.text.parse::<u32>().is_ok() => {
+            let ttl = seconds(cf, t)?;
+            policy.success_max = ttl;
+            policy.denial_max = ttl;
+            args.next();
+            args.collect()
+        }
+        _ => args.collect(),
+    };
+    if !rest.is_empty() {
+        policy.zones = rest
+            .iter()
+            .map(|t| zone_name(cf, t, &t.text))
+            .collect::<Result<_, _>>()?;
+    }
+    for opt in &d.block {
+        match opt.name.text.as_str() {
+            "success" | "denial" => {
+                let max = opt.args.get(1).map(|t| seconds(cf, t)).transpose()?;
+                let min = opt.args.get(2).map(|t| seconds(cf, t)).transpose()?;
+                if let Some(max) = max {
+                    if opt.name.text == "success" {
+                        policy.success_max = max
+                    } else {
+                        policy.denial_max = max
+                    }
+                }
+                if let Some(min) = min {
+                    policy.min_ttl = min;
+                }
+            }
+            "servfail" => {
+                let t = opt
+                    .args
+                    .first()
+                    .ok_or_else(|| cf.error_at(&opt.name, "servfail needs a duration"))?;
+                policy.servfail = seconds(cf, t)?.min(300);
+            }
+            "prefetch" | "serve_stale" | "disable" | "keepttl" => {}
+            other => return Err(cf.error_at(&opt.name, format!("unknown property '{other}'"))),
+        }
+    }
+    Ok(policy)
 }

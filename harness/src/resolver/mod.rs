@@ -1,5 +1,6 @@
 //! The reference resolver: configuration, indexed view, answer engine, server.
 
+pub mod cache;
 pub mod config;
 pub mod corefile;
 pub mod engine;

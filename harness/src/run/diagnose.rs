@@ -60,7 +60,33 @@ pub const DIAGNOSES: &[DiagnosisKind] = &[
         id: "mcs-zone-shadowed",
         title: "the kubernetes plugin answers the multicluster zone first",
     },
+    DiagnosisKind {
+        id: "stale-cache",
+        title: "the answer comes from the cache; the resolver now answers otherwise",
+    },
 ];
+
+/// Explains a stale cached answer: the world is fixed, the cache is not.
+pub fn stale_cache(cx: &Context<'_>, note: &super::target::CacheNote) -> Option<Diagnosis> {
+    let fresh = note.fresh.as_ref()?;
+    Some(Diagnosis {
+        id: "stale-cache",
+        title: format!(
+            "a cached answer is served for {} more second(s)",
+            note.remaining
+        ),
+        detail: format!(
+            "{}:{}: the cache plugin stored this answer {}s ago; the resolver itself now answers {fresh}",
+            cx.corefile(),
+            note.line,
+            note.age
+        ),
+        fix: format!(
+            "wait {}s for the entry to expire, or lower the TTLs (`cache` TTL, the zone's ttl); clients may cache it too",
+            note.remaining
+        ),
+    })
+}
 
 /// One explanation attached to a result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -9,7 +9,7 @@ use super::diagnose::{self, Context};
 use super::expect::{Observed, judge};
 use super::resolve::{Resolution, candidates, walk};
 use super::result::{ScenarioResult, Status, StepResult};
-use super::target::{Change, Target};
+use super::target::{CacheNote, Change, Target};
 use crate::model::{Loaded, Resource, World};
 use crate::resolver::text::render;
 use crate::resolver::{Outcome, Question};
@@ -194,13 +194,18 @@ fn run_step(
                 Ok(o) => o,
                 Err(e) => return failed(step, e.to_string()),
             };
+            let note = target.take_note();
             let cx = Context {
                 world,
                 resolver: setup,
                 client: &scenario.client,
             };
-            let diagnoses = diagnose::query(&cx, &q, &outcome);
-            let transcript = render(&q, &outcome);
+            let mut diagnoses = diagnose::query(&cx, &q, &outcome);
+            let mut transcript = render(&q, &outcome);
+            if let Some(n) = &note {
+                transcript.push_str(&cache_line(n));
+                diagnoses.extend(diagnose::stale_cache(&cx, n));
+            }
             (
                 Observed {
                     outcome: Some(outcome),
@@ -211,7 +216,7 @@ fn run_step(
             )
         }
         Action::Resolve { name, qtype } => {
-            let (resolution, err) = lookup(scenario, target, name, *qtype);
+            let (resolution, notes, err) = lookup(scenario, target, name, *qtype);
             if let Some(e) = err {
                 return failed(step, e);
             }
@@ -220,8 +225,9 @@ fn run_step(
                 resolver: setup,
                 client: &scenario.client,
             };
-            let diagnoses = diagnose::resolve(&cx, name, *qtype, &resolution);
-            let transcript = walk_text(scenario, &resolution, *qtype);
+            let mut diagnoses = diagnose::resolve(&cx, name, *qtype, &resolution);
+            let mut transcript = walk_text(scenario, &resolution, *qtype);
+            transcript.push_str(&final_note(&resolution, &notes, &cx, &mut diagnoses));
             (
                 Observed {
                     outcome: resolution.final_outcome().cloned(),
@@ -233,7 +239,7 @@ fn run_step(
             )
         }
         Action::Connect { name, port } => {
-            let (resolution, err) = lookup(scenario, target, name, RecordType::A);
+            let (resolution, notes, err) = lookup(scenario, target, name, RecordType::A);
             if let Some(e) = err {
                 return failed(step, e);
             }
@@ -247,8 +253,9 @@ fn run_step(
                 resolver: setup,
                 client: &scenario.client,
             };
-            let diagnoses = diagnose::connect(&cx, name, &resolution, connection.as_ref());
+            let mut diagnoses = diagnose::connect(&cx, name, &resolution, connection.as_ref());
             let mut transcript = walk_text(scenario, &resolution, RecordType::A);
+            transcript.push_str(&final_note(&resolution, &notes, &cx, &mut diagnoses));
             match &connection {
                 Some(c) => {
                     transcript.push_str(&format!(
@@ -298,25 +305,62 @@ fn run_step(
     }
 }
 
+fn cache_line(n: &CacheNote) -> String {
+    let now = n
+        .fresh
+        .as_ref()
+        .map_or(String::new(), |f| format!("; the resolver now answers {f}"));
+    format!(
+        ";; served from the cache (age {}s, {}s left){now}\n",
+        n.age, n.remaining
+    )
+}
+
+/// A search-list lookup, with the cache note of each candidate asked.
 fn lookup(
     scenario: &Scenario,
     target: &mut dyn Target,
     name: &str,
     qtype: RecordType,
-) -> (Resolution, Option<String>) {
+) -> (Resolution, Vec<Option<CacheNote>>, Option<String>) {
     let mut error = None;
+    let mut notes = Vec::new();
     let resolution = walk(
         candidates(name, &scenario.client),
         scenario.client.libc,
-        |candidate| match target.query(&Question::new(candidate.clone(), qtype)) {
-            Ok(o) => o,
-            Err(e) => {
-                error.get_or_insert(e.to_string());
-                Outcome::Silent(e.to_string())
-            }
+        |candidate| {
+            let o = match target.query(&Question::new(candidate.clone(), qtype)) {
+                Ok(o) => o,
+                Err(e) => {
+                    error.get_or_insert(e.to_string());
+                    Outcome::Silent(e.to_string())
+                }
+            };
+            notes.push(target.take_note());
+            o
         },
     );
-    (resolution, error)
+    (resolution, notes, error)
+}
+
+/// The cache line of the attempt the application saw; a stale entry
+/// anywhere in the walk adds its diagnosis.
+fn final_note(
+    resolution: &Resolution,
+    notes: &[Option<CacheNote>],
+    cx: &Context<'_>,
+    diagnoses: &mut Vec<diagnose::Diagnosis>,
+) -> String {
+    if let Some(n) = notes.iter().flatten().find(|n| n.fresh.is_some()) {
+        diagnoses.extend(diagnose::stale_cache(cx, n));
+    }
+    let seen = resolution
+        .answered
+        .or(resolution.attempts.len().checked_sub(1));
+    match seen.and_then(|i| notes.get(i)) {
+        Some(Some(n)) => cache_line(n),
+        _ => String::new(),
+    }
 }
 
 fn walk_text(scenario: &Scenario, resolution: &Resolution, qtype: RecordType) -> String {

@@ -32,6 +32,19 @@ pub enum Change {
     Delete(ObjectKey),
 }
 
+/// An answer served from the cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheNote {
+    /// Seconds since it was cached.
+    pub age: u64,
+    /// Seconds until it expires.
+    pub remaining: u64,
+    /// The Corefile line of `cache`.
+    pub line: usize,
+    /// What the resolver would answer now, when that differs (a stale answer).
+    pub fresh: Option<String>,
+}
+
 /// Why a target could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -49,6 +62,11 @@ pub trait Target {
     fn apply(&mut self, cluster: &str, change: &Change) -> Result<(), TargetError>;
     /// Asks one question.
     fn query(&mut self, question: &Question) -> Result<Outcome, TargetError>;
+    /// What the target knows about its last answer that the answer does not
+    /// say (a reference target: that it came from a stale cache).
+    fn take_note(&mut self) -> Option<CacheNote> {
+        None
+    }
     /// Replaces the resolver's configuration.
     fn reconfigure(&mut self, config: &ResolverConfig) -> Result<(), TargetError> {
         let _ = config;
@@ -65,7 +83,9 @@ pub trait Target {
 ///
 /// It sees only its own cluster, as a deployed resolver does, and lists it
 /// as its identity: where RBAC (the cluster's ClusterRoles and bindings)
-/// forbids listing ServiceImports, its view is not synced.
+/// forbids listing ServiceImports, its view is not synced. A Corefile
+/// `cache` is simulated on the virtual clock, so `advance` decides when a
+/// fix becomes visible.
 #[derive(Default)]
 pub struct ReferenceTarget {
     clock: Duration,
@@ -73,6 +93,8 @@ pub struct ReferenceTarget {
 }
 
 struct Running {
+    note: Option<CacheNote>,
+    cache: crate::resolver::cache::Cache,
     cluster: ClusterState,
     identity: String,
     config: ResolverConfig,
@@ -149,6 +171,8 @@ impl Target for ReferenceTarget {
         view.sync = sync_state(&cluster, &scenario.resolver.identity);
         self.clock = Duration::ZERO;
         self.state = Some(Running {
+            note: None,
+            cache: Default::default(),
             cluster,
             identity: scenario.resolver.identity.clone(),
             config: scenario.resolver.config.clone(),
@@ -181,11 +205,42 @@ impl Target for ReferenceTarget {
     }
 
     fn query(&mut self, question: &Question) -> Result<Outcome, TargetError> {
+        let now = self.clock;
         let s = self
             .state
-            .as_ref()
+            .as_mut()
             .ok_or_else(|| TargetError("not started".into()))?;
-        Ok(answer(&s.config, &s.view, question))
+        let policy = s.config.cache_for(&question.name).cloned();
+        s.note = None;
+        if let Some(p) = &policy
+            && let Some((hit, age, remaining)) = s.cache.get(question, now)
+        {
+            let fresh = answer(&s.config, &s.view, question);
+            let differs = fresh.reply().is_none_or(|f| {
+                f.rcode != hit.rcode
+                    || crate::run::record::answer_set(&f.answers)
+                        != crate::run::record::answer_set(&hit.answers)
+            });
+            s.note = Some(CacheNote {
+                age,
+                remaining,
+                line: p.line,
+                fresh: differs.then(|| match fresh.reply() {
+                    Some(f) => crate::run::record::summary(f),
+                    None => "no answer".into(),
+                }),
+            });
+            return Ok(Outcome::Reply(hit));
+        }
+        let outcome = answer(&s.config, &s.view, question);
+        if let (Some(policy), Outcome::Reply(reply)) = (&policy, &outcome) {
+            s.cache.put(question, reply, policy, now);
+        }
+        Ok(outcome)
+    }
+
+    fn take_note(&mut self) -> Option<CacheNote> {
+        self.state.as_mut().and_then(|s| s.note.take())
     }
 
     fn reconfigure(&mut self, config: &ResolverConfig) -> Result<(), TargetError> {
@@ -194,6 +249,8 @@ impl Target for ReferenceTarget {
             .as_mut()
             .ok_or_else(|| TargetError("not started".into()))?;
         s.config = config.clone();
+        // A reload builds new plugin instances: the cache starts empty.
+        s.cache.clear();
         Ok(())
     }
 
