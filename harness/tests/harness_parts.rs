@@ -271,14 +271,14 @@ fn run_exits_0_on_pass_1_on_failure_2_on_bad_input_and_writes_reports() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("8 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("9 passed, 0 failed"), "{stdout}");
     for f in ["junit.xml", "report.json", "summary.md", "report.html"] {
         assert!(reports.join(f).is_file(), "{f}");
     }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap())
             .unwrap();
-    assert_eq!(json["scenarios"].as_array().unwrap().len(), 8);
+    assert_eq!(json["scenarios"].as_array().unwrap().len(), 9);
     let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
     assert!(
         junit.contains("<testcase name=\"seed/rbac-denied\""),

@@ -84,7 +84,19 @@ pub fn connect(world: &World, client_cluster: &str, address: IpAddr, port: u16) 
                 cluster: cluster.name.clone(),
                 slice: format!("{ns}/{name}"),
             };
-            c.accepts = ep.ports.iter().map(|p| p.2).collect();
+            let service = slice
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_LOCAL_SERVICE_NAME))
+                .cloned();
+            let containers = service
+                .as_deref()
+                .and_then(|svc| container_ports(cluster, ns, svc));
+            c.accepts = match &containers {
+                Some((ports, _)) => ports.iter().map(|p| p.1).collect(),
+                None => ep.ports.iter().map(|p| p.2).collect(),
+            };
             c.accepts.sort_unstable();
             c.accepts.dedup();
             c.reachable = c.accepts.contains(&port);
@@ -92,10 +104,16 @@ pub fn connect(world: &World, client_cluster: &str, address: IpAddr, port: u16) 
                 "{address} is a Pod in {} (EndpointSlice {ns}/{name})",
                 cluster.name
             ));
+            let source = containers.map_or("its EndpointSlice ports".to_owned(), |(_, d)| {
+                format!("the containers of Deployment {d}")
+            });
             c.path.push(if c.reachable {
-                format!("it listens on {port}")
+                format!("it listens on {port} ({source})")
             } else {
-                format!("it listens on {} — not on {port}", list(&c.accepts))
+                format!(
+                    "it listens on {} ({source}) — not on {port}",
+                    list(&c.accepts)
+                )
             });
             return c;
         }
@@ -221,7 +239,63 @@ pub fn connect(world: &World, client_cluster: &str, address: IpAddr, port: u16) 
     c
 }
 
-/// Whether a ready endpoint of Service `ns/name` in `cluster` listens on the target port.
+/// Ports with their names, as containers and slices declare them.
+pub type NamedPorts = Vec<(Option<String>, u16)>;
+
+/// The container ports of the Pods behind Service `ns/svc`: those of the
+/// Deployments (kept as unused objects) whose Pod template labels match the
+/// Service's selector, with the Deployment's name. `None` when none says.
+pub fn container_ports(
+    cluster: &ClusterState,
+    ns: &str,
+    svc: &str,
+) -> Option<(NamedPorts, String)> {
+    let selector = cluster.resources().find_map(|r| match r {
+        Resource::Service(s)
+            if s.metadata.name.as_deref() == Some(svc)
+                && s.metadata.namespace.as_deref().unwrap_or("default") == ns =>
+        {
+            s.spec.as_ref().and_then(|sp| sp.selector.clone())
+        }
+        _ => None,
+    })?;
+    for (other, _) in &cluster.others {
+        let in_ns = if other.namespace.is_empty() {
+            "default"
+        } else {
+            other.namespace.as_str()
+        };
+        if other.kind != "Deployment" || in_ns != ns {
+            continue;
+        }
+        let template = &other.body["spec"]["template"];
+        let labels = &template["metadata"]["labels"];
+        if !selector
+            .iter()
+            .all(|(k, v)| labels[k].as_str() == Some(v.as_str()))
+        {
+            continue;
+        }
+        let ports: Vec<(Option<String>, u16)> = template["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| {
+                let n = u16::try_from(p["containerPort"].as_u64()?).ok()?;
+                Some((p["name"].as_str().map(str::to_owned), n))
+            })
+            .collect();
+        if !ports.is_empty() {
+            return Some((ports, other.name.clone()));
+        }
+    }
+    None
+}
+
+/// Whether a ready endpoint of Service `ns/name` in `cluster` listens on the
+/// target port: where the containers listen when a Deployment says,
+/// else where the EndpointSlices say.
 fn backends(
     cluster: &ClusterState,
     ns: &str,
@@ -229,9 +303,9 @@ fn backends(
     target: Option<&IntOrString>,
     port: u16,
 ) -> (bool, Vec<u16>, String) {
-    let mut listening = Vec::new();
+    let containers = container_ports(cluster, ns, name);
+    let mut slice_ports: Vec<(Option<String>, u16)> = Vec::new();
     let mut ready = 0;
-    let mut hit = false;
     for r in cluster.resources() {
         let Resource::EndpointSlice(slice) = r else {
             continue;
@@ -247,31 +321,42 @@ fn backends(
         }
         for ep in endpoints_of(slice, false) {
             ready += 1;
-            for (pname, _, p) in ep.ports.iter() {
-                listening.push(*p);
-                let matches = match target {
-                    None => *p == port,
-                    Some(IntOrString::Int(t)) => i32::from(*p) == *t,
-                    Some(IntOrString::String(t)) => pname.as_deref() == Some(t.as_str()),
-                };
-                hit |= matches;
-            }
+            slice_ports.extend(ep.ports.iter().map(|(n, _, p)| (n.clone(), *p)));
         }
     }
+    let listen: Vec<(Option<String>, u16)> = match &containers {
+        Some((ports, _)) => ports.clone(),
+        None => slice_ports,
+    };
+    let target_port: Option<u16> = match target {
+        None => Some(port),
+        Some(IntOrString::Int(t)) => u16::try_from(*t).ok(),
+        Some(IntOrString::String(t)) => listen
+            .iter()
+            .find(|(n, _)| n.as_deref() == Some(t.as_str()))
+            .map(|p| p.1),
+    };
+    let mut listening: Vec<u16> = listen.iter().map(|p| p.1).collect();
     listening.sort_unstable();
     listening.dedup();
+    let hit = ready > 0 && target_port.is_some_and(|t| listening.contains(&t));
     let target_text = match target {
         None => port.to_string(),
         Some(IntOrString::Int(t)) => t.to_string(),
         Some(IntOrString::String(t)) => t.clone(),
     };
+    let source = containers.map_or("per their EndpointSlices".to_owned(), |(_, d)| {
+        format!("per Deployment {d}")
+    });
     let hop = if ready == 0 {
         format!("port {port} -> targetPort {target_text}: no ready endpoints")
     } else if hit {
-        format!("port {port} -> targetPort {target_text}: {ready} ready endpoint(s) listen there")
+        format!(
+            "port {port} -> targetPort {target_text}: {ready} ready endpoint(s) listen there ({source})"
+        )
     } else {
         format!(
-            "port {port} -> targetPort {target_text}: the endpoints listen on {} instead",
+            "port {port} -> targetPort {target_text}: the endpoints listen on {} instead ({source})",
             list(&listening)
         )
     };

@@ -460,10 +460,18 @@ pub fn connect(
         id: "port-mismatch",
         title: format!("nothing listens on port {} behind {}", c.port, c.address),
         detail,
-        fix: format!(
-            "connect to a port the backends listen on ({}), or give the import a clusterset IP whose Service maps the advertised port to the backends' targetPort",
-            listening.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
-        ),
+        fix: if matches!(c.kind, AddressKind::Pod { .. }) || !c.accepts.contains(&c.port) {
+            format!(
+                "connect to a port the backends listen on ({}), or give the import a clusterset IP whose Service maps the advertised port to the backends' targetPort",
+                listening.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+            )
+        } else {
+            format!(
+                "set the Service's targetPort to where the containers listen ({}); port {} is accepted but sent where nothing listens",
+                listening.iter().map(u16::to_string).collect::<Vec<_>>().join(", "),
+                c.port
+            )
+        },
     });
     out
 }
