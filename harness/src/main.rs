@@ -380,11 +380,18 @@ fn run_suite(args: RunArgs) -> Result<ExitCode> {
             if let Some(parent) = snap.parent() {
                 std::fs::create_dir_all(parent).into_diagnostic()?;
             }
-            std::fs::write(&snap, record::snapshot_file(&r.transcript())).into_diagnostic()?;
-            if let Some(text) = record::fill_expectations(s, r) {
-                std::fs::write(&s.path, text).into_diagnostic()?;
-                eprintln!("recorded missing expectations into {}", s.path.display());
+            match record::fill_expectations(s, r) {
+                Ok(Some(text)) => {
+                    // Re-run the rewritten file, so the snapshot's line numbers are its own.
+                    let again = mcsdns::scenario::load::parse_scenario(&s.path, root, &text)?;
+                    std::fs::write(&s.path, &text).into_diagnostic()?;
+                    *r = mcsdns::run::run_scenario(&again, &mut ReferenceTarget::new());
+                    eprintln!("recorded missing expectations into {}", s.path.display());
+                }
+                Ok(None) => {}
+                Err(why) => eprintln!("{}: expectations not recorded: {why}", s.path.display()),
             }
+            std::fs::write(&snap, record::snapshot_file(&r.transcript())).into_diagnostic()?;
         } else if let Some(diff) = record::snapshot_diff(root, r) {
             r.status = Status::Failed;
             if let Some(first) = r.steps.first_mut() {

@@ -79,8 +79,33 @@ fn yaml_str(s: &str) -> String {
 
 /// The scenario's text with an `expect` added after every checkable step
 /// that has none, built from `result`. `None` when nothing was missing.
-pub fn fill_expectations(scenario: &Scenario, result: &ScenarioResult) -> Option<String> {
+///
+/// Only block-style step lists (`- query: ...` one per line) are rewritten;
+/// a flow-style list is an error, and the file is left alone.
+pub fn fill_expectations(
+    scenario: &Scenario,
+    result: &ScenarioResult,
+) -> Result<Option<String>, String> {
     let lines: Vec<&str> = scenario.text.lines().collect();
+    let Some(steps_line) = lines.iter().position(|l| l.starts_with("steps:")) else {
+        return Err("no top-level `steps:` key found".into());
+    };
+    if !lines[steps_line]["steps:".len()..].trim().is_empty()
+        && !lines[steps_line]["steps:".len()..].trim().starts_with('#')
+    {
+        return Err("steps are written in flow style (`steps: [...]`); record mode rewrites block-style lists only".into());
+    }
+    // The steps sequence ends where the next top-level key starts.
+    let steps_end = lines
+        .iter()
+        .enumerate()
+        .skip(steps_line + 1)
+        .find(|(_, l)| {
+            l.chars()
+                .next()
+                .is_some_and(|c| !c.is_whitespace() && c != '#' && c != '-')
+        })
+        .map_or(lines.len(), |(i, _)| i);
     let mut inserts: Vec<(usize, Vec<String>)> = Vec::new();
     let starts: Vec<usize> = scenario.steps.iter().map(|s| s.line).collect();
     for (i, step) in scenario.steps.iter().enumerate() {
@@ -103,9 +128,17 @@ pub fn fill_expectations(scenario: &Scenario, result: &ScenarioResult) -> Option
         if body.is_empty() {
             continue;
         }
-        // The step's own text ends before the next step (or the file's end).
-        let mut end = starts.get(i + 1).map_or(lines.len(), |n| n - 1);
-        while end > step.line && lines.get(end - 1).is_some_and(|l| l.trim().is_empty()) {
+        // The step's own text ends before the next step (or the list's end);
+        // blank lines and comments that introduce the next step stay with it.
+        let mut end = starts
+            .get(i + 1)
+            .map_or(steps_end, |n| n - 1)
+            .min(steps_end);
+        while end > step.line
+            && lines
+                .get(end - 1)
+                .is_some_and(|l| l.trim().is_empty() || l.trim().starts_with('#'))
+        {
             end -= 1;
         }
         let first = lines.get(step.line - 1).copied().unwrap_or_default();
@@ -116,7 +149,7 @@ pub fn fill_expectations(scenario: &Scenario, result: &ScenarioResult) -> Option
         inserts.push((end, block));
     }
     if inserts.is_empty() {
-        return None;
+        return Ok(None);
     }
     let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     for (at, block) in inserts.into_iter().rev() {
@@ -126,7 +159,7 @@ pub fn fill_expectations(scenario: &Scenario, result: &ScenarioResult) -> Option
     }
     let mut text = out.join("\n");
     text.push('\n');
-    Some(text)
+    Ok(Some(text))
 }
 
 /// Compares a result with its snapshot: `None` when they agree or there is

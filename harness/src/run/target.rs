@@ -255,7 +255,10 @@ impl Target for ReferenceTarget {
     }
 
     fn advance(&mut self, by: Duration) -> Result<(), TargetError> {
-        self.clock += by;
+        self.clock = self
+            .clock
+            .checked_add(by)
+            .ok_or_else(|| TargetError("the virtual clock would overflow".into()))?;
         Ok(())
     }
 }

@@ -508,7 +508,7 @@ fn action(
         }
         Step::Advance(d) => Action::Advance(duration(d).ok_or_else(|| {
             cx.at(located, format!("invalid duration {d:?}"))
-                .with_hint("write 500ms, 30s, 5m or 1h")
+                .with_hint("write 500ms, 30s, 5m or 1h (a week at most)")
         })?),
         Step::Corefile(c) => {
             let profile = file_profile;
@@ -566,18 +566,23 @@ fn name_and_type(
     Ok((name, qtype))
 }
 
-/// Parses `500ms`, `30s`, `5m`, `1h`.
+/// The longest single `advance`.
+pub const MAX_ADVANCE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parses `500ms`, `30s`, `5m`, `1h` (at most a week).
 pub fn duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit())?;
     let n: u64 = s[..split].parse().ok()?;
-    match &s[split..] {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n * 60)),
-        "h" => Some(Duration::from_secs(n * 3600)),
-        _ => None,
-    }
+    // A day is already far beyond any TTL or timeout a scenario needs.
+    let d = match &s[split..] {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        _ => return None,
+    };
+    (d <= MAX_ADVANCE).then_some(d)
 }
 
 fn rcode(cx: &Ctx<'_>, l: &Located<String>) -> Result<ResponseCode, ScenarioError> {
@@ -650,10 +655,13 @@ fn checks(
     if let Some(f) = &e.flags {
         need_dns("flags")?;
         for word in f.value.split_whitespace() {
-            let (set, name) = match word.split_at(1) {
-                ("+", n) => (true, n),
-                ("-", n) => (false, n),
-                _ => {
+            let signed = word
+                .strip_prefix('+')
+                .map(|n| (true, n))
+                .or_else(|| word.strip_prefix('-').map(|n| (false, n)));
+            let (set, name) = match signed {
+                Some(s) => s,
+                None => {
                     return Err(cx
                         .at(f, format!("flag {word:?} must start with + or -"))
                         .with_hint("e.g. `+aa -ra`"));
