@@ -64,34 +64,80 @@ fn candidates_follow_ndots_and_the_trailing_dot() {
     );
 }
 
-#[test]
-fn glibc_walks_past_nodata_and_servfail_where_musl_stops() {
-    let c = client(Libc::Glibc);
-    let script = |name: &Name| match name.to_string().as_str() {
+fn scripted(name: &Name) -> Outcome {
+    match name.to_string().as_str() {
         "x.default.svc.cluster.local." => reply(ResponseCode::NXDomain, 0),
         "x.svc.cluster.local." => reply(ResponseCode::NoError, 0),
         "x.cluster.local." => reply(ResponseCode::ServFail, 0),
         _ => reply(ResponseCode::NoError, 1),
-    };
-    let glibc = walk(candidates("x", &c), Libc::Glibc, script);
+    }
+}
+
+#[test]
+fn glibc_walks_past_nodata_and_servfail_where_musl_stops() {
+    let glibc = walk("x", &client(Libc::Glibc), scripted);
     assert_eq!(glibc.attempts.len(), 4);
     assert_eq!(
         glibc.answered_name().map(|n| n.to_string()).as_deref(),
         Some("x.")
     );
-    let musl = walk(candidates("x", &c), Libc::Musl, script);
+    let musl = walk("x", &client(Libc::Musl), scripted);
     assert_eq!(
         musl.attempts.len(),
         2,
         "musl stops at the NODATA of the second candidate"
     );
     assert!(musl.answered.is_none());
-    // Both stop on REFUSED and on silence.
-    let refused = walk(candidates("x", &c), Libc::Glibc, |_| {
+    assert_eq!(musl.seen, Some(1));
+}
+
+#[test]
+fn glibc_reports_nodata_over_a_later_nxdomain() {
+    let all_fail = |name: &Name| match name.to_string().as_str() {
+        "x.svc.cluster.local." => reply(ResponseCode::NoError, 0),
+        _ => reply(ResponseCode::NXDomain, 0),
+    };
+    let r = walk("x", &client(Libc::Glibc), all_fail);
+    assert_eq!(r.attempts.len(), 4);
+    assert_eq!(r.seen, Some(1), "NO_DATA wins over the last NXDOMAIN");
+}
+
+#[test]
+fn with_many_dots_glibc_searches_after_the_name_fails_but_musl_does_not() {
+    let c = Client {
+        ndots: 1,
+        ..client(Libc::Glibc)
+    };
+    let refused_then_found = |name: &Name| match name.to_string().as_str() {
+        "a.b." => reply(ResponseCode::Refused, 0),
+        "a.b.svc.cluster.local." => reply(ResponseCode::NoError, 1),
+        _ => reply(ResponseCode::NXDomain, 0),
+    };
+    let glibc = walk("a.b", &c, refused_then_found);
+    assert_eq!(
+        glibc.answered_name().map(|n| n.to_string()).as_deref(),
+        Some("a.b.svc.cluster.local.")
+    );
+    let musl = walk(
+        "a.b",
+        &Client {
+            libc: Libc::Musl,
+            ..c
+        },
+        refused_then_found,
+    );
+    assert_eq!(musl.attempts.len(), 1, "musl asks only the name itself");
+    assert!(musl.answered.is_none());
+}
+
+#[test]
+fn glibc_stops_the_list_at_refused_or_silence_then_asks_the_name_itself() {
+    let r = walk("x", &client(Libc::Glibc), |_| {
         reply(ResponseCode::Refused, 0)
     });
-    assert_eq!(refused.attempts.len(), 1);
-    let silent = walk(candidates("x", &c), Libc::Glibc, |_| {
+    let names: Vec<String> = r.attempts.iter().map(|a| a.name.to_string()).collect();
+    assert_eq!(names, ["x.default.svc.cluster.local.", "x."]);
+    let silent = walk("x", &client(Libc::Musl), |_| {
         Outcome::Silent("timeout".into())
     });
     assert_eq!(silent.attempts.len(), 1);
@@ -163,7 +209,7 @@ fn record_mode_fills_missing_expectations_in_the_files_style() {
     let s = parse_scenario(&path, &root, text).unwrap();
     let r = run_scenario(&s, &mut ReferenceTarget::new());
     let filled =
-        mcsdns::run::record::fill_expectations(&s, &r).expect("two steps lack expectations");
+        mcsdns::run::record::fill_expectations(&s, &r).unwrap().expect("two steps lack expectations");
     assert_eq!(
         filled,
         "world:\n  c1:\n    - path: fixtures/spec/c1\nresolver:\n  cluster: c1\nsteps:\n  - query: web.team.svc.clusterset.local A\n  - expect:\n      answer: [10.42.0.1]\n  - query: nope.team.svc.clusterset.local A\n  - expect:\n      rcode: NXDOMAIN\n  - resolve: web.team.svc.clusterset.local\n  - expect:\n      answer: [10.42.0.1]\n      candidate: web.team.svc.clusterset.local.\n"

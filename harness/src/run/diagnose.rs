@@ -323,10 +323,7 @@ pub fn resolve(
     qtype: RecordType,
     resolution: &Resolution,
 ) -> Vec<Diagnosis> {
-    let mut out = match resolution
-        .answered
-        .or(resolution.attempts.len().checked_sub(1))
-    {
+    let mut out = match resolution.seen {
         Some(i) => query(
             cx,
             &Question::new(resolution.attempts[i].name.clone(), qtype),

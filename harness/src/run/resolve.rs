@@ -1,10 +1,18 @@
 //! Looks a name up as a client's libc does: the resolv.conf search list,
 //! `ndots`, and where glibc and musl stop walking.
 //!
-//! glibc (`res_nsearch`) goes on to the next candidate after NXDOMAIN, NODATA
-//! and SERVFAIL, and stops at an answer, REFUSED or a timeout. musl stops at
-//! the first candidate that is not NXDOMAIN, so a NODATA (an AAAA-less name,
-//! an import without ips) ends its walk where glibc would go on.
+//! glibc (`__res_context_search`): a name with a trailing dot is asked
+//! alone. A name with at least `ndots` dots is asked as it is first; if that
+//! fails, the search list follows anyway. Each search candidate moves on
+//! after NXDOMAIN, NODATA or SERVFAIL, and ends the list at REFUSED or a
+//! timeout; the name as it is is asked last if it was not asked first. A
+//! failed lookup reports the first as-is failure, else NODATA if any
+//! candidate had it, else the last answer.
+//!
+//! musl (`name_from_dns_search`): a trailing dot, or at least `ndots` dots,
+//! means the name alone. Otherwise each search candidate is asked until one
+//! is not NXDOMAIN (a NODATA or SERVFAIL ends the walk too), then the name as
+//! it is if all were NXDOMAIN.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::Name;
@@ -22,96 +30,164 @@ pub struct Attempt {
 }
 
 /// A whole lookup.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Resolution {
     /// Every candidate asked, in order.
     pub attempts: Vec<Attempt>,
     /// The index of the attempt that answered, if one did.
     pub answered: Option<usize>,
+    /// The attempt whose response the application sees.
+    pub seen: Option<usize>,
 }
 
 impl Resolution {
-    /// The outcome the application sees: the answering attempt's, else the last one's.
+    /// The outcome the application sees.
     pub fn final_outcome(&self) -> Option<&Outcome> {
-        self.answered
-            .or(self.attempts.len().checked_sub(1))
-            .map(|i| &self.attempts[i].outcome)
+        self.seen.map(|i| &self.attempts[i].outcome)
     }
 
     /// The candidate that answered.
     pub fn answered_name(&self) -> Option<&Name> {
         self.answered.map(|i| &self.attempts[i].name)
     }
+
+    /// Whether a search-list candidate (not the name as written) answered.
+    pub fn answered_by_search(&self, written: &str) -> bool {
+        let Some(name) = self.answered_name() else {
+            return false;
+        };
+        let mut as_is = Name::from_ascii(written).unwrap_or_default();
+        as_is.set_fqdn(true);
+        *name != as_is
+    }
 }
 
-/// The names a stub tries for `name`, in order.
-pub fn candidates(name: &str, client: &Client) -> Vec<Name> {
-    let Ok(mut base) = Name::from_ascii(name) else {
+/// What one response means to a walking stub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Answer,
+    NxDomain,
+    NoData,
+    ServFail,
+    Stop,
+}
+
+fn kind(o: &Outcome) -> Kind {
+    match o {
+        Outcome::Silent(_) => Kind::Stop,
+        Outcome::Reply(r) if r.rcode == ResponseCode::NoError && !r.answers.is_empty() => {
+            Kind::Answer
+        }
+        Outcome::Reply(r) => match r.rcode {
+            ResponseCode::NoError => Kind::NoData,
+            ResponseCode::NXDomain => Kind::NxDomain,
+            ResponseCode::ServFail => Kind::ServFail,
+            _ => Kind::Stop,
+        },
+    }
+}
+
+/// The names `client`'s search list makes of `name`, in search order.
+pub fn searched(name: &str, client: &Client) -> Vec<Name> {
+    let Ok(base) = Name::from_ascii(name) else {
         return Vec::new();
     };
-    if name.ends_with('.') {
-        base.set_fqdn(true);
-        return vec![base];
-    }
-    let dots = name.matches('.').count();
-    let searched: Vec<Name> = client
+    client
         .search
         .iter()
         .filter_map(|d| base.clone().append_domain(d).ok())
-        .collect();
-    let mut absolute = base;
-    absolute.set_fqdn(true);
-    if dots >= client.ndots as usize {
-        std::iter::once(absolute).chain(searched).collect()
-    } else {
-        searched
-            .into_iter()
-            .chain(std::iter::once(absolute))
-            .collect()
-    }
+        .collect()
 }
 
-/// Walks the candidates, asking each with `ask`, as `libc` would.
-pub fn walk(
-    candidates: Vec<Name>,
-    libc: Libc,
-    mut ask: impl FnMut(&Name) -> Outcome,
-) -> Resolution {
-    let mut attempts = Vec::new();
-    for name in candidates {
-        let outcome = ask(&name);
-        let verdict = match &outcome {
-            Outcome::Silent(_) => Verdict::Stop,
-            Outcome::Reply(r) if r.rcode == ResponseCode::NoError && !r.answers.is_empty() => {
-                Verdict::Answered
+/// The candidates glibc would try if every one failed, in order (for listings).
+pub fn candidates(name: &str, client: &Client) -> Vec<Name> {
+    let mut all = Vec::new();
+    let _ = walk(name, client, |n| {
+        all.push(n.clone());
+        Outcome::Reply(crate::resolver::Reply::rcode(ResponseCode::NXDomain))
+    });
+    all
+}
+
+/// Looks `name` up as `client`'s libc does, asking each candidate with `ask`.
+pub fn walk(name: &str, client: &Client, mut ask: impl FnMut(&Name) -> Outcome) -> Resolution {
+    let mut r = Resolution::default();
+    let Ok(mut as_is) = Name::from_ascii(name) else {
+        return r;
+    };
+    let trailing_dot = name.ends_with('.');
+    as_is.set_fqdn(true);
+    let dots = name.trim_end_matches('.').matches('.').count();
+    let many_dots = dots >= usize::from(client.ndots);
+    let mut push = |r: &mut Resolution, n: &Name| -> Kind {
+        let outcome = ask(n);
+        let k = kind(&outcome);
+        r.attempts.push(Attempt {
+            name: n.clone(),
+            outcome,
+        });
+        if k == Kind::Answer {
+            r.answered = Some(r.attempts.len() - 1);
+            r.seen = r.answered;
+        }
+        k
+    };
+    match client.libc {
+        Libc::Musl => {
+            if trailing_dot || many_dots {
+                push(&mut r, &as_is);
+            } else {
+                let mut all_nx = true;
+                for c in searched(name, client) {
+                    let k = push(&mut r, &c);
+                    if k != Kind::NxDomain {
+                        all_nx = false;
+                        break;
+                    }
+                }
+                if all_nx {
+                    push(&mut r, &as_is);
+                }
             }
-            Outcome::Reply(r) => match (libc, r.rcode) {
-                (_, ResponseCode::NXDomain) => Verdict::Next,
-                (Libc::Glibc, ResponseCode::NoError | ResponseCode::ServFail) => Verdict::Next,
-                _ => Verdict::Stop,
-            },
-        };
-        attempts.push(Attempt { name, outcome });
-        match verdict {
-            Verdict::Answered => {
-                let i = attempts.len() - 1;
-                return Resolution {
-                    attempts,
-                    answered: Some(i),
-                };
+            if r.answered.is_none() {
+                r.seen = r.attempts.len().checked_sub(1);
             }
-            Verdict::Stop => break,
-            Verdict::Next => {}
+        }
+        Libc::Glibc => {
+            if trailing_dot {
+                push(&mut r, &as_is);
+                r.seen = Some(0);
+                return r;
+            }
+            let mut first_as_is = None;
+            if many_dots {
+                if push(&mut r, &as_is) == Kind::Answer {
+                    return r;
+                }
+                first_as_is = Some(0);
+            }
+            let mut nodata = None;
+            for c in searched(name, client) {
+                match push(&mut r, &c) {
+                    Kind::Answer => return r,
+                    Kind::NoData => {
+                        nodata.get_or_insert(r.attempts.len() - 1);
+                    }
+                    Kind::NxDomain | Kind::ServFail => {}
+                    Kind::Stop => break,
+                }
+            }
+            if first_as_is.is_none() {
+                let k = push(&mut r, &as_is);
+                if k == Kind::Answer {
+                    return r;
+                }
+                if k == Kind::NoData {
+                    nodata.get_or_insert(r.attempts.len() - 1);
+                }
+            }
+            r.seen = first_as_is.or(nodata).or(r.attempts.len().checked_sub(1));
         }
     }
-    Resolution {
-        attempts,
-        answered: None,
-    }
-}
-
-enum Verdict {
-    Answered,
-    Next,
-    Stop,
+    r
 }

@@ -7,7 +7,7 @@ use hickory_proto::rr::RecordType;
 use super::connect::connect;
 use super::diagnose::{self, Context};
 use super::expect::{Observed, judge};
-use super::resolve::{Resolution, candidates, walk};
+use super::resolve::{Resolution, walk};
 use super::result::{ScenarioResult, Status, StepResult};
 use super::target::{CacheNote, Change, Target};
 use crate::model::{Loaded, Resource, World};
@@ -325,21 +325,17 @@ fn lookup(
 ) -> (Resolution, Vec<Option<CacheNote>>, Option<String>) {
     let mut error = None;
     let mut notes = Vec::new();
-    let resolution = walk(
-        candidates(name, &scenario.client),
-        scenario.client.libc,
-        |candidate| {
-            let o = match target.query(&Question::new(candidate.clone(), qtype)) {
-                Ok(o) => o,
-                Err(e) => {
-                    error.get_or_insert(e.to_string());
-                    Outcome::Silent(e.to_string())
-                }
-            };
-            notes.push(target.take_note());
-            o
-        },
-    );
+    let resolution = walk(name, &scenario.client, |candidate| {
+        let o = match target.query(&Question::new(candidate.clone(), qtype)) {
+            Ok(o) => o,
+            Err(e) => {
+                error.get_or_insert(e.to_string());
+                Outcome::Silent(e.to_string())
+            }
+        };
+        notes.push(target.take_note());
+        o
+    });
     (resolution, notes, error)
 }
 
@@ -354,9 +350,7 @@ fn final_note(
     if let Some(n) = notes.iter().flatten().find(|n| n.fresh.is_some()) {
         diagnoses.extend(diagnose::stale_cache(cx, n));
     }
-    let seen = resolution
-        .answered
-        .or(resolution.attempts.len().checked_sub(1));
+    let seen = resolution.seen;
     match seen.and_then(|i| notes.get(i)) {
         Some(Some(n)) => cache_line(n),
         _ => String::new(),
@@ -393,10 +387,7 @@ fn walk_text(scenario: &Scenario, resolution: &Resolution, qtype: RecordType) ->
         };
         s.push_str(&format!(";;   {} {qtype}: {what}{mark}\n", a.name));
     }
-    if let Some(i) = resolution
-        .answered
-        .or(resolution.attempts.len().checked_sub(1))
-    {
+    if let Some(i) = resolution.seen {
         let a = &resolution.attempts[i];
         s.push_str(&render(&Question::new(a.name.clone(), qtype), &a.outcome));
     }
