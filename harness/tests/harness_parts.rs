@@ -208,8 +208,9 @@ fn record_mode_fills_missing_expectations_in_the_files_style() {
     let path = root.join("virtual.yaml");
     let s = parse_scenario(&path, &root, text).unwrap();
     let r = run_scenario(&s, &mut ReferenceTarget::new());
-    let filled =
-        mcsdns::run::record::fill_expectations(&s, &r).unwrap().expect("two steps lack expectations");
+    let filled = mcsdns::run::record::fill_expectations(&s, &r)
+        .unwrap()
+        .expect("two steps lack expectations");
     assert_eq!(
         filled,
         "world:\n  c1:\n    - path: fixtures/spec/c1\nresolver:\n  cluster: c1\nsteps:\n  - query: web.team.svc.clusterset.local A\n  - expect:\n      answer: [10.42.0.1]\n  - query: nope.team.svc.clusterset.local A\n  - expect:\n      rcode: NXDOMAIN\n  - resolve: web.team.svc.clusterset.local\n  - expect:\n      answer: [10.42.0.1]\n      candidate: web.team.svc.clusterset.local.\n"
@@ -360,7 +361,7 @@ fn run_exits_0_on_pass_1_on_failure_2_on_bad_input_and_writes_reports() {
 }
 
 #[test]
-fn the_cache_counts_ttls_down_clears_aa_and_expires() {
+fn the_cache_keeps_answers_for_their_clamped_ttl_as_coredns_does() {
     use mcsdns::resolver::cache::Cache;
     use mcsdns::resolver::config::CachePolicy;
     use mcsdns::resolver::{Profile, Question, ResolverConfig, answer};
@@ -371,8 +372,11 @@ fn the_cache_counts_ttls_down_clears_aa_and_expires() {
     let policy = CachePolicy {
         zones: vec![Name::root()],
         success_max: 30,
+        success_min: 20,
         denial_max: 30,
-        min_ttl: 5,
+        denial_min: 5,
+        success: true,
+        denial: true,
         servfail: 5,
         line: 1,
     };
@@ -382,31 +386,47 @@ fn the_cache_counts_ttls_down_clears_aa_and_expires() {
         hickory_proto::rr::RecordType::A,
     )
     .unwrap();
-    let fresh = answer(&config, &view, &q).reply().cloned().unwrap();
-    cache.put(&q, &fresh, &policy, Duration::ZERO);
-    // TTL 5 is kept for 5 s, counted down, served without AA.
-    let (hit, age, left) = cache.get(&q, Duration::from_secs(3)).expect("cached");
+    let mut fresh = answer(&config, &view, &q).reply().cloned().unwrap();
+    assert_eq!(fresh.answers[0].ttl, 5);
+    cache.put(&q, &mut fresh, &policy, Duration::ZERO);
+    // TTL 5 is raised to the success minimum 20, on the first reply too.
+    assert_eq!(fresh.answers[0].ttl, 20);
+    let hit = cache.get(&q, Duration::from_secs(8)).expect("cached");
     assert_eq!(
-        (age, left, hit.answers[0].ttl, hit.authoritative),
-        (3, 2, 2, false)
+        (
+            hit.age,
+            hit.remaining,
+            hit.reply.answers[0].ttl,
+            hit.reply.authoritative
+        ),
+        (8, 12, 12, true)
     );
-    assert!(
-        cache.get(&q, Duration::from_secs(5)).is_none(),
-        "expired at its TTL"
-    );
-    // NXDOMAIN lives for min(SOA TTL, SOA minimum), clamped to [min_ttl, denial_max].
+    assert!(cache.get(&q, Duration::from_secs(20)).is_none(), "expired");
+    // NXDOMAIN: min(SOA TTL, MINIMUM) = 5, clamped to [denial_min, denial_max].
     let nx = Question::parse(
         "nope.default.svc.cluster.local",
         hickory_proto::rr::RecordType::A,
     )
     .unwrap();
-    let negative = answer(&config, &view, &nx).reply().cloned().unwrap();
-    cache.put(&nx, &negative, &policy, Duration::ZERO);
+    let mut negative = answer(&config, &view, &nx).reply().cloned().unwrap();
+    cache.put(&nx, &mut negative, &policy, Duration::ZERO);
     assert!(cache.get(&nx, Duration::from_secs(4)).is_some());
     assert!(cache.get(&nx, Duration::from_secs(5)).is_none());
-    // REFUSED is never cached.
+    // `disable denial` keeps NXDOMAIN out; REFUSED is never cached.
+    let mut fresh_nx = answer(&config, &view, &nx).reply().cloned().unwrap();
+    let mut off = Cache::default();
+    off.put(
+        &nx,
+        &mut fresh_nx,
+        &CachePolicy {
+            denial: false,
+            ..policy.clone()
+        },
+        Duration::ZERO,
+    );
+    assert!(off.get(&nx, Duration::ZERO).is_none());
     let out = Question::parse("example.com", hickory_proto::rr::RecordType::A).unwrap();
-    let refused = answer(&config, &view, &out).reply().cloned().unwrap();
-    cache.put(&out, &refused, &policy, Duration::ZERO);
+    let mut refused = answer(&config, &view, &out).reply().cloned().unwrap();
+    cache.put(&out, &mut refused, &policy, Duration::ZERO);
     assert!(cache.get(&out, Duration::ZERO).is_none());
 }

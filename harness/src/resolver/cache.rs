@@ -1,14 +1,17 @@
-//! Simulates CoreDNS's `cache` plugin on a clock the caller owns: answers are
-//! kept for their TTL (capped by the plugin's settings), served with the
-//! TTL counted down and AA cleared, and SERVFAIL is kept for `servfail`
-//! seconds. A fix made in the world is therefore not seen until the cached
-//! answer expires, as in a real cluster.
+//! Simulates CoreDNS's `cache` plugin on a clock the caller owns.
+//!
+//! As `plugin/cache` does: an answer is kept for its smallest TTL (negative
+//! answers: the SOA's TTL or MINIMUM, whichever is smaller), clamped to the
+//! plugin's minimum and maximum; SERVFAIL is kept for `servfail` seconds;
+//! every record of the reply that is written, the first one included, gets
+//! that duration as its TTL, and a cached reply is served with it counted
+//! down (AA set). A fix made in the world is therefore not seen until the
+//! cached answer expires, as in a real cluster.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::config::CachePolicy;
@@ -27,64 +30,90 @@ pub struct Cache {
     entries: HashMap<(Name, RecordType), Entry>,
 }
 
+/// A cache hit: the reply as served, its age and the seconds it has left.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    /// The reply, TTLs counted down.
+    pub reply: Reply,
+    /// Seconds since it was stored.
+    pub age: u64,
+    /// Seconds until it expires.
+    pub remaining: u64,
+}
+
+fn set_ttl(reply: &mut Reply, ttl: u32) {
+    for rec in reply
+        .answers
+        .iter_mut()
+        .chain(reply.authorities.iter_mut())
+        .chain(reply.additionals.iter_mut())
+    {
+        rec.ttl = ttl;
+    }
+}
+
 impl Cache {
     /// Drops everything (a Corefile reload starts a new cache).
     pub fn clear(&mut self) {
         self.entries.clear();
     }
 
-    /// A cached reply for `q` at time `now`, its TTLs counted down, with its
-    /// age and the seconds it has left.
-    pub fn get(&self, q: &Question, now: Duration) -> Option<(Reply, u64, u64)> {
+    /// The cached reply for `q` at time `now`, if there is one.
+    pub fn get(&self, q: &Question, now: Duration) -> Option<Hit> {
         let e = self.entries.get(&(q.name.to_lowercase(), q.qtype))?;
         let age = now.saturating_sub(e.stored).as_secs();
-        if age >= u64::from(e.ttl) {
-            return None;
-        }
-        let remaining = u64::from(e.ttl) - age;
-        let age_secs = age;
-        let age = age as u32;
-        let mut r = e.reply.clone();
-        r.authoritative = false;
-        for rec in r
-            .answers
-            .iter_mut()
-            .chain(r.authorities.iter_mut())
-            .chain(r.additionals.iter_mut())
-        {
-            rec.ttl = rec.ttl.saturating_sub(age);
-        }
+        let remaining = u64::from(e.ttl).checked_sub(age).filter(|r| *r > 0)?;
+        let mut reply = e.reply.clone();
+        reply.authoritative = true;
+        set_ttl(&mut reply, remaining as u32);
         // The question's case is the asker's, not the first asker's.
-        for rec in r.answers.iter_mut() {
+        for rec in reply.answers.iter_mut() {
             if rec.name.to_lowercase() == q.name.to_lowercase() {
                 rec.name = q.name.clone();
             }
         }
-        Some((r, age_secs, remaining))
+        Some(Hit {
+            reply,
+            age,
+            remaining,
+        })
     }
 
-    /// Stores `reply` for `q` as the plugin would.
-    pub fn put(&mut self, q: &Question, reply: &Reply, policy: &CachePolicy, now: Duration) {
-        let ttl = match reply.rcode {
+    /// How long `policy` keeps `reply` (0: not cached).
+    pub fn duration(reply: &Reply, policy: &CachePolicy) -> u32 {
+        let clamp = |ttl: u32, min: u32, max: u32| ttl.min(max).max(min);
+        match reply.rcode {
             ResponseCode::NoError if !reply.answers.is_empty() => {
+                if !policy.success {
+                    return 0;
+                }
                 let min = reply.answers.iter().map(|r| r.ttl).min().unwrap_or(0);
-                min.clamp(policy.min_ttl, policy.success_max.max(policy.min_ttl))
+                clamp(min, policy.success_min, policy.success_max)
             }
             ResponseCode::NoError | ResponseCode::NXDomain => {
+                if !policy.denial {
+                    return 0;
+                }
+                // RFC 2308: the smaller of the SOA's TTL and its MINIMUM.
                 let soa = reply.authorities.iter().find_map(|r| match &r.data {
-                    RData::SOA(soa) => Some((r.ttl, soa)),
+                    RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
                     _ => None,
                 });
-                let Some((soa_ttl, soa)) = soa else { return };
-                negative_ttl(soa_ttl, soa)
-                    .clamp(policy.min_ttl, policy.denial_max.max(policy.min_ttl))
+                soa.map_or(0, |ttl| clamp(ttl, policy.denial_min, policy.denial_max))
             }
             ResponseCode::ServFail => policy.servfail,
-            _ => return,
-        };
+            _ => 0,
+        }
+    }
+
+    /// Stores `reply` for `q` as the plugin would, and rewrites its TTLs to
+    /// the cached duration, as the plugin does to the reply it passes on.
+    pub fn put(&mut self, q: &Question, reply: &mut Reply, policy: &CachePolicy, now: Duration) {
+        let ttl = Cache::duration(reply, policy);
         if ttl == 0 {
             return;
         }
+        set_ttl(reply, ttl);
         self.entries.insert(
             (q.name.to_lowercase(), q.qtype),
             Entry {
@@ -94,9 +123,4 @@ impl Cache {
             },
         );
     }
-}
-
-/// RFC 2308: the negative TTL is the smaller of the SOA's TTL and MINIMUM.
-fn negative_ttl(soa_ttl: u32, soa: &SOA) -> u32 {
-    soa_ttl.min(soa.minimum)
 }

@@ -199,10 +199,16 @@ pub struct CachePolicy {
     pub zones: Vec<Name>,
     /// Largest TTL for positive answers (3600, or `cache TTL`).
     pub success_max: u32,
+    /// Smallest TTL for positive answers (5).
+    pub success_min: u32,
     /// Largest TTL for NXDOMAIN/NODATA (1800, or `cache TTL`).
     pub denial_max: u32,
-    /// Smallest TTL for either (5).
-    pub min_ttl: u32,
+    /// Smallest TTL for NXDOMAIN/NODATA (5).
+    pub denial_min: u32,
+    /// Whether positive answers are cached (`disable success` turns it off).
+    pub success: bool,
+    /// Whether NXDOMAIN/NODATA are cached (`disable denial` turns it off).
+    pub denial: bool,
     /// How long SERVFAIL is cached (5 s; `servfail 0` disables).
     pub servfail: u32,
     /// Corefile line.
@@ -675,8 +681,11 @@ fn cache(cf: &Corefile, d: &Directive, block_zones: &[Name]) -> Result<CachePoli
     let mut policy = CachePolicy {
         zones: block_zones.to_vec(),
         success_max: 3600,
+        success_min: 5,
         denial_max: 1800,
-        min_ttl: 5,
+        denial_min: 5,
+        success: true,
+        denial: true,
         servfail: 5,
         line: d.name.line,
     };
@@ -709,7 +718,11 @@ fn cache(cf: &Corefile, d: &Directive, block_zones: &[Name]) -> Result<CachePoli
                     }
                 }
                 if let Some(min) = min {
-                    policy.min_ttl = min;
+                    if opt.name.text == "success" {
+                        policy.success_min = min
+                    } else {
+                        policy.denial_min = min
+                    }
                 }
             }
             "servfail" => {
@@ -719,7 +732,13 @@ fn cache(cf: &Corefile, d: &Directive, block_zones: &[Name]) -> Result<CachePoli
                     .ok_or_else(|| cf.error_at(&opt.name, "servfail needs a duration"))?;
                 policy.servfail = seconds(cf, t)?.min(300);
             }
-            "prefetch" | "serve_stale" | "disable" | "keepttl" => {}
+            "disable" => match opt.args.first().map(|t| t.text.as_str()) {
+                Some("success") => policy.success = false,
+                Some("denial") => policy.denial = false,
+                _ => return Err(cf.error_at(&opt.name, "disable takes success or denial")),
+            },
+            // Not simulated: they change when entries are refreshed, not what a fresh cache serves.
+            "prefetch" | "serve_stale" | "keepttl" => {}
             other => return Err(cf.error_at(&opt.name, format!("unknown property '{other}'"))),
         }
     }

@@ -213,7 +213,11 @@ impl Target for ReferenceTarget {
         let policy = s.config.cache_for(&question.name).cloned();
         s.note = None;
         if let Some(p) = &policy
-            && let Some((hit, age, remaining)) = s.cache.get(question, now)
+            && let Some(crate::resolver::cache::Hit {
+                reply: hit,
+                age,
+                remaining,
+            }) = s.cache.get(question, now)
         {
             let fresh = answer(&s.config, &s.view, question);
             let differs = fresh.reply().is_none_or(|f| {
@@ -232,8 +236,8 @@ impl Target for ReferenceTarget {
             });
             return Ok(Outcome::Reply(hit));
         }
-        let outcome = answer(&s.config, &s.view, question);
-        if let (Some(policy), Outcome::Reply(reply)) = (&policy, &outcome) {
+        let mut outcome = answer(&s.config, &s.view, question);
+        if let (Some(policy), Outcome::Reply(reply)) = (&policy, &mut outcome) {
             s.cache.put(question, reply, policy, now);
         }
         Ok(outcome)
