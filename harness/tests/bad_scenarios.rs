@@ -52,6 +52,13 @@ fn malformed_scenarios_are_reported_where_they_go_wrong() {
         Bad { what: "bad inline Corefile", text: "world:\n  c1:\n    - path: fixtures/spec/c1\nresolver:\n  cluster: c1\n  corefile_inline: |\n    .:53 {\n        kubernetes cluster.local {\n            tll 5\n        }\n    }\nsteps:\n  - query: a A\n".into(), line: 9, column: 13, message: "unknown property 'tll'", hint: None },
         Bad { what: "no steps", text: format!("{HEAD}steps: []\n"), line: 1, column: 1, message: "no steps", hint: None },
         Bad { what: "flag without sign", text: with_steps("  - query: a A\n  - expect:\n      flags: aa\n"), line: 9, column: 14, message: "must start with + or -", hint: None },
+        Bad { what: "patch changes kind", text: with_steps("  - patch: {cluster: c1, kind: Service, namespace: team, name: web, merge: {kind: Namespace}}\n"), line: 7, column: 5, message: "a patch cannot change kind", hint: Some("delete the object") },
+        Bad { what: "nodata false", text: with_steps("  - query: a A\n  - expect:\n      nodata: false\n"), line: 8, column: 5, message: "`nodata: false` checks nothing", hint: None },
+        Bad { what: "tc flag", text: with_steps("  - query: a A\n  - expect:\n      flags: +tc\n"), line: 9, column: 14, message: "tc cannot be observed", hint: None },
+        Bad { what: "bad namespace", text: format!("{HEAD}client:\n  namespace: Team_A\nsteps:\n  - query: a A\n"), line: 7, column: 14, message: "not a valid namespace", hint: None },
+        Bad { what: "bad plugin order", text: "world:\n  c1:\n    - path: fixtures/spec/c1\nresolver:\n  cluster: c1\n  plugin_order: [kubernetes, multicluser]\nsteps:\n  - query: a A\n".into(), line: 6, column: 17, message: "unknown plugin \"multicluser\"", hint: None },
+        Bad { what: "connect without a name", text: with_steps("  - connect: \":80\"\n"), line: 7, column: 5, message: "needs a name", hint: None },
+        Bad { what: "endless advance", text: with_steps("  - advance: 99999999999999h\n"), line: 7, column: 5, message: "invalid duration", hint: Some("a week at most") },
     ];
     assert!(cases.len() >= 15);
     let path = root().join("bad/case.yaml");

@@ -47,7 +47,15 @@ pub fn render(suite: &SuiteResult) -> String {
     {
         let _ = writeln!(s, "\n## FAIL `{}`: {}\n", r.id, r.name);
         for f in r.failures() {
-            let _ = writeln!(s, "- {f}");
+            match f.split_once('\n') {
+                // Multi-line failures (snapshot diffs) keep their lines in a fence.
+                Some((head, rest)) => {
+                    let _ = writeln!(s, "- {head}\n\n```diff\n{rest}\n```");
+                }
+                None => {
+                    let _ = writeln!(s, "- {f}");
+                }
+            }
         }
         for d in r.steps.iter().flat_map(|st| &st.diagnoses) {
             let _ = writeln!(

@@ -41,7 +41,17 @@ pub struct Bundle {
 /// Bundles a scenario with the result of a run.
 pub fn make(scenario: &Scenario, result: &ScenarioResult) -> std::io::Result<Bundle> {
     let mut files = BTreeMap::new();
-    for (rel, found) in &scenario.files {
+    let mut text = scenario.text.clone();
+    for (written, found) in &scenario.files {
+        // Absolute paths become relative ones inside the bundle.
+        let rel = if Path::new(written).is_absolute() {
+            let inside = format!("absolute{written}");
+            text = text.replace(written.as_str(), &inside);
+            inside
+        } else {
+            written.clone()
+        };
+        let rel = &rel;
         if found.is_dir() {
             for entry in std::fs::read_dir(found)? {
                 let p = entry?.path();
@@ -72,7 +82,7 @@ pub fn make(scenario: &Scenario, result: &ScenarioResult) -> std::io::Result<Bun
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned(),
-        scenario: scenario.text.clone(),
+        scenario: text,
         files,
         status: format!("{:?}", result.status).to_lowercase(),
         transcript: result.transcript(),

@@ -151,7 +151,7 @@ pub fn connect(world: &World, client_cluster: &str, address: IpAddr, port: u16) 
             ));
             return c;
         };
-        let (reachable, listening, hop) = backends(client, ns, name, sp.target_port.as_ref(), port);
+        let (reachable, listening, hop) = backends(client, ns, name, sp, port);
         c.reachable = reachable;
         c.listening = listening;
         c.path.push(hop);
@@ -216,8 +216,7 @@ pub fn connect(world: &World, client_cluster: &str, address: IpAddr, port: u16) 
                 ));
                 continue;
             };
-            let (reachable, listening, hop) =
-                backends(exporter, ns, name, sp.target_port.as_ref(), port);
+            let (reachable, listening, hop) = backends(exporter, ns, name, sp, port);
             c.listening.extend(listening);
             c.path
                 .push(format!("exported from {}: {hop}", exporter.name));
@@ -300,9 +299,10 @@ fn backends(
     cluster: &ClusterState,
     ns: &str,
     name: &str,
-    target: Option<&IntOrString>,
+    service_port: &k8s_openapi::api::core::v1::ServicePort,
     port: u16,
 ) -> (bool, Vec<u16>, String) {
+    let target = service_port.target_port.as_ref();
     let containers = container_ports(cluster, ns, name);
     let mut slice_ports: Vec<(Option<String>, u16)> = Vec::new();
     let mut ready = 0;
@@ -328,15 +328,26 @@ fn backends(
         Some((ports, _)) => ports.clone(),
         None => slice_ports,
     };
-    let target_port: Option<u16> = match target {
-        None => Some(port),
-        Some(IntOrString::Int(t)) => u16::try_from(*t).ok(),
-        Some(IntOrString::String(t)) => listen
+    let target_port: Option<u16> = match (target, &containers) {
+        (None, _) => Some(port),
+        (Some(IntOrString::Int(t)), _) => u16::try_from(*t).ok(),
+        // A named targetPort names a container port.
+        (Some(IntOrString::String(t)), Some(_)) => listen
             .iter()
             .find(|(n, _)| n.as_deref() == Some(t.as_str()))
             .map(|p| p.1),
+        // Without the containers, the slice tells: its ports carry the
+        // Service port's name and the resolved target number.
+        (Some(IntOrString::String(_)), None) => listen
+            .iter()
+            .find(|(n, _)| *n == service_port.name.clone().filter(|n| !n.is_empty()))
+            .map(|p| p.1),
     };
-    let mut listening: Vec<u16> = listen.iter().map(|p| p.1).collect();
+    let mut listening: Vec<u16> = if ready == 0 {
+        Vec::new()
+    } else {
+        listen.iter().map(|p| p.1).collect()
+    };
     listening.sort_unstable();
     listening.dedup();
     let hit = ready > 0 && target_port.is_some_and(|t| listening.contains(&t));

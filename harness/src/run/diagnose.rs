@@ -135,6 +135,35 @@ impl Context<'_> {
             .map(|z| (z.clone(), relative_labels(name, z)))
     }
 
+    /// Ready endpoints of the multi-cluster service `ns/svc` in the resolver's cluster.
+    fn mcs_ready(&self, ns: &str, svc: &str) -> usize {
+        let Some(cluster) = self.cluster() else {
+            return 0;
+        };
+        cluster
+            .resources()
+            .filter_map(|r| match r {
+                Resource::EndpointSlice(slice)
+                    if slice
+                        .metadata
+                        .namespace
+                        .as_deref()
+                        .unwrap_or("default")
+                        .eq_ignore_ascii_case(ns)
+                        && slice
+                            .metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get(crate::model::crd::LABEL_SERVICE_NAME))
+                            .is_some_and(|n| n.eq_ignore_ascii_case(svc)) =>
+                {
+                    Some(crate::resolver::view::endpoints_of(slice, true).len())
+                }
+                _ => None,
+            })
+            .sum()
+    }
+
     fn import(&self, ns: &str, svc: &str) -> Option<&crate::model::ServiceImport> {
         self.cluster()?.resources().find_map(|r| match r {
             Resource::ServiceImport(si)
@@ -210,8 +239,8 @@ pub fn query(cx: &Context<'_>, q: &Question, outcome: &Outcome) -> Vec<Diagnosis
         let header_line = cx
             .resolver
             .config
-            .servers
-            .iter()
+            .server_for(&q.name)
+            .into_iter()
             .flat_map(|s| s.chain.iter())
             .find_map(|p| match p {
                 Plugin::Header { line, .. } => Some(*line),
@@ -243,13 +272,20 @@ pub fn query(cx: &Context<'_>, q: &Question, outcome: &Outcome) -> Vec<Diagnosis
     };
     let svc_name = format!("{svc}.{ns}.svc.{zone}");
     match cx.import(&ns, &svc) {
-        Some(si) if !si.is_headless() && si.spec.ips.is_empty() && reply.answers.is_empty() => out.push(Diagnosis {
+        Some(si)
+            if !si.is_headless()
+                && si.spec.ips.is_empty()
+                && reply.answers.is_empty()
+                && (labels.len() == 3 || (labels.len() == 5 && labels[0].starts_with('_') && labels[1].starts_with('_'))) =>
+        {
+            out.push(Diagnosis {
             id: "import-without-ips",
             title: format!("ServiceImport {ns}/{svc} in {} has no spec.ips, so {svc_name} has no address", cx.resolver.cluster),
             detail: "the MCS controller did not fill spec.ips (Karmada does not; Submariner only with clusterset IPs enabled). A ClusterSetIP import answers A/AAAA only from spec.ips.".into(),
             fix: format!("have the MCS controller allocate a clusterset IP, or set spec.ips on ServiceImport {ns}/{svc} by hand"),
-        }),
-        Some(si) if si.is_headless() && reply.rcode == ResponseCode::NXDomain && labels.len() == 3 => out.push(Diagnosis {
+        })
+        }
+        Some(si) if si.is_headless() && reply.rcode == ResponseCode::NXDomain && labels.len() == 3 && cx.mcs_ready(&ns, &svc) == 0 => out.push(Diagnosis {
             id: "headless-no-ready-endpoints",
             title: format!("headless ServiceImport {ns}/{svc} has no ready endpoints"),
             detail: format!("no ready endpoint in EndpointSlices labelled multicluster.kubernetes.io/service-name={svc} in namespace {ns} of {}", cx.resolver.cluster),
@@ -260,7 +296,12 @@ pub fn query(cx: &Context<'_>, q: &Question, outcome: &Outcome) -> Vec<Diagnosis
                 .world
                 .clusters
                 .values()
-                .filter(|c| c.resources().any(|r| matches!(r, Resource::ServiceExport(e) if e.metadata.name.as_deref() == Some(svc.as_str()))))
+                .filter(|c| {
+                    c.resources().any(|r| {
+                        matches!(r, Resource::ServiceExport(e) if e.metadata.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&svc))
+                            && e.metadata.namespace.as_deref().unwrap_or("default").eq_ignore_ascii_case(&ns))
+                    })
+                })
                 .map(|c| c.name.as_str())
                 .collect();
             out.push(Diagnosis {
@@ -331,14 +372,18 @@ pub fn resolve(
         ),
         None => Vec::new(),
     };
+    // RA matters to dig, not to a libc stub walking its search list.
+    out.retain(|d| d.id != "ra-flag-off");
     let mcs_zones: Vec<Name> = cx
         .resolver
         .config
         .zone_plugins()
         .flat_map(|z| z.mcs_zones.iter().cloned())
         .collect();
-    // Answered from a local zone while an import of the same name exists.
+    // A search candidate in a local zone answered while an import of the same name exists.
     if let Some(answered) = resolution.answered_name()
+        && resolution.answered_by_search(name)
+        && !name.ends_with('.')
         && cx.mcs_labels(answered).is_none()
     {
         for z in cx
@@ -379,12 +424,17 @@ pub fn resolve(
             let Ok(base) = Name::from_ascii(name) else {
                 continue;
             };
-            let Ok(full) = base.append_domain(zone) else {
-                continue;
-            };
-            if let Some((svc, ns)) = service_of(&relative_labels(&full, zone))
-                && cx.import(&ns, &svc).is_some()
-            {
+            // `svc.ns.svc` + zone, or the short `svc.ns` + `svc.` + zone.
+            let forms = [
+                base.clone().append_domain(zone).ok(),
+                base.append_domain(&crate::resolver::zone::child(zone, &["svc"]))
+                    .ok(),
+            ];
+            let hit = forms.into_iter().flatten().find_map(|full| {
+                let (svc, ns) = service_of(&relative_labels(&full, zone))?;
+                cx.import(&ns, &svc).map(|_| (full, svc, ns))
+            });
+            if let Some((full, svc, ns)) = hit {
                 out.push(Diagnosis {
                     id: "search-list-missing-clusterset",
                     title: format!("the client's search list has no {zone}"),

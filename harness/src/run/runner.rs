@@ -112,6 +112,10 @@ fn run_step(
                     }
                     Loaded::Other(o, origin) => {
                         if let Some(c) = world.clusters.get_mut(cluster) {
+                            // Applying replaces an object of the same kind, namespace and name.
+                            c.others.retain(|(x, _)| {
+                                (&x.kind, &x.namespace, &x.name) != (&o.kind, &o.namespace, &o.name)
+                            });
                             c.others.push((o.clone(), origin.clone()));
                         }
                     }
@@ -239,14 +243,21 @@ fn run_step(
             )
         }
         Action::Connect { name, port } => {
-            let (resolution, notes, err) = lookup(scenario, target, name, RecordType::A);
+            // An address literal is not looked up, as libc does not.
+            let literal: Option<std::net::IpAddr> = name.parse().ok();
+            let (resolution, notes, err) = match literal {
+                Some(_) => (Resolution::default(), Vec::new(), None),
+                None => lookup(scenario, target, name, RecordType::A),
+            };
             if let Some(e) = err {
                 return failed(step, e);
             }
-            let address = resolution
-                .final_outcome()
-                .and_then(Outcome::reply)
-                .and_then(|r| r.answers.iter().find_map(|a| a.data.ip_addr()));
+            let address = literal.or_else(|| {
+                resolution
+                    .final_outcome()
+                    .and_then(Outcome::reply)
+                    .and_then(|r| r.answers.iter().find_map(|a| a.data.ip_addr()))
+            });
             let connection = address.map(|ip| connect(world, &scenario.client.cluster, ip, *port));
             let cx = Context {
                 world,
@@ -254,7 +265,10 @@ fn run_step(
                 client: &scenario.client,
             };
             let mut diagnoses = diagnose::connect(&cx, name, &resolution, connection.as_ref());
-            let mut transcript = walk_text(scenario, &resolution, RecordType::A);
+            let mut transcript = match literal {
+                Some(_) => format!(";; {name} is an address: no lookup\n"),
+                None => walk_text(scenario, &resolution, RecordType::A),
+            };
             transcript.push_str(&final_note(&resolution, &notes, &cx, &mut diagnoses));
             match &connection {
                 Some(c) => {

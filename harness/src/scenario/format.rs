@@ -95,7 +95,7 @@ pub struct ResolverSpec {
     pub profile: Option<Profile>,
     /// The CoreDNS build's plugin order, e.g. `[multicluster, kubernetes]`.
     #[serde(default)]
-    pub plugin_order: Option<Vec<String>>,
+    pub plugin_order: Option<Located<Vec<String>>>,
     /// The Kubernetes identity the resolver lists objects as
     /// (default `system:serviceaccount:kube-system:coredns`).
     #[serde(default)]
@@ -122,10 +122,10 @@ pub struct ClientSpec {
     pub cluster: Option<Located<String>>,
     /// Its namespace (default `default`).
     #[serde(default)]
-    pub namespace: Option<String>,
+    pub namespace: Option<Located<String>>,
     /// resolv.conf `search` (default ClusterFirst's: `<ns>.svc.cluster.local svc.cluster.local cluster.local`).
     #[serde(default)]
-    pub search: Option<Vec<String>>,
+    pub search: Option<Located<Vec<String>>>,
     /// resolv.conf `options ndots` (default 5).
     #[serde(default)]
     pub ndots: Option<u8>,
@@ -233,7 +233,7 @@ pub struct ExpectSpec {
     /// The resolver sends nothing (the client times out).
     #[serde(default)]
     pub no_response: Option<bool>,
-    /// Header flags that must be set (`+aa`) or clear (`-ra`), space separated.
+    /// Header flags that must be set (`+aa`) or clear (`-ra`), space separated: aa, ra, rd.
     #[serde(default)]
     pub flags: Option<Located<String>>,
     /// Whether the authority section holds the zone's SOA.

@@ -46,6 +46,9 @@ impl Ctx<'_> {
         let p = Path::new(&rel.value);
         if p.is_absolute() {
             return if p.exists() {
+                self.files
+                    .borrow_mut()
+                    .push((rel.value.clone(), p.to_owned()));
                 Ok(p.to_owned())
             } else {
                 Err(self.at(rel, format!("{} does not exist", rel.value)))
@@ -173,14 +176,41 @@ pub fn parse_scenario(path: &Path, root: &Path, text: &str) -> Result<Scenario, 
             libc: Default::default(),
         },
         Some(c) => {
-            let namespace = c.namespace.clone().unwrap_or_else(|| "default".into());
+            let namespace = match &c.namespace {
+                None => "default".to_owned(),
+                Some(ns) => {
+                    let valid = !ns.value.is_empty()
+                        && ns.value.len() <= 63
+                        && ns
+                            .value
+                            .chars()
+                            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+                        && !ns.value.starts_with('-')
+                        && !ns.value.ends_with('-');
+                    if !valid {
+                        return Err(cx
+                            .at(
+                                ns,
+                                format!(
+                                    "client.namespace {:?} is not a valid namespace name",
+                                    ns.value
+                                ),
+                            )
+                            .with_hint(
+                                "lower-case letters, digits and '-', at most 63 characters",
+                            ));
+                    }
+                    ns.value.clone()
+                }
+            };
             let search = match &c.search {
                 None => default_search(&namespace),
                 Some(list) => list
+                    .value
                     .iter()
                     .map(|s| {
                         fqdn(s).map_err(|e| {
-                            cx.err(1, 1, format!("client.search: invalid domain {s:?}: {e}"))
+                            cx.at(list, format!("client.search: invalid domain {s:?}: {e}"))
                         })
                     })
                     .collect::<Result<_, _>>()?,
@@ -366,11 +396,11 @@ fn resolver_setup(
     let order: Vec<PluginKind> = match &spec.plugin_order {
         None => STOCK_ORDER.to_vec(),
         Some(list) => list
+            .value
             .iter()
             .map(|s| {
-                s.parse().map_err(|e: String| {
-                    cx.at(&spec.cluster, format!("resolver.plugin_order: {e}"))
-                })
+                s.parse()
+                    .map_err(|e: String| cx.at(list, format!("resolver.plugin_order: {e}")))
             })
             .collect::<Result<_, _>>()?,
     };
@@ -471,6 +501,21 @@ fn action(
                     "patch.merge must be a mapping (a JSON merge patch)",
                 ));
             }
+            for field in ["kind", "apiVersion"] {
+                if p.merge.get(field).is_some() {
+                    return Err(cx
+                        .at(located, format!("a patch cannot change {field}"))
+                        .with_hint("delete the object and apply the new one"));
+                }
+            }
+            if let Some(meta) = p.merge.get("metadata")
+                && (meta.get("name").is_some() || meta.get("namespace").is_some())
+            {
+                return Err(cx.at(
+                    located,
+                    "a patch cannot change an object's name or namespace",
+                ));
+            }
             Action::Patch {
                 cluster: cluster_ok(&p.cluster)?,
                 key: ObjectKey::new(k, p.namespace.as_deref().unwrap_or("default"), &p.name),
@@ -499,6 +544,9 @@ fn action(
             let port: u16 = port
                 .parse()
                 .map_err(|_| cx.at(located, format!("invalid port {port:?}")))?;
+            if name.is_empty() {
+                return Err(cx.at(located, "connect needs a name or address before the port"));
+            }
             Name::from_ascii(name)
                 .map_err(|e| cx.at(located, format!("invalid name {name:?}: {e}")))?;
             Action::Connect {
@@ -542,6 +590,7 @@ fn name_and_type(
     let mut words = text.split_whitespace();
     let name = words
         .next()
+        .filter(|n| *n != ".")
         .ok_or_else(|| cx.at(located, "no name given"))?
         .to_owned();
     let qtype = match words.next() {
@@ -635,6 +684,15 @@ fn checks(
         need_dns("answer")?;
         out.push(Check::Answer(a.clone()));
     }
+    for (key, value) in [("nodata", e.nodata), ("no_response", e.no_response)] {
+        if value == Some(false) {
+            return Err(cx
+                .at(at, format!("`{key}: false` checks nothing"))
+                .with_hint(format!(
+                    "leave `{key}` out, or check what should come instead (rcode, answer)"
+                )));
+        }
+    }
     if let Some(true) = e.nodata {
         need_dns("nodata")?;
         if e.answer.as_ref().is_some_and(|a| !a.is_empty()) {
@@ -671,7 +729,16 @@ fn checks(
                 "aa" => HeaderFlag::Aa,
                 "ra" => HeaderFlag::Ra,
                 "rd" => HeaderFlag::Rd,
-                "tc" => HeaderFlag::Tc,
+                "tc" => {
+                    return Err(cx
+                        .at(
+                            f,
+                            "tc cannot be observed: the reference target hands replies over whole",
+                        )
+                        .with_hint(
+                            "truncation is tested over real sockets (see docs/semantics.md)",
+                        ));
+                }
                 _ => {
                     return Err(cx
                         .at(f, format!("unknown flag {name:?}"))
