@@ -430,3 +430,21 @@ fn the_cache_keeps_answers_for_their_clamped_ttl_as_coredns_does() {
     cache.put(&out, &mut refused, &policy, Duration::ZERO);
     assert!(cache.get(&out, Duration::ZERO).is_none());
 }
+
+#[test]
+fn a_named_target_port_resolves_through_the_slice_without_a_deployment() {
+    // The Service port is named `web`; its targetPort names the container's
+    // `http` port. The slice carries the Service port's name and the number.
+    let yaml = "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: default}\nspec:\n  clusterIP: 10.96.7.7\n  ports: [{name: web, port: 80, targetPort: http}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: s-1\n  namespace: default\n  labels: {kubernetes.io/service-name: s}\naddressType: IPv4\nports: [{name: web, port: 8080, protocol: TCP}]\nendpoints:\n  - addresses: [\"10.1.1.1\"]\n";
+    let mut world = World::default();
+    world.clusters.insert(
+        "c".into(),
+        World::parse_cluster("c", Path::new("t.yaml"), yaml, 1).unwrap(),
+    );
+    let c = connect(&world, "c", "10.96.7.7".parse().unwrap(), 80);
+    assert!(c.reachable, "{:?}", c.path);
+    assert!(
+        !connect(&world, "c", "10.96.7.7".parse().unwrap(), 8080).reachable,
+        "8080 is not a Service port"
+    );
+}
