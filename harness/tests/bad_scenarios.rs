@@ -78,6 +78,9 @@ fn malformed_scenarios_are_reported_where_they_go_wrong() {
                 case.what, case.line, case.column, case.message
             ));
         }
+        if err.hint.is_none() {
+            wrong.push(format!("{}: no hint ({err})", case.what));
+        }
         if let Some(h) = case.hint
             && !err.hint.as_deref().unwrap_or_default().contains(h)
         {

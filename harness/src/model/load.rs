@@ -153,7 +153,23 @@ pub fn parse_manifests(
             } else {
                 format!("field {path}: ")
             };
-            err(l, c, format!("{kind} {name}: {what}{msg}"))
+            let e = err(l, c, format!("{kind} {name}: {what}{msg}"));
+            if path.is_empty() || path == "." || path == "?" {
+                e.with_hint(format!(
+                    "`kubectl explain {}` describes every field",
+                    kind.as_str().to_ascii_lowercase()
+                ))
+            } else {
+                let field: String = path
+                    .split('.')
+                    .map(|p| p.split('[').next().unwrap_or(p))
+                    .collect::<Vec<_>>()
+                    .join(".");
+                e.with_hint(format!(
+                    "`kubectl explain {}.{field}` describes the field",
+                    kind.as_str().to_ascii_lowercase()
+                ))
+            }
         })?;
         let mut resource = typed;
         if kind.is_namespaced() && resource.metadata().namespace.is_none() {

@@ -93,7 +93,7 @@ impl FromStr for PluginKind {
             "kubernetes" => Ok(PluginKind::Kubernetes),
             "multicluster" => Ok(PluginKind::Multicluster),
             other => Err(format!(
-                "unknown plugin {other:?} (expected header, kubernetes or multicluster)"
+                "unknown plugin {other:?} (expected cache, header, kubernetes or multicluster)"
             )),
         }
     }

@@ -272,7 +272,9 @@ pub fn parse_scenario(path: &Path, root: &Path, text: &str) -> Result<Scenario, 
         });
     }
     if steps.is_empty() {
-        return Err(cx.err(1, 1, "the scenario has no steps"));
+        return Err(cx.err(1, 1, "the scenario has no steps").with_hint(
+            "add at least one query, resolve or connect step, with an expect after it",
+        ));
     }
     Ok(Scenario {
         path: path.to_owned(),
@@ -320,9 +322,11 @@ fn decode(cx: &Ctx<'_>) -> Result<ScenarioFile, ScenarioError> {
             format!("{path}: ")
         };
         let mut err = cx.err(line, column, format!("{what}{msg}"));
-        if let Some(hint) = suggestion(&msg) {
-            err = err.with_hint(hint);
-        }
+        err = match suggestion(&msg) {
+            Some(hint) => err.with_hint(hint),
+            None if msg.starts_with("missing field") => err.with_hint("a scenario needs world, resolver and steps (docs/scenarios.md)"),
+            None => err.with_hint("the format is in docs/scenarios.md; with `# yaml-language-server: $schema=../scenario.schema.json` editors check it as you type"),
+        };
         err
     })
 }
@@ -399,8 +403,10 @@ fn resolver_setup(
             .value
             .iter()
             .map(|s| {
-                s.parse()
-                    .map_err(|e: String| cx.at(list, format!("resolver.plugin_order: {e}")))
+                s.parse().map_err(|e: String| {
+                    cx.at(list, format!("resolver.plugin_order: {e}"))
+                        .with_hint("the simulated plugins: cache, header, kubernetes, multicluster")
+                })
             })
             .collect::<Result<_, _>>()?,
     };
@@ -536,16 +542,20 @@ fn action(
         }
         Step::Connect(target) => {
             let Some((name, port)) = target.rsplit_once(':') else {
-                return Err(cx.at(
-                    located,
-                    format!("connect needs NAME:PORT, found {target:?}"),
-                ));
+                return Err(cx
+                    .at(
+                        located,
+                        format!("connect needs NAME:PORT, found {target:?}"),
+                    )
+                    .with_hint("e.g. `connect: serve.default.svc.clusterset.local:80`"));
             };
             let port: u16 = port
                 .parse()
                 .map_err(|_| cx.at(located, format!("invalid port {port:?}")))?;
             if name.is_empty() {
-                return Err(cx.at(located, "connect needs a name or address before the port"));
+                return Err(cx
+                    .at(located, "connect needs a name or address before the port")
+                    .with_hint("e.g. `connect: serve.default.svc.clusterset.local:80`"));
             }
             Name::from_ascii(name)
                 .map_err(|e| cx.at(located, format!("invalid name {name:?}: {e}")))?;
@@ -696,7 +706,9 @@ fn checks(
     if let Some(true) = e.nodata {
         need_dns("nodata")?;
         if e.answer.as_ref().is_some_and(|a| !a.is_empty()) {
-            return Err(cx.at(at, "nodata and a non-empty answer contradict each other"));
+            return Err(cx
+                .at(at, "nodata and a non-empty answer contradict each other")
+                .with_hint("NODATA is NOERROR with an empty answer: keep one of the two"));
         }
         out.push(Check::NoData);
     }
@@ -773,23 +785,27 @@ fn checks(
         if let (Some(min), Some(max)) = (t.min, t.max)
             && min > max
         {
-            return Err(cx.at(
-                at,
-                format!("ttl.min {min} is above ttl.max {max}: the check can never pass"),
-            ));
+            return Err(cx
+                .at(
+                    at,
+                    format!("ttl.min {min} is above ttl.max {max}: the check can never pass"),
+                )
+                .with_hint("swap min and max"));
         }
         out.extend(t.min.map(Check::TtlMin));
         out.extend(t.max.map(Check::TtlMax));
     }
     if let Some(c) = &e.candidate {
         if !matches!(action, Action::Resolve { .. }) {
-            return Err(cx.at(
-                at,
-                format!(
-                    "`candidate` checks a resolve step, not a {} step",
-                    action.kind()
-                ),
-            ));
+            return Err(cx
+                .at(
+                    at,
+                    format!(
+                        "`candidate` checks a resolve step, not a {} step",
+                        action.kind()
+                    ),
+                )
+                .with_hint("put it in the expect that follows a resolve step"));
         }
         out.push(Check::Candidate(if c == "none" {
             None
@@ -799,13 +815,15 @@ fn checks(
     }
     if let Some(r) = e.reachable {
         if !matches!(action, Action::Connect { .. }) {
-            return Err(cx.at(
-                at,
-                format!(
-                    "`reachable` checks a connect step, not a {} step",
-                    action.kind()
-                ),
-            ));
+            return Err(cx
+                .at(
+                    at,
+                    format!(
+                        "`reachable` checks a connect step, not a {} step",
+                        action.kind()
+                    ),
+                )
+                .with_hint("put it in the expect that follows a connect step"));
         }
         out.push(Check::Reachable(r));
     }
