@@ -20,6 +20,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod model;
 pub mod report;
 pub mod resolver;

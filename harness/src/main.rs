@@ -177,7 +177,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MCSDNS_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                .unwrap_or_else(|_| "info,kube_runtime=error,kube_client=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -5,10 +5,14 @@
 
 use std::time::Duration;
 
-use crate::model::rbac::{self, Access};
-use crate::model::{ClusterState, ObjectKey, Resource};
-use crate::resolver::view::{Sync, SyncState};
-use crate::resolver::{ClusterView, Outcome, Question, ResolverConfig, answer};
+use std::sync::{Arc, Mutex};
+
+use crate::cluster::mock::{SharedApi, client};
+use crate::cluster::store::{ApiStore, RESOURCES, Target as ApiTarget};
+use crate::cluster::watch::{SharedState, WATCHED, WatchState, spawn};
+use crate::model::{Kind, ObjectKey, Resource};
+use crate::resolver::view::Sync;
+use crate::resolver::{Outcome, Question, ResolverConfig, answer};
 use crate::scenario::Scenario;
 
 /// What a target can do besides answering queries.
@@ -20,6 +24,21 @@ pub struct Capabilities {
     pub advance_time: bool,
     /// Its Corefile can be replaced mid-scenario.
     pub reconfigure: bool,
+    /// Its API can be made to fail (dropped watches, 410, outages).
+    pub inject_faults: bool,
+}
+
+/// A fault of a cluster's Kubernetes API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Every open watch is cut; clients re-watch from their resourceVersion.
+    DropWatches,
+    /// The event history is forgotten: re-watches get 410 Gone and relist.
+    ExpireHistory,
+    /// The API answers 503 for this long (virtual time).
+    Unavailable(Duration),
+    /// The MCS CRDs are removed (true) or installed again (false).
+    CrdsMissing(bool),
 }
 
 /// A change of one object in one cluster.
@@ -72,6 +91,11 @@ pub trait Target {
         let _ = config;
         Err(TargetError("this target cannot be reconfigured".into()))
     }
+    /// Injects an API fault into a cluster.
+    fn fault(&mut self, cluster: &str, fault: &Fault) -> Result<(), TargetError> {
+        let _ = (cluster, fault);
+        Err(TargetError("this target cannot inject API faults".into()))
+    }
     /// Moves the clock.
     fn advance(&mut self, by: Duration) -> Result<(), TargetError> {
         let _ = by;
@@ -81,11 +105,14 @@ pub trait Target {
 
 /// The reference resolver, in process: deterministic, with a virtual clock.
 ///
-/// It sees only its own cluster, as a deployed resolver does, and lists it
-/// as its identity: where RBAC (the cluster's ClusterRoles and bindings)
-/// forbids listing ServiceImports, its view is not synced. A Corefile
-/// `cache` is simulated on the virtual clock, so `advance` decides when a
-/// fix becomes visible.
+/// It reaches its state as a deployed resolver does: kube-rs watchers list
+/// and watch its cluster's API (served in process by `cluster::mock` from the
+/// scenario's world), as the resolver's identity, so RBAC denials, missing
+/// CRDs, dropped watches and 410 relists happen for real. After each change
+/// the target runs its runtime (tokio, paused time) until every watcher has
+/// caught up, or has failed for a reason that still holds: answers never
+/// depend on timing. A Corefile `cache` is simulated on the scenario's
+/// virtual clock, so `advance` decides when a fix becomes visible.
 #[derive(Default)]
 pub struct ReferenceTarget {
     clock: Duration,
@@ -93,12 +120,81 @@ pub struct ReferenceTarget {
 }
 
 struct Running {
-    note: Option<CacheNote>,
-    cache: crate::resolver::cache::Cache,
-    cluster: ClusterState,
+    runtime: tokio::runtime::Runtime,
+    api: SharedApi,
+    watch: SharedState,
+    cluster: String,
     identity: String,
     config: ResolverConfig,
-    view: ClusterView,
+    note: Option<CacheNote>,
+    cache: crate::resolver::cache::Cache,
+    down_until: Option<Duration>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // End the watch streams so the runtime's tasks finish.
+        if let Ok(mut api) = self.api.lock() {
+            api.drop_watches();
+        }
+    }
+}
+
+/// How long a settle may run in the runtime's (paused, virtual) time:
+/// longer than kube's largest watcher backoff.
+const SETTLE_LIMIT: Duration = Duration::from_secs(120);
+
+impl Running {
+    /// Whether every watcher has caught up with the API, or cannot.
+    fn caught_up(&self) -> bool {
+        let (Ok(api), Ok(st)) = (self.api.lock(), self.watch.lock()) else {
+            return true;
+        };
+        WATCHED.iter().all(|kind| {
+            let sync = st.sync.get(kind).cloned().unwrap_or(Sync::Pending);
+            let target = list_target(*kind);
+            let allowed = api.authorize(&self.identity, "list", &target).is_ok()
+                && api.authorize(&self.identity, "watch", &target).is_ok();
+            if !allowed {
+                return sync != Sync::Pending;
+            }
+            if !sync.is_synced() {
+                return false;
+            }
+            let want = api.state().objects.keys().filter(|k| k.kind == *kind);
+            let have = st.known.keys().filter(|k| k.kind == *kind);
+            want.clone().count() == have.count()
+                && want
+                    .into_iter()
+                    .all(|k| st.known.get(k) == api.version_of(k).as_ref())
+        })
+    }
+
+    /// Runs the watchers until they have caught up (bounded in virtual time).
+    fn settle(&self) {
+        self.runtime.block_on(async {
+            let step = Duration::from_millis(50);
+            let mut waited = Duration::ZERO;
+            while !self.caught_up() && waited < SETTLE_LIMIT {
+                tokio::time::sleep(step).await;
+                waited += step;
+            }
+        });
+    }
+}
+
+fn list_target(kind: Kind) -> ApiTarget {
+    let (kind, group, _, resource) = RESOURCES
+        .iter()
+        .copied()
+        .find(|r| r.0 == kind)
+        .unwrap_or(RESOURCES[0]);
+    ApiTarget {
+        kind,
+        group,
+        resource,
+        namespace: None,
+    }
 }
 
 impl ReferenceTarget {
@@ -112,38 +208,25 @@ impl ReferenceTarget {
         self.clock
     }
 
-    /// The view the resolver answers from (for tests and diagnoses).
-    pub fn view(&self) -> Option<&ClusterView> {
-        self.state.as_ref().map(|s| &s.view)
+    /// The watch errors seen so far (the API's own words).
+    pub fn watch_errors(&self) -> Vec<String> {
+        self.state
+            .as_ref()
+            .and_then(|s| s.watch.lock().ok().map(|w| w.errors.clone()))
+            .unwrap_or_default()
     }
-}
 
-/// The sync state a resolver listing `state` as `identity` reaches.
-pub fn sync_state(state: &ClusterState, identity: &str) -> SyncState {
-    let source = |accesses: &[Access<'_>]| {
-        for a in accesses {
-            if let Err(d) = rbac::check(state, identity, *a) {
-                return Sync::Failed(d.message);
-            }
-        }
-        Sync::Synced
-    };
-    SyncState {
-        service_imports: source(&[rbac::LIST_SERVICEIMPORTS, rbac::WATCH_SERVICEIMPORTS]),
-        mcs_endpoint_slices: source(&[rbac::LIST_ENDPOINTSLICES]),
-        local: source(&[
-            Access {
-                verb: "list",
-                group: "",
-                resource: "services",
-            },
-            Access {
-                verb: "list",
-                group: "",
-                resource: "namespaces",
-            },
-            rbac::LIST_ENDPOINTSLICES,
-        ]),
+    /// A copy of the view the resolver answers from.
+    pub fn view(&self) -> Option<crate::resolver::ClusterView> {
+        self.state
+            .as_ref()
+            .and_then(|s| s.watch.lock().ok().map(|w| w.view.clone()))
+    }
+
+    fn running(&mut self) -> Result<&mut Running, TargetError> {
+        self.state
+            .as_mut()
+            .ok_or_else(|| TargetError("not started".into()))
     }
 }
 
@@ -157,6 +240,7 @@ impl Target for ReferenceTarget {
             apply_state: true,
             advance_time: true,
             reconfigure: true,
+            inject_faults: true,
         }
     }
 
@@ -165,51 +249,62 @@ impl Target for ReferenceTarget {
             .world
             .clusters
             .get(&scenario.resolver.cluster)
-            .cloned()
             .ok_or_else(|| TargetError(format!("no cluster {}", scenario.resolver.cluster)))?;
-        let mut view = ClusterView::from_state(&cluster);
-        view.sync = sync_state(&cluster, &scenario.resolver.identity);
+        self.state = None;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .map_err(|e| TargetError(format!("cannot start a runtime: {e}")))?;
+        let api: SharedApi = Arc::new(Mutex::new(ApiStore::new(cluster)));
+        let watch: SharedState = Arc::new(Mutex::new(WatchState::default()));
+        {
+            let _guard = runtime.enter();
+            spawn(&client(api.clone(), &scenario.resolver.identity), &watch);
+        }
         self.clock = Duration::ZERO;
-        self.state = Some(Running {
-            note: None,
-            cache: Default::default(),
-            cluster,
+        let running = Running {
+            runtime,
+            api,
+            watch,
+            cluster: scenario.resolver.cluster.clone(),
             identity: scenario.resolver.identity.clone(),
             config: scenario.resolver.config.clone(),
-            view,
-        });
+            note: None,
+            cache: Default::default(),
+            down_until: None,
+        };
+        running.settle();
+        self.state = Some(running);
         Ok(())
     }
 
     fn apply(&mut self, cluster: &str, change: &Change) -> Result<(), TargetError> {
-        let s = self
-            .state
-            .as_mut()
-            .ok_or_else(|| TargetError("not started".into()))?;
-        if cluster != s.cluster.name {
+        let s = self.running()?;
+        if cluster != s.cluster {
             // The resolver watches only its own cluster.
             return Ok(());
         }
-        match change {
-            Change::Upsert(r) => {
-                s.cluster.apply(r.clone(), None);
-                s.view.apply(r);
-            }
-            Change::Delete(key) => {
-                s.cluster.delete(key);
-                s.view.remove(key);
+        if let Ok(mut api) = s.api.lock() {
+            match change {
+                Change::Upsert(r) => api.apply(r.clone()),
+                Change::Delete(key) => {
+                    api.delete(key);
+                }
             }
         }
-        s.view.sync = sync_state(&s.cluster, &s.identity);
+        s.settle();
         Ok(())
     }
 
     fn query(&mut self, question: &Question) -> Result<Outcome, TargetError> {
         let now = self.clock;
-        let s = self
-            .state
-            .as_mut()
-            .ok_or_else(|| TargetError("not started".into()))?;
+        let s = self.running()?;
+        let view = s
+            .watch
+            .lock()
+            .map(|w| w.view.clone())
+            .map_err(|_| TargetError("watch state poisoned".into()))?;
         let policy = s.config.cache_for(&question.name).cloned();
         s.note = None;
         if let Some(p) = &policy
@@ -219,7 +314,7 @@ impl Target for ReferenceTarget {
                 remaining,
             }) = s.cache.get(question, now)
         {
-            let fresh = answer(&s.config, &s.view, question);
+            let fresh = answer(&s.config, &view, question);
             let differs = fresh.reply().is_none_or(|f| {
                 f.rcode != hit.rcode
                     || crate::run::record::answer_set(&f.answers)
@@ -236,7 +331,7 @@ impl Target for ReferenceTarget {
             });
             return Ok(Outcome::Reply(hit));
         }
-        let mut outcome = answer(&s.config, &s.view, question);
+        let mut outcome = answer(&s.config, &view, question);
         if let (Some(policy), Outcome::Reply(reply)) = (&policy, &mut outcome) {
             s.cache.put(question, reply, policy, now);
         }
@@ -248,13 +343,35 @@ impl Target for ReferenceTarget {
     }
 
     fn reconfigure(&mut self, config: &ResolverConfig) -> Result<(), TargetError> {
-        let s = self
-            .state
-            .as_mut()
-            .ok_or_else(|| TargetError("not started".into()))?;
+        let s = self.running()?;
         s.config = config.clone();
         // A reload builds new plugin instances: the cache starts empty.
         s.cache.clear();
+        Ok(())
+    }
+
+    fn fault(&mut self, cluster: &str, fault: &Fault) -> Result<(), TargetError> {
+        let now = self.clock;
+        let s = self.running()?;
+        if cluster != s.cluster {
+            return Ok(());
+        }
+        if let Ok(mut api) = s.api.lock() {
+            match fault {
+                Fault::DropWatches => api.drop_watches(),
+                Fault::ExpireHistory => api.expire_history(),
+                Fault::Unavailable(d) => {
+                    api.faults.unavailable = true;
+                    api.drop_watches();
+                    s.down_until = Some(now + *d);
+                }
+                Fault::CrdsMissing(missing) => {
+                    api.faults.crds_missing = *missing;
+                    api.drop_watches();
+                }
+            }
+        }
+        s.settle();
         Ok(())
     }
 
@@ -263,6 +380,15 @@ impl Target for ReferenceTarget {
             .clock
             .checked_add(by)
             .ok_or_else(|| TargetError("the virtual clock would overflow".into()))?;
+        let now = self.clock;
+        let s = self.running()?;
+        if s.down_until.is_some_and(|t| now >= t) {
+            s.down_until = None;
+            if let Ok(mut api) = s.api.lock() {
+                api.faults.unavailable = false;
+            }
+            s.settle();
+        }
         Ok(())
     }
 }
