@@ -157,6 +157,7 @@ struct Event {
 }
 
 struct Watch {
+    from: u64,
     target: Target,
     selector: Selector,
     tx: mpsc::UnboundedSender<Value>,
@@ -299,7 +300,7 @@ impl ApiStore {
         self.log.clear();
         for w in self.watches.drain(..) {
             let _ =
-                w.tx.send(json!({"type": "ERROR", "object": gone(0, self.rv).status}));
+                w.tx.send(json!({"type": "ERROR", "object": gone(w.from, self.rv).status}));
         }
     }
 
@@ -398,6 +399,7 @@ impl ApiStore {
         let bookmark_kind = t.kind.as_str();
         let _ = tx.send(json!({"type": "BOOKMARK", "object": {"kind": bookmark_kind, "apiVersion": "v1", "metadata": {"resourceVersion": self.rv.to_string()}}}));
         self.watches.push(Watch {
+            from: self.rv,
             target: t,
             selector,
             tx,

@@ -27,6 +27,15 @@ pub fn run_scenario(scenario: &Scenario, target: &mut dyn Target) -> ScenarioRes
             Some(e) => failed(step, format!("the target could not start: {e}")),
             None => run_step(scenario, target, &mut world, &mut setup, step),
         };
+        let mut result = result;
+        let events = target.take_events();
+        if !events.is_empty() {
+            let mut t = result.transcript.take().unwrap_or_default();
+            for e in events {
+                t.push_str(&format!(";; api: {e}\n"));
+            }
+            result.transcript = Some(t);
+        }
         steps.push(result);
     }
     let status = if steps.iter().any(|s| s.status == Status::Failed) {
@@ -163,6 +172,18 @@ fn run_step(
                 c.apply(patched.clone(), origin);
             }
             if let Err(e) = target.apply(cluster, &Change::Upsert(patched)) {
+                return failed(step, e.to_string());
+            }
+            return base(step);
+        }
+        Action::Fault { cluster, fault } => {
+            if !caps.inject_faults {
+                return skipped(
+                    step,
+                    format!("target {} cannot inject API faults", target.name()),
+                );
+            }
+            if let Err(e) = target.fault(cluster, fault) {
                 return failed(step, e.to_string());
             }
             return base(step);

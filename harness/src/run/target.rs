@@ -28,6 +28,20 @@ pub struct Capabilities {
     pub inject_faults: bool,
 }
 
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::DropWatches => f.write_str("watches dropped"),
+            Fault::ExpireHistory => f.write_str("history expired (410 Gone)"),
+            Fault::Unavailable(d) => {
+                write!(f, "API unavailable for {}", crate::scenario::humanize(*d))
+            }
+            Fault::CrdsMissing(true) => f.write_str("MCS CRDs removed"),
+            Fault::CrdsMissing(false) => f.write_str("MCS CRDs installed"),
+        }
+    }
+}
+
 /// A fault of a cluster's Kubernetes API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -91,6 +105,11 @@ pub trait Target {
         let _ = config;
         Err(TargetError("this target cannot be reconfigured".into()))
     }
+    /// Events the target saw that no answer shows (API errors its watchers
+    /// met), since the last call.
+    fn take_events(&mut self) -> Vec<String> {
+        Vec::new()
+    }
     /// Injects an API fault into a cluster.
     fn fault(&mut self, cluster: &str, fault: &Fault) -> Result<(), TargetError> {
         let _ = (cluster, fault);
@@ -129,6 +148,7 @@ struct Running {
     note: Option<CacheNote>,
     cache: crate::resolver::cache::Cache,
     down_until: Option<Duration>,
+    events_seen: usize,
 }
 
 impl Drop for Running {
@@ -172,14 +192,27 @@ impl Running {
 
     /// Runs the watchers until they have caught up (bounded in virtual time).
     fn settle(&self) {
+        self.settle_at_least(Duration::ZERO);
+    }
+
+    /// Runs the watchers for at least `min` (so they meet a fault) and until
+    /// they have caught up.
+    fn settle_at_least(&self, min: Duration) {
         self.runtime.block_on(async {
             let step = Duration::from_millis(50);
             let mut waited = Duration::ZERO;
-            while !self.caught_up() && waited < SETTLE_LIMIT {
+            while (waited < min || !self.caught_up()) && waited < SETTLE_LIMIT {
                 tokio::time::sleep(step).await;
                 waited += step;
             }
         });
+        // The SOA serial is the API's resourceVersion the view is current to,
+        // whatever order the events came in.
+        if self.caught_up()
+            && let (Ok(api), Ok(mut st)) = (self.api.lock(), self.watch.lock())
+        {
+            st.view.serial = api.resource_version() as u32;
+        }
     }
 }
 
@@ -273,6 +306,7 @@ impl Target for ReferenceTarget {
             note: None,
             cache: Default::default(),
             down_until: None,
+            events_seen: 0,
         };
         running.settle();
         self.state = Some(running);
@@ -342,6 +376,25 @@ impl Target for ReferenceTarget {
         self.state.as_mut().and_then(|s| s.note.take())
     }
 
+    fn take_events(&mut self) -> Vec<String> {
+        let Some(s) = self.state.as_mut() else {
+            return Vec::new();
+        };
+        let Ok(w) = s.watch.lock() else {
+            return Vec::new();
+        };
+        let new: Vec<String> = w.errors.iter().skip(s.events_seen).cloned().collect();
+        s.events_seen = w.errors.len();
+        // Retries repeat the same error: show each once per step.
+        let mut unique: Vec<String> = Vec::new();
+        for e in new {
+            if !unique.contains(&e) {
+                unique.push(e);
+            }
+        }
+        unique
+    }
+
     fn reconfigure(&mut self, config: &ResolverConfig) -> Result<(), TargetError> {
         let s = self.running()?;
         s.config = config.clone();
@@ -371,7 +424,7 @@ impl Target for ReferenceTarget {
                 }
             }
         }
-        s.settle();
+        s.settle_at_least(Duration::from_secs(1));
         Ok(())
     }
 

@@ -154,6 +154,8 @@ pub enum Step {
     Advance(String),
     /// Replace the resolver's Corefile (a fix applied as a step).
     Corefile(CorefileSpec),
+    /// Make a cluster's Kubernetes API misbehave.
+    Fault(FaultSpec),
     /// Check the result of the step before.
     Expect(ExpectSpec),
 }
@@ -170,6 +172,26 @@ pub struct ApplySpec {
     /// Or a file or folder.
     #[serde(default)]
     pub path: Option<Located<String>>,
+}
+
+/// One API fault; give exactly one of its kinds.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// The cluster whose API misbehaves.
+    pub cluster: Located<String>,
+    /// Cut every open watch; clients re-watch from where they were.
+    #[serde(default)]
+    pub drop_watches: Option<bool>,
+    /// Forget the event history: re-watches get 410 Gone and relist.
+    #[serde(default)]
+    pub expire_history: Option<bool>,
+    /// Answer every request with 503 for this long (virtual time: `30s`).
+    #[serde(default)]
+    pub unavailable: Option<String>,
+    /// Remove (true) or reinstall (false) the MCS CRDs: their paths give 404.
+    #[serde(default)]
+    pub crds_missing: Option<bool>,
 }
 
 /// A new Corefile for the resolver.

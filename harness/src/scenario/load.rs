@@ -588,6 +588,35 @@ fn action(
                 source,
             }
         }
+        Step::Fault(f) => {
+            use crate::run::target::Fault;
+            let mut faults = Vec::new();
+            if f.drop_watches == Some(true) {
+                faults.push(Fault::DropWatches);
+            }
+            if f.expire_history == Some(true) {
+                faults.push(Fault::ExpireHistory);
+            }
+            if let Some(d) = &f.unavailable {
+                let d = duration(d).ok_or_else(|| {
+                    cx.at(located, format!("invalid duration {d:?}"))
+                        .with_hint("write 500ms, 30s, 5m or 1h (a week at most)")
+                })?;
+                faults.push(Fault::Unavailable(d));
+            }
+            if let Some(m) = f.crds_missing {
+                faults.push(Fault::CrdsMissing(m));
+            }
+            if faults.len() != 1 {
+                return Err(cx.at(located, "a fault step names exactly one fault").with_hint(
+                    "drop_watches: true, expire_history: true, unavailable: 30s or crds_missing: true|false",
+                ));
+            }
+            Action::Fault {
+                cluster: cluster_ok(&f.cluster)?,
+                fault: faults.remove(0),
+            }
+        }
         Step::Expect(_) => unreachable!("expect is folded into the step before it"),
     })
 }

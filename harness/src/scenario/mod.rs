@@ -148,6 +148,13 @@ pub enum Action {
     },
     /// Move the virtual clock.
     Advance(Duration),
+    /// Make a cluster's API misbehave.
+    Fault {
+        /// The cluster.
+        cluster: String,
+        /// What goes wrong.
+        fault: crate::run::target::Fault,
+    },
     /// Replace the resolver's configuration.
     Reconfigure {
         /// The new configuration.
@@ -169,6 +176,7 @@ impl Action {
             Action::Connect { .. } => "connect",
             Action::Advance(_) => "advance",
             Action::Reconfigure { .. } => "corefile",
+            Action::Fault { .. } => "fault",
         }
     }
 
@@ -193,6 +201,7 @@ impl Action {
             Action::Connect { name, port } => format!("connect {name}:{port}"),
             Action::Advance(d) => format!("advance {}", humanize(*d)),
             Action::Reconfigure { source, .. } => format!("corefile {source}"),
+            Action::Fault { cluster, fault } => format!("fault in {cluster}: {fault}"),
         }
     }
 }
