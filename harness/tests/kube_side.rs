@@ -1,0 +1,225 @@
+//! The Kubernetes side: the in-process API as kube's own client sees it,
+//! the watcher-fed view under random event sequences and faults, and the
+//! determinism of the whole suite.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::api::core::v1::Service;
+use kube::Api;
+use kube::api::ListParams;
+use mcsdns::cluster::mock::client;
+use mcsdns::cluster::store::ApiStore;
+use mcsdns::model::{Kind, ObjectKey, Resource, ServiceImport, World};
+use mcsdns::resolver::{ClusterView, Profile, Question, ResolverConfig, answer};
+use mcsdns::run::target::{Change, Fault};
+use mcsdns::run::{ReferenceTarget, Target, run_scenario, suite};
+use mcsdns::scenario::load_scenario;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn seed_member2() -> mcsdns::model::ClusterState {
+    World::load(&repo().join("fixtures/seed")).unwrap().clusters["member2"].clone()
+}
+
+#[tokio::test]
+async fn kube_lists_with_resource_versions_and_label_selectors() {
+    let api = Arc::new(Mutex::new(ApiStore::new(&seed_member2())));
+    let admin = client(api.clone(), "system:serviceaccount:kube-system:coredns");
+    let services: Api<Service> = Api::all(admin.clone());
+    let list = services.list(&ListParams::default()).await.unwrap();
+    let names: Vec<String> = list
+        .items
+        .iter()
+        .filter_map(|s| s.metadata.name.clone())
+        .collect();
+    assert_eq!(names, ["derived-serve", "kubernetes", "kube-dns"]);
+    assert_eq!(
+        list.metadata.resource_version.as_deref(),
+        Some(api.lock().unwrap().resource_version().to_string().as_str())
+    );
+    let selected = services
+        .list(&ListParams::default().labels("k8s-app=kube-dns"))
+        .await
+        .unwrap();
+    assert_eq!(selected.items.len(), 1);
+    let imports: Api<ServiceImport> = Api::namespaced(admin, "default");
+    assert_eq!(
+        imports.list(&ListParams::default()).await.unwrap().items[0]
+            .spec
+            .ips,
+        ["10.10.0.5"]
+    );
+}
+
+#[tokio::test]
+async fn denials_and_missing_crds_are_the_api_servers_own_errors() {
+    let api = Arc::new(Mutex::new(ApiStore::new(&seed_member2())));
+    let stranger = client(api.clone(), "system:serviceaccount:default:stranger");
+    let err = Api::<ServiceImport>::all(stranger)
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("expected an API error")
+    };
+    assert_eq!(status.code, 403);
+    assert_eq!(status.reason, "Forbidden");
+    assert_eq!(
+        status.message,
+        "serviceimports.multicluster.x-k8s.io is forbidden: User \"system:serviceaccount:default:stranger\" cannot list resource \"serviceimports\" in API group \"multicluster.x-k8s.io\" at the cluster scope"
+    );
+    api.lock().unwrap().faults.crds_missing = true;
+    let coredns = client(api, "system:serviceaccount:kube-system:coredns");
+    let kube::Error::Api(status) = Api::<ServiceImport>::all(coredns)
+        .list(&ListParams::default())
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected an API error")
+    };
+    assert_eq!((status.code, status.reason.as_str()), (404, "NotFound"));
+}
+
+#[test]
+fn a_watch_from_a_forgotten_version_gets_410() {
+    let mut store = ApiStore::new(&seed_member2());
+    let old = store.resource_version();
+    store.expire_history();
+    let target = mcsdns::cluster::store::route("/api/v1/services").unwrap();
+    let mut rx = store.watch(target, Default::default(), old - 1);
+    let event = rx.try_recv().unwrap();
+    assert_eq!(event["type"], "ERROR");
+    assert_eq!(event["object"]["code"], 410);
+    assert_eq!(event["object"]["reason"], "Expired");
+}
+
+/// A small deterministic generator (no dependency needed for a sequence).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn import(i: u64, ip: u64) -> Resource {
+    let yaml = format!(
+        "apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceImport\nmetadata: {{name: s{i}, namespace: default}}\nspec:\n  type: ClusterSetIP\n  ips: [\"10.50.{}.{}\"]\n  ports: [{{name: http, port: 80}}]\n",
+        ip / 250,
+        ip % 250 + 1
+    );
+    match mcsdns::model::parse_manifests(Path::new("gen.yaml"), &yaml, 1)
+        .unwrap()
+        .remove(0)
+    {
+        mcsdns::model::Loaded::Resource(r, _) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn after_any_sequence_of_changes_and_faults_the_view_equals_the_world() {
+    let scenario = load_scenario(
+        &repo().join("scenarios/spec/r2-clustersetip-a.yaml"),
+        &repo().join("scenarios"),
+    )
+    .unwrap();
+    let config = ResolverConfig::default_for(Profile::Kep1645);
+    for seed in 1..=12u64 {
+        let mut rng = Lcg(seed);
+        let mut target = ReferenceTarget::new();
+        target.start(&scenario).unwrap();
+        let mut world = scenario.world.clusters["c1"].clone();
+        for _ in 0..25 {
+            let i = rng.next(6);
+            match rng.next(10) {
+                0..=4 => {
+                    let r = import(i, rng.next(1000));
+                    world.apply(r.clone(), None);
+                    target.apply("c1", &Change::Upsert(r)).unwrap();
+                }
+                5..=6 => {
+                    let key = ObjectKey::new(Kind::ServiceImport, "default", &format!("s{i}"));
+                    world.delete(&key);
+                    target.apply("c1", &Change::Delete(key)).unwrap();
+                }
+                7 => target.fault("c1", &Fault::DropWatches).unwrap(),
+                8 => target.fault("c1", &Fault::ExpireHistory).unwrap(),
+                _ => {
+                    target
+                        .fault("c1", &Fault::Unavailable(std::time::Duration::from_secs(3)))
+                        .unwrap();
+                    target.advance(std::time::Duration::from_secs(3)).unwrap();
+                }
+            }
+        }
+        // Every name the world defines is answered exactly as a view built from the world answers it.
+        let expected = ClusterView::from_state(&world);
+        let seen = target.view().unwrap();
+        for i in 0..6 {
+            let q = Question::parse(
+                &format!("s{i}.default.svc.clusterset.local"),
+                hickory_proto::rr::RecordType::A,
+            )
+            .unwrap();
+            let want = answer(&config, &expected, &q)
+                .reply()
+                .map(|r| (r.rcode, r.answers.clone()));
+            let got = answer(&config, &seen, &q)
+                .reply()
+                .map(|r| (r.rcode, r.answers.clone()));
+            assert_eq!(got, want, "seed {seed}, s{i}");
+        }
+    }
+}
+
+#[test]
+fn the_rbac_denial_is_seen_by_the_watcher_and_recovers_when_fixed() {
+    let root = repo().join("scenarios");
+    let scenario = load_scenario(&root.join("seed/rbac-denied.yaml"), &root).unwrap();
+    let mut target = ReferenceTarget::new();
+    target.start(&scenario).unwrap();
+    let errors = target.watch_errors();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("cannot list resource \"serviceimports\"")),
+        "{errors:?}"
+    );
+    assert!(!target.view().unwrap().sync.service_imports.is_synced());
+    let result = run_scenario(&scenario, &mut ReferenceTarget::new());
+    assert_eq!(
+        result.status,
+        mcsdns::run::Status::Passed,
+        "{:#?}",
+        result.failures()
+    );
+}
+
+#[test]
+fn the_whole_suite_gives_identical_answers_twenty_times() {
+    let root = repo().join("scenarios");
+    let files = suite::discover(&root).unwrap();
+    let (scenarios, errors) = suite::load_all(&files, &root);
+    assert!(errors.is_empty());
+    let make = || -> Box<dyn Target> { Box::new(ReferenceTarget::new()) };
+    let first: Vec<String> = suite::run_all(&scenarios, 2, &make, &|_| {})
+        .scenarios
+        .iter()
+        .map(|s| s.transcript())
+        .collect();
+    for round in 1..20 {
+        let again: Vec<String> = suite::run_all(&scenarios, 2, &make, &|_| {})
+            .scenarios
+            .iter()
+            .map(|s| s.transcript())
+            .collect();
+        assert!(again == first, "round {round} differs");
+    }
+}
