@@ -24,18 +24,63 @@ use crate::model::{Kind, ObjectKey, Resource, ServiceImport};
 use crate::resolver::ClusterView;
 use crate::resolver::view::Sync;
 
+/// One list-and-watch the resolver keeps open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    /// ServiceImports, all namespaces.
+    ServiceImports,
+    /// EndpointSlices labelled `multicluster.kubernetes.io/service-name`.
+    McsEndpointSlices,
+    /// EndpointSlices labelled `kubernetes.io/service-name` (cluster.local).
+    LocalEndpointSlices,
+    /// Namespaces.
+    Namespaces,
+    /// Services, all namespaces.
+    Services,
+}
+
+impl Source {
+    /// The kind it lists.
+    pub fn kind(self) -> Kind {
+        match self {
+            Source::ServiceImports => Kind::ServiceImport,
+            Source::McsEndpointSlices | Source::LocalEndpointSlices => Kind::EndpointSlice,
+            Source::Namespaces => Kind::Namespace,
+            Source::Services => Kind::Service,
+        }
+    }
+
+    /// Its label selector, if it has one.
+    pub fn selector(self) -> Option<&'static str> {
+        match self {
+            Source::McsEndpointSlices => Some(crate::model::crd::LABEL_SERVICE_NAME),
+            Source::LocalEndpointSlices => Some(crate::resolver::view::LABEL_LOCAL_SERVICE_NAME),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.selector() {
+            Some(s) => write!(f, "{} ({s})", self.kind()),
+            None => write!(f, "{}", self.kind()),
+        }
+    }
+}
+
 /// What the watchers have built: the view, and the resourceVersion of
-/// every object it holds (to tell when it has caught up).
+/// every object each source holds (to tell when it has caught up).
 #[derive(Debug, Default)]
 pub struct WatchState {
     /// The resolver's view.
     pub view: ClusterView,
-    /// Known objects and their resourceVersions.
-    pub known: BTreeMap<ObjectKey, u64>,
+    /// Known objects and their resourceVersions, per source.
+    pub known: BTreeMap<Source, BTreeMap<ObjectKey, u64>>,
     /// Watch errors seen, oldest first (for reports).
     pub errors: Vec<String>,
-    /// Each watched kind's sync state.
-    pub sync: BTreeMap<Kind, Sync>,
+    /// Each source's sync state.
+    pub sync: BTreeMap<Source, Sync>,
 }
 
 /// The watch state shared between watcher tasks and readers.
@@ -49,12 +94,17 @@ fn rv_of(r: &Resource) -> u64 {
         .unwrap_or(0)
 }
 
-/// Derives the view's sync flags from each kind's.
+/// Derives the view's sync flags from each source's.
 fn derive_sync(st: &mut WatchState) {
-    let of = |k: Kind| st.sync.get(&k).cloned().unwrap_or(Sync::Pending);
-    let local = [Kind::Namespace, Kind::Service, Kind::EndpointSlice].map(of);
-    st.view.sync.service_imports = of(Kind::ServiceImport);
-    st.view.sync.mcs_endpoint_slices = of(Kind::EndpointSlice);
+    let of = |k: Source| st.sync.get(&k).cloned().unwrap_or(Sync::Pending);
+    let local = [
+        Source::Namespaces,
+        Source::Services,
+        Source::LocalEndpointSlices,
+    ]
+    .map(of);
+    st.view.sync.service_imports = of(Source::ServiceImports);
+    st.view.sync.mcs_endpoint_slices = of(Source::McsEndpointSlices);
     st.view.sync.local = local
         .iter()
         .find(|s| matches!(s, Sync::Failed(_)))
@@ -65,51 +115,46 @@ fn derive_sync(st: &mut WatchState) {
 
 fn apply(
     state: &SharedState,
-    kind: Kind,
+    source: Source,
     event: Result<Event<Resource>, watcher::Error>,
     batch: &mut Vec<Resource>,
 ) {
-    let Ok(mut st) = state.lock() else { return };
+    let Ok(mut guard) = state.lock() else { return };
+    let st = &mut *guard;
+    let mut known = st.known.remove(&source).unwrap_or_default();
     match event {
         Ok(Event::Init) => batch.clear(),
         Ok(Event::InitApply(r)) => batch.push(r),
         Ok(Event::InitDone) => {
-            // A (re)list replaces everything of this kind.
+            // A (re)list replaces everything this source holds.
             let fresh: BTreeMap<ObjectKey, Resource> =
                 batch.drain(..).map(|r| (r.key(), r)).collect();
-            let stale: Vec<ObjectKey> = st
-                .known
+            let stale: Vec<ObjectKey> = known
                 .keys()
-                .filter(|k| k.kind == kind && !fresh.contains_key(k))
+                .filter(|k| !fresh.contains_key(k))
                 .cloned()
                 .collect();
             for k in stale {
                 st.view.remove(&k);
-                st.known.remove(&k);
+                known.remove(&k);
             }
             for (k, r) in fresh {
                 let rv = rv_of(&r);
-                if st.known.get(&k) != Some(&rv) {
+                if known.get(&k) != Some(&rv) {
                     st.view.apply(&r);
-                    st.known.insert(k, rv);
+                    known.insert(k, rv);
                 }
             }
-            // The SOA serial is the newest resourceVersion seen, so it does not
-            // depend on how events interleaved.
-            st.view.serial = st.known.values().copied().max().unwrap_or(0) as u32;
-            st.sync.insert(kind, Sync::Synced);
-            derive_sync(&mut st);
+            st.sync.insert(source, Sync::Synced);
+            derive_sync(st);
         }
         Ok(Event::Apply(r)) => {
-            let rv = rv_of(&r);
+            known.insert(r.key(), rv_of(&r));
             st.view.apply(&r);
-            st.view.serial = rv as u32;
-            st.known.insert(r.key(), rv);
         }
         Ok(Event::Delete(r)) => {
+            known.remove(&r.key());
             st.view.remove(&r.key());
-            st.view.serial = rv_of(&r) as u32;
-            st.known.remove(&r.key());
         }
         Err(e) => {
             let message = match &e {
@@ -118,21 +163,26 @@ fn apply(
                 watcher::Error::WatchError(s) => s.message.clone(),
                 other => other.to_string(),
             };
-            st.errors.push(format!("{kind}: {message}"));
-            if !st.sync.get(&kind).is_some_and(Sync::is_synced) {
-                st.sync.insert(kind, Sync::Failed(message));
-                derive_sync(&mut st);
+            st.errors.push(format!("{source}: {message}"));
+            if !st.sync.get(&source).is_some_and(Sync::is_synced) {
+                st.sync.insert(source, Sync::Failed(message));
+                derive_sync(st);
             }
         }
     }
+    st.known.insert(source, known);
 }
 
-async fn run<K>(api: Api<K>, kind: Kind, wrap: fn(K) -> Resource, state: SharedState)
+async fn run<K>(api: Api<K>, source: Source, wrap: fn(K) -> Resource, state: SharedState)
 where
     K: KubeResource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
     use kube::runtime::WatchStreamExt;
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    let config = match source.selector() {
+        Some(label) => watcher::Config::default().labels(label),
+        None => watcher::Config::default(),
+    };
+    let stream = watcher::watcher(api, config).default_backoff();
     let mut stream = std::pin::pin!(stream);
     let mut batch = Vec::new();
     while let Some(event) = stream.next().await {
@@ -143,49 +193,56 @@ where
             Event::InitApply(k) => Event::InitApply(wrap(k)),
             Event::InitDone => Event::InitDone,
         });
-        apply(&state, kind, event, &mut batch);
+        apply(&state, source, event, &mut batch);
     }
 }
 
 /// The kinds the watchers follow.
-pub const WATCHED: [Kind; 4] = [
-    Kind::ServiceImport,
-    Kind::EndpointSlice,
-    Kind::Namespace,
-    Kind::Service,
+pub const WATCHED: [Source; 5] = [
+    Source::ServiceImports,
+    Source::McsEndpointSlices,
+    Source::LocalEndpointSlices,
+    Source::Namespaces,
+    Source::Services,
 ];
 
-/// Starts the four watchers on the current tokio runtime; they run until
+/// Starts the five watchers on the current tokio runtime; they run until
 /// the runtime stops.
 pub fn spawn(client: &Client, state: &SharedState) -> Vec<tokio::task::JoinHandle<()>> {
     if let Ok(mut st) = state.lock() {
-        for k in WATCHED {
-            st.sync.insert(k, Sync::Pending);
+        for source in WATCHED {
+            st.sync.insert(source, Sync::Pending);
         }
         derive_sync(&mut st);
     }
     vec![
         tokio::spawn(run(
             Api::<ServiceImport>::all(client.clone()),
-            Kind::ServiceImport,
+            Source::ServiceImports,
             Resource::ServiceImport,
             state.clone(),
         )),
         tokio::spawn(run(
             Api::<EndpointSlice>::all(client.clone()),
-            Kind::EndpointSlice,
+            Source::McsEndpointSlices,
+            Resource::EndpointSlice,
+            state.clone(),
+        )),
+        tokio::spawn(run(
+            Api::<EndpointSlice>::all(client.clone()),
+            Source::LocalEndpointSlices,
             Resource::EndpointSlice,
             state.clone(),
         )),
         tokio::spawn(run(
             Api::<Namespace>::all(client.clone()),
-            Kind::Namespace,
+            Source::Namespaces,
             Resource::Namespace,
             state.clone(),
         )),
         tokio::spawn(run(
             Api::<Service>::all(client.clone()),
-            Kind::Service,
+            Source::Services,
             Resource::Service,
             state.clone(),
         )),

@@ -8,7 +8,9 @@ use std::time::Duration;
 use std::sync::{Arc, Mutex};
 
 use crate::cluster::mock::{SharedApi, client};
-use crate::cluster::store::{ApiStore, RESOURCES, Target as ApiTarget};
+use std::collections::BTreeMap;
+
+use crate::cluster::store::{ApiStore, RESOURCES, Selector, Target as ApiTarget};
 use crate::cluster::watch::{SharedState, WATCHED, WatchState, spawn};
 use crate::model::{Kind, ObjectKey, Resource};
 use crate::resolver::view::Sync;
@@ -170,9 +172,9 @@ impl Running {
         let (Ok(api), Ok(st)) = (self.api.lock(), self.watch.lock()) else {
             return true;
         };
-        WATCHED.iter().all(|kind| {
-            let sync = st.sync.get(kind).cloned().unwrap_or(Sync::Pending);
-            let target = list_target(*kind);
+        WATCHED.iter().all(|source| {
+            let sync = st.sync.get(source).cloned().unwrap_or(Sync::Pending);
+            let target = list_target(source.kind());
             let allowed = api.authorize(&self.identity, "list", &target).is_ok()
                 && api.authorize(&self.identity, "watch", &target).is_ok();
             if !allowed {
@@ -181,12 +183,20 @@ impl Running {
             if !sync.is_synced() {
                 return false;
             }
-            let want = api.state().objects.keys().filter(|k| k.kind == *kind);
-            let have = st.known.keys().filter(|k| k.kind == *kind);
-            want.clone().count() == have.count()
-                && want
-                    .into_iter()
-                    .all(|k| st.known.get(k) == api.version_of(k).as_ref())
+            let selector = Selector::parse(source.selector().unwrap_or_default());
+            let want: Vec<(&ObjectKey, Option<u64>)> = api
+                .state()
+                .objects
+                .iter()
+                .filter(|(k, s)| {
+                    k.kind == source.kind()
+                        && selector.matches(s.resource.metadata().labels.as_ref())
+                })
+                .map(|(k, _)| (k, api.version_of(k)))
+                .collect();
+            let empty = BTreeMap::new();
+            let have = st.known.get(source).unwrap_or(&empty);
+            want.len() == have.len() && want.into_iter().all(|(k, v)| have.get(k).copied() == v)
         })
     }
 
