@@ -2,6 +2,7 @@
 //! hand-written scenarios cover is what someone thought of; these cover
 //! what nobody did. `MCSDNS_PROPTEST_CASES` raises the case count.
 
+mod wire;
 mod worlds;
 
 use std::collections::BTreeSet;

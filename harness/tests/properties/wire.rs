@@ -1,0 +1,129 @@
+//! Properties over real loopback sockets: the server answers exactly what
+//! the pure engine answers, echoes id and question, sets TC when it cuts,
+//! and survives any bytes.
+
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RecordType};
+use mcsdns::resolver::server::{SharedSnapshot, Snapshot, serve};
+use mcsdns::resolver::text::record_line;
+use mcsdns::resolver::{ClusterView, Profile, Question, ResolverConfig, answer};
+use proptest::prelude::*;
+
+use crate::worlds::{QTYPES, arb_world, cases, names, recase};
+
+fn lines(records: &[hickory_proto::rr::Record]) -> Vec<String> {
+    let mut v: Vec<String> = records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.name = r.name.to_lowercase();
+            record_line(&r)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+async fn exchange_udp(addr: std::net::SocketAddr, bytes: &[u8]) -> Option<Vec<u8>> {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.ok()?;
+    sock.send_to(bytes, addr).await.ok()?;
+    let mut buf = vec![0u8; 65535];
+    let (n, _) = tokio::time::timeout(Duration::from_millis(500), sock.recv_from(&mut buf)).await.ok()?.ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+async fn exchange_tcp(addr: std::net::SocketAddr, bytes: &[u8]) -> Option<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(bytes);
+    s.write_all(&framed).await.ok()?;
+    let mut len = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut len)).await.ok()?.ok()?;
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).await.ok()?;
+    Some(buf)
+}
+
+fn query_bytes(id: u16, name: &Name, t: RecordType, edns: bool) -> Vec<u8> {
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(name.clone(), t));
+    if edns {
+        m.edns = Some(hickory_proto::op::Edns::new());
+    }
+    m.to_vec().expect("encodes")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// Over UDP and TCP the server sends what the engine answers, with the
+    /// query's id and question (case kept); a cut UDP answer sets TC.
+    #[test]
+    fn the_server_answers_exactly_what_the_engine_answers(
+        g in arb_world(), pick in any::<prop::sample::Index>(), mask in any::<u64>(),
+        t in prop::sample::select(QTYPES.to_vec()), id in any::<u16>(), edns in any::<bool>(),
+    ) {
+        let view = ClusterView::from_state(&g.state);
+        let config = ResolverConfig::default_for(Profile::Kep1645);
+        let all = names(&g);
+        let name = Name::from_ascii(format!("{}.", recase(&all[pick.index(all.len())], mask))).unwrap();
+        let engine = answer(&config, &view, &Question::new(name.clone(), t)).reply().cloned().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let running = serve("127.0.0.1:0".parse().unwrap(), SharedSnapshot::new(Snapshot { config: config.clone().into(), view })).await.unwrap();
+            let bytes = query_bytes(id, &name, t, edns);
+            for (proto, got) in [("udp", exchange_udp(running.addr, &bytes).await), ("tcp", exchange_tcp(running.addr, &bytes).await)] {
+                let m = Message::from_vec(&got.expect("answered")).unwrap();
+                assert_eq!(m.metadata.id, id, "{proto}");
+                assert_eq!(m.queries[0].name().to_string(), name.to_string(), "{proto}: question echoed");
+                assert_eq!(m.metadata.response_code, engine.rcode, "{proto} {name} {t}");
+                assert_eq!(m.metadata.authoritative, engine.authoritative);
+                if m.metadata.truncation {
+                    assert_eq!(proto, "udp", "only UDP truncates");
+                    assert!(m.answers.len() <= engine.answers.len());
+                } else {
+                    assert_eq!(lines(&m.answers), lines(&engine.answers), "{proto} {name} {t}");
+                    assert_eq!(lines(&m.authorities), lines(&engine.authorities), "{proto}");
+                }
+                assert_eq!(m.edns.is_some(), edns, "EDNS answered with EDNS");
+            }
+            running.shutdown().await;
+        });
+    }
+
+    /// No bytes stop the server: what parses as a query is answered (with
+    /// its id), what does not gets FORMERR or, under 12 bytes, nothing.
+    #[test]
+    fn arbitrary_bytes_never_stop_the_server(junk in prop::collection::vec(any::<u8>(), 0..300)) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let view = ClusterView::new("c");
+            let config = ResolverConfig::default_for(Profile::Kep1645);
+            let running = serve("127.0.0.1:0".parse().unwrap(), SharedSnapshot::new(Snapshot { config: config.into(), view })).await.unwrap();
+            let reply = exchange_udp(running.addr, &junk).await;
+            let parsed = Message::from_vec(&junk).ok().filter(|m| m.metadata.message_type == MessageType::Query);
+            match (&parsed, &reply) {
+                (Some(q), Some(r)) => {
+                    let r = Message::from_vec(r).expect("a well-formed reply");
+                    assert_eq!(r.metadata.id, q.metadata.id);
+                }
+                (Some(q), None) => panic!("query {:?} left unanswered", q.metadata),
+                (None, Some(r)) => {
+                    let r = Message::from_vec(r).expect("a well-formed reply");
+                    assert!(matches!(r.metadata.response_code, ResponseCode::FormErr | ResponseCode::NotImp | ResponseCode::Refused | ResponseCode::NoError | ResponseCode::NXDomain), "{:?}", r.metadata.response_code);
+                }
+                (None, None) => assert!(junk.len() < 12 || junk[2] & 0x80 != 0, "a {}-byte message went unanswered", junk.len()),
+            }
+            // Still serving.
+            let name = Name::from_ascii("x.clusterset.local.").unwrap();
+            let again = exchange_udp(running.addr, &query_bytes(7, &name, RecordType::A, false)).await.expect("still answering");
+            assert_eq!(Message::from_vec(&again).unwrap().metadata.id, 7);
+            running.shutdown().await;
+        });
+    }
+}
