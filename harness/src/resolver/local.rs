@@ -308,7 +308,10 @@ impl Local<'_> {
                 let records: Vec<_> = endpoints
                     .iter()
                     .filter(|ep| host_label(ep, true) == *host)
-                    .flat_map(|ep| ep.addresses.iter().map(|ip| address(qname, ttl, *ip)))
+                    .flat_map(|ep| ep.addresses.iter().copied())
+                    .collect::<std::collections::BTreeSet<IpAddr>>()
+                    .into_iter()
+                    .map(|ip| address(qname, ttl, ip))
                     .collect();
                 if records.is_empty() {
                     Lookup::Missing

@@ -136,7 +136,13 @@ impl Mcs<'_> {
         let svc_name = child(self.ctx.zone, &[svc, ns, "svc"]);
         if !si.is_headless() {
             // R2/R3: ClusterSetIP: A/AAAA from spec.ips, SRV for named ports only.
-            let ips: Vec<IpAddr> = si.spec.ips.iter().filter_map(|s| s.parse().ok()).collect();
+            let mut ips: Vec<IpAddr> = Vec::new();
+            for ip in si.spec.ips.iter().filter_map(|s| s.parse().ok()) {
+                // An RRset holds each address once.
+                if !ips.contains(&ip) {
+                    ips.push(ip);
+                }
+            }
             let named: Vec<(&str, String, u16)> = if ips.is_empty() {
                 Vec::new()
             } else {
@@ -262,7 +268,12 @@ impl Mcs<'_> {
                     let mut full: Vec<String> = vec![host];
                     full.extend(cid.to_ascii_lowercase().split('.').map(str::to_owned));
                     if full.len() == prefix.len() && full.iter().zip(prefix).all(|(a, b)| a == b) {
-                        records.extend(ep.addresses.iter().map(|ip| address(qname, ttl, *ip)));
+                        for ip in &ep.addresses {
+                            let r = address(qname, ttl, *ip);
+                            if !records.contains(&r) {
+                                records.push(r);
+                            }
+                        }
                     } else if full.len() > prefix.len()
                         && full[full.len() - prefix.len()..]
                             .iter()

@@ -354,7 +354,13 @@ pub fn cluster_ips(svc: &Service) -> Vec<IpAddr> {
     if ips.is_empty() {
         ips.extend(spec.cluster_ip.clone());
     }
-    ips.iter().filter_map(|s| s.parse().ok()).collect()
+    let mut out: Vec<IpAddr> = Vec::new();
+    for ip in ips.iter().filter_map(|s| s.parse().ok()) {
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    out
 }
 
 /// Flattens the ready endpoints of a slice. `conditions.ready` unset counts as ready.

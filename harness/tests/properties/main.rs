@@ -4,6 +4,7 @@
 
 mod wire;
 mod worlds;
+mod zonefile;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;

@@ -26,11 +26,18 @@ fn lines(records: &[hickory_proto::rr::Record]) -> Vec<String> {
     v
 }
 
+pub async fn udp(addr: std::net::SocketAddr, bytes: &[u8]) -> Option<Vec<u8>> {
+    exchange_udp(addr, bytes).await
+}
+
 async fn exchange_udp(addr: std::net::SocketAddr, bytes: &[u8]) -> Option<Vec<u8>> {
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.ok()?;
     sock.send_to(bytes, addr).await.ok()?;
     let mut buf = vec![0u8; 65535];
-    let (n, _) = tokio::time::timeout(Duration::from_millis(500), sock.recv_from(&mut buf)).await.ok()?.ok()?;
+    let (n, _) = tokio::time::timeout(Duration::from_millis(500), sock.recv_from(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
     buf.truncate(n);
     Some(buf)
 }
@@ -42,7 +49,10 @@ async fn exchange_tcp(addr: std::net::SocketAddr, bytes: &[u8]) -> Option<Vec<u8
     framed.extend_from_slice(bytes);
     s.write_all(&framed).await.ok()?;
     let mut len = [0u8; 2];
-    tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut len)).await.ok()?.ok()?;
+    tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut len))
+        .await
+        .ok()?
+        .ok()?;
     let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
     s.read_exact(&mut buf).await.ok()?;
     Some(buf)
