@@ -8,6 +8,10 @@ build:
 test:
     cargo test --workspace
 
+# The property tests with many more cases (MCSDNS_PROPTEST_CASES, default 48).
+props-deep cases="2000":
+    MCSDNS_PROPTEST_CASES={{cases}} cargo test --release --test properties
+
 # Formatting and lints, as reviewers expect them.
 lint:
     cargo fmt --all -- --check

@@ -12,7 +12,8 @@
 //! musl (`name_from_dns_search`): a trailing dot, or at least `ndots` dots,
 //! means the name alone. Otherwise each search candidate is asked until one
 //! is not NXDOMAIN (a NODATA or SERVFAIL ends the walk too), then the name as
-//! it is if all were NXDOMAIN.
+//! it is if all were NXDOMAIN. musl ignores a REFUSED reply and waits for
+//! another server until its timeout, so REFUSED ends its walk as a timeout.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::Name;
@@ -119,8 +120,14 @@ pub fn walk(name: &str, client: &Client, mut ask: impl FnMut(&Name) -> Outcome) 
     as_is.set_fqdn(true);
     let dots = name.trim_end_matches('.').matches('.').count();
     let many_dots = dots >= usize::from(client.ndots);
+    let musl = client.libc == Libc::Musl;
     let mut push = |r: &mut Resolution, n: &Name| -> Kind {
-        let outcome = ask(n);
+        let mut outcome = ask(n);
+        if musl && matches!(&outcome, Outcome::Reply(rep) if rep.rcode == ResponseCode::Refused) {
+            outcome = Outcome::Silent(
+                "musl ignores REFUSED and waits for another server until its timeout".into(),
+            );
+        }
         let k = kind(&outcome);
         r.attempts.push(Attempt {
             name: n.clone(),

@@ -2,6 +2,8 @@
 //! hand-written scenarios cover is what someone thought of; these cover
 //! what nobody did. `MCSDNS_PROPTEST_CASES` raises the case count.
 
+mod events;
+mod libc;
 mod wire;
 mod worlds;
 mod zonefile;
@@ -15,7 +17,7 @@ use mcsdns::resolver::export::zone_records;
 use mcsdns::resolver::text::rdata_text;
 use mcsdns::resolver::{ClusterView, Outcome, Profile, Question, Reply, ResolverConfig, answer};
 use proptest::prelude::*;
-use worlds::{Gen, QTYPES, arb_world, cases, names, recase};
+use worlds::{QTYPES, arb_world, cases, names, recase};
 
 fn config() -> ResolverConfig {
     ResolverConfig::default_for(Profile::Kep1645)
@@ -155,5 +157,3 @@ proptest! {
         }
     }
 }
-
-fn _unused(_: &Gen) {}
