@@ -151,15 +151,54 @@ fn arb_import() -> impl Strategy<Value = Import> {
         })
 }
 
-/// A generated cluster: its imports, and the cluster state holding them.
+/// A local Service of the resolver's cluster (it may shadow an import).
+#[derive(Clone, Debug)]
+pub struct LocalService {
+    pub ns: &'static str,
+    pub name: &'static str,
+    pub ip: String,
+}
+
+/// A generated cluster: its imports and local Services, and the cluster
+/// state holding them.
 #[derive(Clone, Debug)]
 pub struct Gen {
     pub imports: Vec<Import>,
+    pub locals: Vec<LocalService>,
     pub state: ClusterState,
 }
 
+fn arb_locals() -> impl Strategy<Value = Vec<LocalService>> {
+    prop::collection::vec(
+        (
+            prop::sample::select(NAMESPACES.to_vec()),
+            prop::sample::select(SERVICES.to_vec()),
+            1u8..250,
+        ),
+        0..3,
+    )
+    .prop_map(|v| {
+        let mut seen = Vec::new();
+        v.into_iter()
+            .filter(|(ns, name, _)| {
+                if seen.contains(&(*ns, *name)) {
+                    false
+                } else {
+                    seen.push((*ns, *name));
+                    true
+                }
+            })
+            .map(|(ns, name, n)| LocalService {
+                ns,
+                name,
+                ip: format!("10.96.0.{n}"),
+            })
+            .collect()
+    })
+}
+
 pub fn arb_world() -> impl Strategy<Value = Gen> {
-    prop::collection::vec(arb_import(), 0..5).prop_map(|mut imports| {
+    (prop::collection::vec(arb_import(), 0..5), arb_locals()).prop_map(|(mut imports, locals)| {
         // One import per namespace/name.
         let mut seen = Vec::new();
         imports.retain(|i| {
@@ -199,7 +238,12 @@ pub fn arb_world() -> impl Strategy<Value = Gen> {
                 state.apply(Resource::from_json(mcsdns::model::Kind::EndpointSlice, slice).expect("slice"), None);
             }
         }
-        Gen { imports, state }
+        for l in &locals {
+            let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": l.name, "namespace": l.ns},
+                "spec": {"clusterIP": l.ip, "ports": [{"name": "http", "port": 80}]}});
+            state.apply(Resource::from_json(mcsdns::model::Kind::Service, svc).expect("service"), None);
+        }
+        Gen { imports, locals, state }
     })
 }
 
