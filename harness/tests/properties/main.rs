@@ -73,6 +73,11 @@ proptest! {
     #[test]
     fn addresses_and_srv_follow_the_world(g in arb_world()) {
         let view = ClusterView::from_state(&g.state);
+        // Local Services answer in cluster.local, whatever is imported.
+        for l in &g.locals {
+            let got = sorted(ask(&view, &format!("{}.{}.svc.cluster.local", l.name, l.ns), RecordType::A).answers.iter().map(rdata_text));
+            prop_assert_eq!(got, vec![l.ip.clone()]);
+        }
         for i in &g.imports {
             let svc = format!("{}.{}.svc.clusterset.local", i.name, i.ns);
             let ready: Vec<&worlds::Endpoint> = i.slices.iter().flat_map(|s| &s.endpoints).filter(|e| e.ready != Some(false)).collect();
