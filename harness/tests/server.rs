@@ -18,7 +18,6 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use mcsdns::model::World;
 use mcsdns::resolver::server::{Running, SharedSnapshot, Snapshot, serve};
-use mcsdns::resolver::text::record_line;
 use mcsdns::resolver::{ClusterView, Profile, Question, ResolverConfig, answer};
 
 async fn start(view: ClusterView, config: ResolverConfig) -> Running {
@@ -47,21 +46,6 @@ async fn tcp(addr: SocketAddr) -> Client<TokioRuntimeProvider> {
     let (client, bg) = Client::<TokioRuntimeProvider>::new(stream, sender);
     tokio::spawn(bg);
     client
-}
-
-/// Records as dig lines, lower-cased: hickory's client folds owner case (dig
-/// checks that the server echoes it, below).
-fn lines(records: &[Record]) -> Vec<String> {
-    let mut v: Vec<String> = records
-        .iter()
-        .map(|r| {
-            let mut r = r.clone();
-            r.name = r.name.to_lowercase();
-            record_line(&r)
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 async fn query(client: &mut Client<TokioRuntimeProvider>, name: &str, t: RecordType) -> Message {

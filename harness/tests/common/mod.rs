@@ -86,3 +86,18 @@ pub fn assert_soa(reply: &Reply) {
     assert_eq!(reply.authorities.len(), 1, "{reply:#?}");
     assert_eq!(reply.authorities[0].record_type(), RecordType::SOA);
 }
+
+/// Records as dig lines with owner names lower-cased (hickory's client folds
+/// owner case), sorted: for comparing what two servers sent.
+pub fn lines(records: &[hickory_proto::rr::Record]) -> Vec<String> {
+    let mut v: Vec<String> = records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.name = r.name.to_lowercase();
+            mcsdns::resolver::text::record_line(&r)
+        })
+        .collect();
+    v.sort();
+    v
+}

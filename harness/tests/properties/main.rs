@@ -2,6 +2,8 @@
 //! hand-written scenarios cover is what someone thought of; these cover
 //! what nobody did. `MCSDNS_PROPTEST_CASES` raises the case count.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod events;
 mod libc;
 mod wire;

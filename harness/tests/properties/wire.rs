@@ -4,27 +4,14 @@
 
 use std::time::Duration;
 
+use crate::common::lines;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use mcsdns::resolver::server::{SharedSnapshot, Snapshot, serve};
-use mcsdns::resolver::text::record_line;
 use mcsdns::resolver::{ClusterView, Profile, Question, ResolverConfig, answer};
 use proptest::prelude::*;
 
 use crate::worlds::{QTYPES, arb_world, cases, names, recase};
-
-fn lines(records: &[hickory_proto::rr::Record]) -> Vec<String> {
-    let mut v: Vec<String> = records
-        .iter()
-        .map(|r| {
-            let mut r = r.clone();
-            r.name = r.name.to_lowercase();
-            record_line(&r)
-        })
-        .collect();
-    v.sort();
-    v
-}
 
 pub async fn udp(addr: std::net::SocketAddr, bytes: &[u8]) -> Option<Vec<u8>> {
     exchange_udp(addr, bytes).await
