@@ -15,7 +15,7 @@ use hickory_net::runtime::TokioRuntimeProvider;
 use hickory_net::tcp::TcpClientStream;
 use hickory_net::udp::UdpClientStream;
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
 use mcsdns::model::World;
 use mcsdns::resolver::server::{Running, SharedSnapshot, Snapshot, serve};
 use mcsdns::resolver::{ClusterView, Profile, Question, ResolverConfig, answer};
