@@ -89,7 +89,7 @@ fn a_watch_from_a_forgotten_version_gets_410() {
     let old = store.resource_version();
     store.expire_history();
     let target = mcsdns::cluster::store::route("/api/v1/services").unwrap();
-    let mut rx = store.watch(target, Default::default(), old - 1);
+    let (mut rx, _) = store.watch(target, "", old - 1);
     let event = rx.try_recv().unwrap();
     assert_eq!(event["type"], "ERROR");
     assert_eq!(event["object"]["code"], 410);
@@ -222,4 +222,55 @@ fn the_whole_suite_gives_identical_answers_twenty_times() {
             .collect();
         assert!(again == first, "round {round} differs");
     }
+}
+
+#[test]
+fn a_watch_sees_objects_enter_and_leave_its_selector() {
+    use mcsdns::model::parse_manifests;
+    let mut store = ApiStore::new(&seed_member2());
+    let target = mcsdns::cluster::store::route("/apis/discovery.k8s.io/v1/endpointslices").unwrap();
+    let (mut rx, _) = store.watch(
+        target,
+        "multicluster.kubernetes.io/service-name",
+        store.resource_version(),
+    );
+    assert_eq!(rx.try_recv().unwrap()["type"], "BOOKMARK");
+    let slice = |labels: &str| {
+        let yaml = format!(
+            "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: s\n  namespace: default\n  labels: {{{labels}}}\naddressType: IPv4\nendpoints: []\n"
+        );
+        match parse_manifests(Path::new("s.yaml"), &yaml, 1)
+            .unwrap()
+            .remove(0)
+        {
+            mcsdns::model::Loaded::Resource(r, _) => r,
+            other => panic!("{other:?}"),
+        }
+    };
+    store.apply(slice("a: b"));
+    assert!(rx.try_recv().is_err(), "not matching: nothing sent");
+    store.apply(slice("multicluster.kubernetes.io/service-name: x"));
+    assert_eq!(
+        rx.try_recv().unwrap()["type"],
+        "ADDED",
+        "it starts matching"
+    );
+    store.apply(slice("multicluster.kubernetes.io/service-name: y"));
+    assert_eq!(rx.try_recv().unwrap()["type"], "MODIFIED");
+    store.apply(slice("a: b"));
+    assert_eq!(
+        rx.try_recv().unwrap()["type"],
+        "DELETED",
+        "it stops matching"
+    );
+}
+
+#[test]
+fn a_watch_from_the_oldest_kept_version_is_not_gone() {
+    let mut store = ApiStore::new(&seed_member2());
+    store.expire_history();
+    let now = store.resource_version();
+    let target = mcsdns::cluster::store::route("/api/v1/services").unwrap();
+    let (mut rx, _) = store.watch(target, "", now);
+    assert_eq!(rx.try_recv().unwrap()["type"], "BOOKMARK");
 }

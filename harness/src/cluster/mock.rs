@@ -55,15 +55,25 @@ pub fn handle(
     };
     let mut watch = false;
     let mut from = 0u64;
-    let mut selector = Selector::default();
+    let mut selector_text = String::new();
     for (k, v) in form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes()) {
         match k.as_ref() {
             "watch" => watch = v == "true" || v == "1",
-            "resourceVersion" => from = v.parse().unwrap_or(0),
-            "labelSelector" => selector = Selector::parse(&v),
+            "resourceVersion" if !v.is_empty() => match v.parse() {
+                Ok(rv) => from = rv,
+                Err(_) => {
+                    return error(&ApiError {
+                        code: 400,
+                        status: serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                            "message": format!("invalid resource version: {v}"), "reason": "BadRequest", "code": 400}),
+                    });
+                }
+            },
+            "labelSelector" => selector_text = v.into_owned(),
             _ => {}
         }
     }
+    let selector = Selector::parse(&selector_text);
     let Ok(mut store) = api.lock() else {
         return error(&ApiError {
             code: 500,
@@ -76,14 +86,15 @@ pub fn handle(
     if !watch {
         return json_response(200, &store.list(&target, &selector));
     }
-    let rx = store.watch(target, selector, from);
-    let lines = futures::stream::unfold(rx, |mut rx| async move {
+    let (rx, delivery) = store.watch(target, &selector_text, from);
+    let lines = futures::stream::unfold((rx, delivery), |(mut rx, delivery)| async move {
         let event = rx.recv().await?;
+        delivery.take_one();
         let mut line = event.to_string().into_bytes();
         line.push(b'\n');
         Some((
             Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(line))),
-            rx,
+            (rx, delivery),
         ))
     });
     let mut r = Response::new(StreamBody::new(lines.boxed()).boxed_unsync());

@@ -7,6 +7,9 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -154,13 +157,60 @@ struct Event {
     namespace: String,
     kind_of_event: &'static str,
     object: Value,
+    /// The labels before a modification, to tell selector transitions.
+    old_labels: Option<Option<BTreeMap<String, String>>>,
+}
+
+impl Event {
+    /// What a watch with `selector` sees of this change, as the API server
+    /// does: an object that starts matching is ADDED, one that stops is DELETED.
+    fn seen_as(&self, selector: &Selector) -> Option<&'static str> {
+        let now = selector.matches(labels(&self.object).as_ref());
+        match (self.kind_of_event, &self.old_labels) {
+            ("MODIFIED", Some(old)) => match (selector.matches(old.as_ref()), now) {
+                (true, true) => Some("MODIFIED"),
+                (false, true) => Some("ADDED"),
+                (true, false) => Some("DELETED"),
+                (false, false) => None,
+            },
+            (kind, _) => now.then_some(kind),
+        }
+    }
+}
+
+/// How many events a watch was sent and how many its reader has taken.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    sent: AtomicU64,
+    taken: AtomicU64,
+}
+
+impl Delivery {
+    /// Counts one event taken by the reader.
+    pub fn take_one(&self) {
+        self.taken.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn pending(&self) -> bool {
+        self.sent.load(Ordering::SeqCst) != self.taken.load(Ordering::SeqCst)
+    }
 }
 
 struct Watch {
-    from: u64,
+    /// The newest resourceVersion this watch has delivered.
+    last: u64,
     target: Target,
     selector: Selector,
+    selector_text: String,
     tx: mpsc::UnboundedSender<Value>,
+    delivery: Arc<Delivery>,
+}
+
+impl Watch {
+    fn send(&self, v: Value) -> bool {
+        self.delivery.sent.fetch_add(1, Ordering::SeqCst);
+        self.tx.send(v).is_ok()
+    }
 }
 
 /// Faults a scenario can inject.
@@ -244,12 +294,22 @@ impl ApiStore {
     /// Creates or replaces an object.
     pub fn apply(&mut self, r: Resource) {
         let key = r.key();
-        let created = !self.state.objects.contains_key(&key);
+        let old_labels = self
+            .state
+            .objects
+            .get(&key)
+            .map(|s| s.resource.metadata().labels.clone());
+        let created = old_labels.is_none();
         self.rv += 1;
         let object = self.json_of(&r, self.rv);
         self.versions.insert(key.clone(), self.rv);
         self.state.apply(r, None);
-        self.record(key, if created { "ADDED" } else { "MODIFIED" }, object);
+        self.record(
+            key,
+            if created { "ADDED" } else { "MODIFIED" },
+            object,
+            old_labels,
+        );
     }
 
     /// Deletes an object; false when there was none.
@@ -260,30 +320,41 @@ impl ApiStore {
         self.versions.remove(key);
         self.rv += 1;
         let object = self.json_of(&old.resource, self.rv);
-        self.record(key.clone(), "DELETED", object);
+        self.record(key.clone(), "DELETED", object, None);
         true
     }
 
-    fn record(&mut self, key: ObjectKey, kind_of_event: &'static str, object: Value) {
+    fn record(
+        &mut self,
+        key: ObjectKey,
+        kind_of_event: &'static str,
+        object: Value,
+        old_labels: Option<Option<BTreeMap<String, String>>>,
+    ) {
         let e = Event {
             rv: self.rv,
             kind: key.kind,
             namespace: key.namespace,
             kind_of_event,
             object,
+            old_labels,
         };
-        self.watches.retain(|w| {
+        self.watches.retain_mut(|w| {
             if w.target.kind != e.kind
                 || w.target
                     .namespace
                     .as_ref()
                     .is_some_and(|ns| *ns != e.namespace)
-                || !w.selector.matches(labels(&e.object).as_ref())
             {
                 return !w.tx.is_closed();
             }
-            w.tx.send(json!({"type": e.kind_of_event, "object": e.object}))
-                .is_ok()
+            match e.seen_as(&w.selector) {
+                Some(t) => {
+                    w.last = e.rv;
+                    w.send(json!({"type": t, "object": e.object}))
+                }
+                None => !w.tx.is_closed(),
+            }
         });
         self.log.push(e);
     }
@@ -299,8 +370,7 @@ impl ApiStore {
         self.oldest = self.rv + 1;
         self.log.clear();
         for w in self.watches.drain(..) {
-            let _ =
-                w.tx.send(json!({"type": "ERROR", "object": gone(w.from, self.rv).status}));
+            let _ = w.send(json!({"type": "ERROR", "object": gone(w.last, self.oldest).status}));
         }
     }
 
@@ -375,44 +445,69 @@ impl ApiStore {
     }
 
     /// Opens a watch from `from`: the events after it (or 410 Gone), then
-    /// every later change, on the returned channel.
+    /// every later change, on the returned channel; the counter tells how
+    /// many of them the reader has taken.
     pub fn watch(
         &mut self,
         t: Target,
-        selector: Selector,
+        selector_text: &str,
         from: u64,
-    ) -> mpsc::UnboundedReceiver<Value> {
+    ) -> (mpsc::UnboundedReceiver<Value>, Arc<Delivery>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        if from != 0 && from + 1 < self.oldest {
-            let _ = tx.send(json!({"type": "ERROR", "object": gone(from, self.rv).status}));
-            return rx;
+        let selector = Selector::parse(selector_text);
+        let mut w = Watch {
+            last: from.max(self.oldest.saturating_sub(1)),
+            target: t,
+            selector,
+            selector_text: selector_text.to_owned(),
+            tx,
+            delivery: Arc::default(),
+        };
+        if from != 0 && from.saturating_add(1) < self.oldest {
+            let _ = w.send(json!({"type": "ERROR", "object": gone(from, self.oldest).status}));
+            return (rx, w.delivery);
         }
         for e in self.log.iter().filter(|e| e.rv > from) {
-            if e.kind == t.kind
-                && t.namespace.as_ref().is_none_or(|ns| *ns == e.namespace)
-                && selector.matches(labels(&e.object).as_ref())
+            if e.kind == w.target.kind
+                && w.target
+                    .namespace
+                    .as_ref()
+                    .is_none_or(|ns| *ns == e.namespace)
+                && let Some(t) = e.seen_as(&w.selector)
             {
-                let _ = tx.send(json!({"type": e.kind_of_event, "object": e.object}));
+                w.last = e.rv;
+                let _ = w.send(json!({"type": t, "object": e.object}));
             }
         }
         // A bookmark tells the client how far it has seen, even with no event.
-        let bookmark_kind = t.kind.as_str();
-        let _ = tx.send(json!({"type": "BOOKMARK", "object": {"kind": bookmark_kind, "apiVersion": "v1", "metadata": {"resourceVersion": self.rv.to_string()}}}));
-        self.watches.push(Watch {
-            from: self.rv,
-            target: t,
-            selector,
-            tx,
-        });
-        rx
+        let bookmark_kind = w.target.kind.as_str();
+        let _ = w.send(json!({"type": "BOOKMARK", "object": {"kind": bookmark_kind, "apiVersion": "v1", "metadata": {"resourceVersion": self.rv.to_string()}}}));
+        let delivery = w.delivery.clone();
+        self.watches.push(w);
+        (rx, delivery)
+    }
+
+    /// Whether a watch of `kind` with exactly this selector is open.
+    pub fn is_watched(&self, kind: Kind, selector_text: &str) -> bool {
+        self.watches
+            .iter()
+            .any(|w| w.target.kind == kind && w.selector_text == selector_text && !w.tx.is_closed())
+    }
+
+    /// Whether any open watch holds events its reader has not taken yet.
+    pub fn has_undelivered(&self) -> bool {
+        self.watches
+            .iter()
+            .any(|w| !w.tx.is_closed() && w.delivery.pending())
     }
 }
 
-fn gone(from: u64, now: u64) -> ApiError {
+/// 410 Gone: `from` is older than `oldest`, the oldest version still served.
+fn gone(from: u64, oldest: u64) -> ApiError {
     ApiError::new(
         410,
         "Expired",
-        format!("too old resource version: {from} ({now})"),
+        format!("too old resource version: {from} ({oldest})"),
         json!({}),
     )
 }

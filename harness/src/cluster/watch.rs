@@ -113,6 +113,12 @@ fn derive_sync(st: &mut WatchState) {
         .unwrap_or(Sync::Synced);
 }
 
+/// Whether another source still holds the object (a slice with both
+/// service-name labels), so one source's removal must not drop it.
+fn held_elsewhere(st: &WatchState, key: &ObjectKey) -> bool {
+    st.known.values().any(|m| m.contains_key(key))
+}
+
 fn apply(
     state: &SharedState,
     source: Source,
@@ -135,8 +141,10 @@ fn apply(
                 .cloned()
                 .collect();
             for k in stale {
-                st.view.remove(&k);
                 known.remove(&k);
+                if !held_elsewhere(st, &k) {
+                    st.view.remove(&k);
+                }
             }
             for (k, r) in fresh {
                 let rv = rv_of(&r);
@@ -154,7 +162,9 @@ fn apply(
         }
         Ok(Event::Delete(r)) => {
             known.remove(&r.key());
-            st.view.remove(&r.key());
+            if !held_elsewhere(st, &r.key()) {
+                st.view.remove(&r.key());
+            }
         }
         Err(e) => {
             let message = match &e {
@@ -182,7 +192,7 @@ where
         Some(label) => watcher::Config::default().labels(label),
         None => watcher::Config::default(),
     };
-    let stream = watcher::watcher(api, config).default_backoff();
+    let stream = watcher::watcher(api, config).backoff(Steady);
     let mut stream = std::pin::pin!(stream);
     let mut batch = Vec::new();
     while let Some(event) = stream.next().await {
@@ -198,6 +208,22 @@ where
 }
 
 /// The kinds the watchers follow.
+/// Retries a failed list or watch every second. kube's default backoff adds
+/// random jitter; a steady one keeps the reference target deterministic.
+pub struct Steady;
+
+impl Iterator for Steady {
+    type Item = std::time::Duration;
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(std::time::Duration::from_secs(1))
+    }
+}
+
+impl kube::runtime::utils::Backoff for Steady {
+    fn reset(&mut self) {}
+}
+
+/// The sources the watchers follow.
 pub const WATCHED: [Source; 5] = [
     Source::ServiceImports,
     Source::McsEndpointSlices,

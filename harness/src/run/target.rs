@@ -172,6 +172,10 @@ impl Running {
         let (Ok(api), Ok(st)) = (self.api.lock(), self.watch.lock()) else {
             return true;
         };
+        // Events already on the wire are taken before anything counts as current.
+        if api.has_undelivered() {
+            return false;
+        }
         WATCHED.iter().all(|source| {
             let sync = st.sync.get(source).cloned().unwrap_or(Sync::Pending);
             let target = list_target(source.kind());
@@ -180,7 +184,10 @@ impl Running {
             if !allowed {
                 return sync != Sync::Pending;
             }
-            if !sync.is_synced() {
+            // Synced, and watching again (not waiting out a retry).
+            if !sync.is_synced()
+                || !api.is_watched(source.kind(), source.selector().unwrap_or_default())
+            {
                 return false;
             }
             let selector = Selector::parse(source.selector().unwrap_or_default());
@@ -208,14 +215,28 @@ impl Running {
     /// Runs the watchers for at least `min` (so they meet a fault) and until
     /// they have caught up.
     fn settle_at_least(&self, min: Duration) {
-        self.runtime.block_on(async {
-            let step = Duration::from_millis(50);
+        let settled = self.runtime.block_on(async {
+            // Long advances take bigger steps; at least one step always runs.
+            let step = Duration::from_millis(50).max(min / 200);
+            let limit = SETTLE_LIMIT.max(min + SETTLE_LIMIT / 2);
             let mut waited = Duration::ZERO;
-            while (waited < min || !self.caught_up()) && waited < SETTLE_LIMIT {
+            loop {
                 tokio::time::sleep(step).await;
                 waited += step;
+                if waited >= min && self.caught_up() {
+                    return true;
+                }
+                if waited >= limit {
+                    return false;
+                }
             }
         });
+        if !settled && let Ok(mut st) = self.watch.lock() {
+            st.errors.push(format!(
+                "resolver: the watchers did not catch up within {}s of virtual time; the view may be stale",
+                SETTLE_LIMIT.as_secs()
+            ));
+        }
         // The SOA serial is the API's resourceVersion the view is current to,
         // whatever order the events came in.
         if self.caught_up()
@@ -450,8 +471,9 @@ impl Target for ReferenceTarget {
             if let Ok(mut api) = s.api.lock() {
                 api.faults.unavailable = false;
             }
-            s.settle();
         }
+        // The watchers' own timers (retries) follow the scenario's clock.
+        s.settle_at_least(by.min(Duration::from_secs(24 * 3600)));
         Ok(())
     }
 }

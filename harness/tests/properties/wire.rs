@@ -21,7 +21,7 @@ async fn exchange_udp(addr: std::net::SocketAddr, bytes: &[u8]) -> Option<Vec<u8
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.ok()?;
     sock.send_to(bytes, addr).await.ok()?;
     let mut buf = vec![0u8; 65535];
-    let (n, _) = tokio::time::timeout(Duration::from_millis(500), sock.recv_from(&mut buf))
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
         .await
         .ok()?
         .ok()?;

@@ -36,10 +36,7 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let ours = serve("127.0.0.1:0".parse().unwrap(), SharedSnapshot::new(Snapshot { config: config.into(), view })).await.unwrap();
-            let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            let port = sock.local_addr().unwrap().port();
-            drop(sock);
-            let udp = tokio::net::UdpSocket::bind(("127.0.0.1", port)).await.unwrap();
+            let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let theirs_addr = udp.local_addr().unwrap();
             let mut server = Server::new(catalog);
             server.register_socket(udp);
