@@ -271,15 +271,6 @@ impl ApiStore {
         self.rv
     }
 
-    /// The resourceVersion of the last change to objects of `kind`.
-    pub fn last_change(&self, kind: Kind) -> u64 {
-        self.log
-            .iter()
-            .rev()
-            .find(|e| e.kind == kind)
-            .map_or(0, |e| e.rv)
-    }
-
     fn json_of(&self, r: &Resource, rv: u64) -> Value {
         let mut v = r.to_json();
         v["metadata"]["resourceVersion"] = json!(rv.to_string());

@@ -14,7 +14,6 @@ pub struct Token {
     pub line: usize,
     /// 1-based column.
     pub column: usize,
-    offset: usize,
 }
 
 /// One directive (`kubernetes cluster.local { ... }`) with its nested lines.
@@ -100,7 +99,7 @@ fn tokenize(path: &Path, text: &str) -> Result<Vec<Vec<Token>>, CorefileError> {
     let mut current: Vec<Token> = Vec::new();
     let mut chars = text.char_indices().peekable();
     let (mut line, mut col) = (1usize, 1usize);
-    while let Some((off, c)) = chars.next() {
+    while let Some((_, c)) = chars.next() {
         match c {
             '\n' => {
                 if !current.is_empty() {
@@ -124,7 +123,6 @@ fn tokenize(path: &Path, text: &str) -> Result<Vec<Vec<Token>>, CorefileError> {
                 text: c.to_string(),
                 line,
                 column: col,
-                offset: off,
             }),
             '"' => {
                 let (start_line, start_col) = (line, col);
@@ -164,7 +162,6 @@ fn tokenize(path: &Path, text: &str) -> Result<Vec<Vec<Token>>, CorefileError> {
                     text: s,
                     line: start_line,
                     column: start_col,
-                    offset: off,
                 });
             }
             _ => {
@@ -182,7 +179,6 @@ fn tokenize(path: &Path, text: &str) -> Result<Vec<Vec<Token>>, CorefileError> {
                     text: s,
                     line,
                     column: start_col,
-                    offset: off,
                 });
             }
         }

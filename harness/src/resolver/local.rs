@@ -74,14 +74,7 @@ impl Local<'_> {
                         )
                     })
                     .collect();
-                if records.is_empty() {
-                    Lookup::Missing
-                } else {
-                    Lookup::Found(Node {
-                        records,
-                        glue: Vec::new(),
-                    })
-                }
+                Lookup::of(records, Vec::new())
             }
             None => Lookup::Missing,
         };
@@ -290,11 +283,7 @@ impl Local<'_> {
                     n.is_some_and(|n| format!("_{}", n.to_ascii_lowercase()) == *port)
                         && format!("_{p}") == *proto
                 });
-                if records.is_empty() {
-                    Lookup::Missing
-                } else {
-                    Lookup::Found(Node { records, glue })
-                }
+                Lookup::of(records, glue)
             }
             [proto] if proto.starts_with('_') => {
                 let (records, _) = srvs(qname, &|n, p| n.is_some() && format!("_{p}") == *proto);
@@ -313,14 +302,7 @@ impl Local<'_> {
                     .into_iter()
                     .map(|ip| address(qname, ttl, ip))
                     .collect();
-                if records.is_empty() {
-                    Lookup::Missing
-                } else {
-                    Lookup::Found(Node {
-                        records,
-                        glue: Vec::new(),
-                    })
-                }
+                Lookup::of(records, Vec::new())
             }
             _ => Lookup::Missing,
         }

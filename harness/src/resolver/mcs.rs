@@ -242,11 +242,7 @@ impl Mcs<'_> {
                 let (records, glue) = srv_records(qname, &|n, p| {
                     format!("_{n}") == *port && format!("_{p}") == *proto
                 });
-                if records.is_empty() {
-                    Lookup::Missing
-                } else {
-                    Lookup::Found(Node { records, glue })
-                }
+                Lookup::of(records, glue)
             }
             [proto] if proto.starts_with('_') => {
                 let (records, _) = srv_records(qname, &|_, p| format!("_{p}") == *proto);

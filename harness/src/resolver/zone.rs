@@ -47,6 +47,17 @@ pub enum Lookup {
     ServFail,
 }
 
+impl Lookup {
+    /// The name owns these records; a name that owns none does not exist.
+    pub fn of(records: Vec<Record>, glue: Vec<Record>) -> Lookup {
+        if records.is_empty() {
+            Lookup::Missing
+        } else {
+            Lookup::Found(Node { records, glue })
+        }
+    }
+}
+
 /// Zone-wide values the answer needs.
 pub struct ZoneCtx<'a> {
     /// The zone's origin.
