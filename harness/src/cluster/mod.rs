@@ -1,7 +1,12 @@
-//! The Kubernetes side: each cluster's API in process, and the watchers
-//! through which the reference resolver learns its cluster, as a deployed
-//! resolver does.
+//! The Kubernetes side: each cluster's API (one store and REST semantics,
+//! served in process to kube-rs or over HTTP/HTTPS to any client), and the
+//! watchers through which the reference resolver learns its cluster, as a
+//! deployed resolver does.
 
+pub mod emulator;
+pub mod http;
 pub mod mock;
+pub mod patch;
+pub mod rest;
 pub mod store;
 pub mod watch;

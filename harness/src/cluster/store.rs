@@ -16,66 +16,223 @@ use tokio::sync::mpsc;
 use crate::model::rbac::{self, Access};
 use crate::model::{ClusterState, Kind, ObjectKey, Resource};
 
-/// What a request asks for: one resource type, maybe one namespace.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
-    /// The kind served at the path.
-    pub kind: Kind,
+/// A cluster's API, shared by its clients and the scenario that changes it.
+pub type SharedApi = Arc<std::sync::Mutex<ApiStore>>;
+
+/// A resource type the API serves.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ApiResource {
+    /// Its kind, as manifests spell it.
+    pub kind: &'static str,
+    /// The model's kind, for the types DNS reads; `None` for types the API
+    /// only stores (Deployments, ConfigMaps, Karmada policies).
+    pub model: Option<Kind>,
     /// The API group (`""` for core).
     pub group: &'static str,
-    /// The plural resource name.
-    pub resource: &'static str,
-    /// The namespace, for namespaced requests.
-    pub namespace: Option<String>,
+    /// The versions served, preferred first.
+    pub versions: &'static [&'static str],
+    /// The plural resource name (the path segment).
+    pub plural: &'static str,
+    /// The singular name (`kubectl get service`).
+    pub singular: &'static str,
+    /// Whether objects live in a namespace.
+    pub namespaced: bool,
+    /// Short names (`svc`, `ep`).
+    pub short_names: &'static [&'static str],
 }
 
-/// The resources the API serves: (kind, group, version, plural).
-pub const RESOURCES: &[(Kind, &str, &str, &str)] = &[
-    (Kind::Namespace, "", "v1", "namespaces"),
-    (Kind::Service, "", "v1", "services"),
-    (
-        Kind::EndpointSlice,
-        "discovery.k8s.io",
-        "v1",
-        "endpointslices",
-    ),
-    (
-        Kind::ServiceImport,
-        "multicluster.x-k8s.io",
-        "v1alpha1",
-        "serviceimports",
-    ),
-    (
-        Kind::ServiceImport,
-        "multicluster.x-k8s.io",
-        "v1beta1",
-        "serviceimports",
-    ),
-    (
-        Kind::ServiceExport,
-        "multicluster.x-k8s.io",
-        "v1alpha1",
-        "serviceexports",
-    ),
-    (
-        Kind::ServiceExport,
-        "multicluster.x-k8s.io",
-        "v1beta1",
-        "serviceexports",
-    ),
-    (
-        Kind::ClusterRole,
-        "rbac.authorization.k8s.io",
-        "v1",
-        "clusterroles",
-    ),
-    (
-        Kind::ClusterRoleBinding,
-        "rbac.authorization.k8s.io",
-        "v1",
-        "clusterrolebindings",
-    ),
+impl ApiResource {
+    /// The resource a model kind is served as.
+    pub fn of(kind: Kind) -> &'static ApiResource {
+        RESOURCES
+            .iter()
+            .find(|r| r.model == Some(kind))
+            .unwrap_or(&RESOURCES[0])
+    }
+
+    /// The resource of a manifest's `apiVersion` and `kind`.
+    pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ApiResource> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        RESOURCES
+            .iter()
+            .find(|r| r.kind == kind && r.group == group && r.versions.contains(&version))
+    }
+
+    /// `group/version` for the preferred version (`v1` for core).
+    pub fn api_version(&self, version: &str) -> String {
+        if self.group.is_empty() {
+            version.to_owned()
+        } else {
+            format!("{}/{version}", self.group)
+        }
+    }
+}
+
+/// The resources the API serves.
+pub const RESOURCES: &[ApiResource] = &[
+    ApiResource {
+        kind: "Namespace",
+        model: Some(Kind::Namespace),
+        group: "",
+        versions: &["v1"],
+        plural: "namespaces",
+        singular: "namespace",
+        namespaced: false,
+        short_names: &["ns"],
+    },
+    ApiResource {
+        kind: "Service",
+        model: Some(Kind::Service),
+        group: "",
+        versions: &["v1"],
+        plural: "services",
+        singular: "service",
+        namespaced: true,
+        short_names: &["svc"],
+    },
+    ApiResource {
+        kind: "EndpointSlice",
+        model: Some(Kind::EndpointSlice),
+        group: "discovery.k8s.io",
+        versions: &["v1"],
+        plural: "endpointslices",
+        singular: "endpointslice",
+        namespaced: true,
+        short_names: &[],
+    },
+    ApiResource {
+        kind: "ServiceImport",
+        model: Some(Kind::ServiceImport),
+        group: "multicluster.x-k8s.io",
+        versions: &["v1alpha1", "v1beta1"],
+        plural: "serviceimports",
+        singular: "serviceimport",
+        namespaced: true,
+        short_names: &["svcim"],
+    },
+    ApiResource {
+        kind: "ServiceExport",
+        model: Some(Kind::ServiceExport),
+        group: "multicluster.x-k8s.io",
+        versions: &["v1alpha1", "v1beta1"],
+        plural: "serviceexports",
+        singular: "serviceexport",
+        namespaced: true,
+        short_names: &["svcex"],
+    },
+    ApiResource {
+        kind: "ClusterRole",
+        model: Some(Kind::ClusterRole),
+        group: "rbac.authorization.k8s.io",
+        versions: &["v1"],
+        plural: "clusterroles",
+        singular: "clusterrole",
+        namespaced: false,
+        short_names: &[],
+    },
+    ApiResource {
+        kind: "ClusterRoleBinding",
+        model: Some(Kind::ClusterRoleBinding),
+        group: "rbac.authorization.k8s.io",
+        versions: &["v1"],
+        plural: "clusterrolebindings",
+        singular: "clusterrolebinding",
+        namespaced: false,
+        short_names: &[],
+    },
+    ApiResource {
+        kind: "ConfigMap",
+        model: None,
+        group: "",
+        versions: &["v1"],
+        plural: "configmaps",
+        singular: "configmap",
+        namespaced: true,
+        short_names: &["cm"],
+    },
+    ApiResource {
+        kind: "ServiceAccount",
+        model: None,
+        group: "",
+        versions: &["v1"],
+        plural: "serviceaccounts",
+        singular: "serviceaccount",
+        namespaced: true,
+        short_names: &["sa"],
+    },
+    ApiResource {
+        kind: "Pod",
+        model: None,
+        group: "",
+        versions: &["v1"],
+        plural: "pods",
+        singular: "pod",
+        namespaced: true,
+        short_names: &["po"],
+    },
+    ApiResource {
+        kind: "Deployment",
+        model: None,
+        group: "apps",
+        versions: &["v1"],
+        plural: "deployments",
+        singular: "deployment",
+        namespaced: true,
+        short_names: &["deploy"],
+    },
+    ApiResource {
+        kind: "PropagationPolicy",
+        model: None,
+        group: "policy.karmada.io",
+        versions: &["v1alpha1"],
+        plural: "propagationpolicies",
+        singular: "propagationpolicy",
+        namespaced: true,
+        short_names: &["pp"],
+    },
+    ApiResource {
+        kind: "ClusterPropagationPolicy",
+        model: None,
+        group: "policy.karmada.io",
+        versions: &["v1alpha1"],
+        plural: "clusterpropagationpolicies",
+        singular: "clusterpropagationpolicy",
+        namespaced: false,
+        short_names: &["cpp"],
+    },
 ];
+
+/// What a request asks for: one resource type, maybe one namespace, maybe
+/// one object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The resource type served at the path.
+    pub res: &'static ApiResource,
+    /// The version asked for.
+    pub version: &'static str,
+    /// The namespace, for namespaced requests.
+    pub namespace: Option<String>,
+    /// The object's name, for requests on one object.
+    pub name: Option<String>,
+}
+
+impl Target {
+    /// The whole collection of a resource type, all namespaces.
+    pub fn all(res: &'static ApiResource) -> Target {
+        Target {
+            res,
+            version: res.versions[0],
+            namespace: None,
+            name: None,
+        }
+    }
+
+    /// Whether an object in `namespace` named `name` is in scope.
+    fn covers(&self, namespace: &str, name: &str) -> bool {
+        self.namespace.as_ref().is_none_or(|ns| ns == namespace)
+            && self.name.as_ref().is_none_or(|n| n == name)
+    }
+}
 
 /// A label selector: `a=b`, `a!=b`, `a`, `!a`, comma separated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -153,8 +310,9 @@ impl ApiError {
 #[derive(Clone, Debug)]
 struct Event {
     rv: u64,
-    kind: Kind,
+    res: &'static ApiResource,
     namespace: String,
+    name: String,
     kind_of_event: &'static str,
     object: Value,
     /// The labels before a modification, to tell selector transitions.
@@ -175,6 +333,10 @@ impl Event {
             },
             (kind, _) => now.then_some(kind),
         }
+    }
+
+    fn is_for(&self, t: &Target) -> bool {
+        std::ptr::eq(self.res, t.res) && t.covers(&self.namespace, &self.name)
     }
 }
 
@@ -222,21 +384,38 @@ pub struct Faults {
     pub crds_missing: bool,
 }
 
+/// The identity that may do anything, as `system:masters` may.
+pub const ADMIN: &str = "kubernetes-admin";
+
+/// An object of a type the API only stores.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct StoredKey {
+    plural: &'static str,
+    group: &'static str,
+    namespace: String,
+    name: String,
+}
+
 /// One cluster's API: objects, resourceVersions, watches, RBAC.
 pub struct ApiStore {
     state: ClusterState,
     versions: BTreeMap<ObjectKey, u64>,
+    /// Objects of types DNS does not read, as JSON (with their version).
+    stored: BTreeMap<StoredKey, (Value, u64)>,
     rv: u64,
     log: Vec<Event>,
     /// Watches from a resourceVersion older than this get 410 Gone.
     oldest: u64,
     watches: Vec<Watch>,
+    /// When objects were created, for `creationTimestamp`.
+    created: String,
     /// Faults in force.
     pub faults: Faults,
 }
 
 impl ApiStore {
-    /// The API of a cluster's objects, each created in key order.
+    /// The API of a cluster's objects, each created in key order; objects of
+    /// other kinds that the API serves (Deployments, ...) are stored too.
     pub fn new(state: &ClusterState) -> Self {
         let mut store = ApiStore {
             state: ClusterState {
@@ -244,14 +423,25 @@ impl ApiStore {
                 ..state.clone()
             },
             versions: BTreeMap::new(),
+            stored: BTreeMap::new(),
             rv: 0,
             log: Vec::new(),
             oldest: 0,
             watches: Vec::new(),
+            created: rfc3339_now(),
             faults: Faults::default(),
         };
         for s in state.objects.values() {
             store.apply(s.resource.clone());
+        }
+        for (other, _) in &state.others {
+            if let Some(res) = ApiResource::by_kind(&other.api_version, &other.kind) {
+                let mut body = other.body.clone();
+                if res.namespaced && body["metadata"]["namespace"].is_null() {
+                    body["metadata"]["namespace"] = json!("default");
+                }
+                let _ = store.put(res, body);
+            }
         }
         store
     }
@@ -273,13 +463,26 @@ impl ApiStore {
 
     fn json_of(&self, r: &Resource, rv: u64) -> Value {
         let mut v = r.to_json();
+        self.stamp(&mut v, rv);
+        v
+    }
+
+    /// Adds what the server sets: resourceVersion, uid, creationTimestamp.
+    fn stamp(&self, v: &mut Value, rv: u64) {
         v["metadata"]["resourceVersion"] = json!(rv.to_string());
         if v["metadata"]["uid"].is_null() {
-            let key = r.key();
-            v["metadata"]["uid"] =
-                json!(format!("{}-{}-{}", key.kind, key.namespace, key.name).to_lowercase());
+            let uid = format!(
+                "{}-{}-{}",
+                v["kind"].as_str().unwrap_or_default(),
+                v["metadata"]["namespace"].as_str().unwrap_or_default(),
+                v["metadata"]["name"].as_str().unwrap_or_default()
+            )
+            .to_lowercase();
+            v["metadata"]["uid"] = json!(uid);
         }
-        v
+        if v["metadata"]["creationTimestamp"].is_null() {
+            v["metadata"]["creationTimestamp"] = json!(self.created);
+        }
     }
 
     /// Creates or replaces an object.
@@ -296,7 +499,9 @@ impl ApiStore {
         self.versions.insert(key.clone(), self.rv);
         self.state.apply(r, None);
         self.record(
-            key,
+            ApiResource::of(key.kind),
+            key.namespace,
+            key.name,
             if created { "ADDED" } else { "MODIFIED" },
             object,
             old_labels,
@@ -311,32 +516,176 @@ impl ApiStore {
         self.versions.remove(key);
         self.rv += 1;
         let object = self.json_of(&old.resource, self.rv);
-        self.record(key.clone(), "DELETED", object, None);
+        self.record(
+            ApiResource::of(key.kind),
+            key.namespace.clone(),
+            key.name.clone(),
+            "DELETED",
+            object,
+            None,
+        );
         true
+    }
+
+    /// Creates or replaces an object of any served type from its JSON,
+    /// returning it as served. Model kinds are decoded (and so checked).
+    pub fn put(&mut self, res: &'static ApiResource, mut body: Value) -> Result<Value, ApiError> {
+        body["kind"] = json!(res.kind);
+        if body["apiVersion"].is_null() {
+            body["apiVersion"] = json!(res.api_version(res.versions[0]));
+        }
+        if let Some(kind) = res.model {
+            let r = Resource::from_json(kind, body.clone()).map_err(|e| {
+                ApiError::new(
+                    400,
+                    "BadRequest",
+                    format!(
+                        "{} in version {:?} cannot be handled as a {}: {e}",
+                        res.kind, res.versions[0], res.kind
+                    ),
+                    json!({}),
+                )
+            })?;
+            let key = r.key();
+            self.apply(r);
+            return Ok(self.get_model(&key).unwrap_or(Value::Null));
+        }
+        let namespace = if res.namespaced {
+            body["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_owned()
+        } else {
+            String::new()
+        };
+        let name = body["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let key = StoredKey {
+            plural: res.plural,
+            group: res.group,
+            namespace: namespace.clone(),
+            name: name.clone(),
+        };
+        let old_labels = self.stored.get(&key).map(|(v, _)| labels(v));
+        self.rv += 1;
+        if let Some(meta) = body["metadata"].as_object_mut() {
+            meta.remove("resourceVersion");
+        }
+        self.stamp(&mut body, self.rv);
+        self.stored.insert(key, (body.clone(), self.rv));
+        let event = if old_labels.is_some() {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
+        self.record(res, namespace, name, event, body.clone(), old_labels);
+        Ok(body)
+    }
+
+    /// Deletes one object of any served type, returning it as it was.
+    pub fn remove(
+        &mut self,
+        res: &'static ApiResource,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Value> {
+        if let Some(kind) = res.model {
+            let key = ObjectKey::new(kind, namespace, name);
+            let old = self.get_model(&key)?;
+            self.delete(&key);
+            return Some(old);
+        }
+        let key = StoredKey {
+            plural: res.plural,
+            group: res.group,
+            namespace: if res.namespaced {
+                namespace.to_owned()
+            } else {
+                String::new()
+            },
+            name: name.to_owned(),
+        };
+        let (mut old, _) = self.stored.remove(&key)?;
+        self.rv += 1;
+        old["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        self.record(res, key.namespace, key.name, "DELETED", old.clone(), None);
+        Some(old)
+    }
+
+    fn get_model(&self, key: &ObjectKey) -> Option<Value> {
+        let s = self.state.objects.get(key)?;
+        Some(self.json_of(
+            &s.resource,
+            self.versions.get(key).copied().unwrap_or(self.rv),
+        ))
+    }
+
+    /// One object as served.
+    pub fn get(&self, res: &'static ApiResource, namespace: &str, name: &str) -> Option<Value> {
+        match res.model {
+            Some(kind) => self.get_model(&ObjectKey::new(kind, namespace, name)),
+            None => self
+                .stored
+                .get(&StoredKey {
+                    plural: res.plural,
+                    group: res.group,
+                    namespace: if res.namespaced {
+                        namespace.to_owned()
+                    } else {
+                        String::new()
+                    },
+                    name: name.to_owned(),
+                })
+                .map(|(v, _)| v.clone()),
+        }
+    }
+
+    /// Every object of a type as served, in key order.
+    fn all_of(&self, res: &'static ApiResource) -> Vec<Value> {
+        match res.model {
+            Some(kind) => self
+                .state
+                .objects
+                .iter()
+                .filter(|(k, _)| k.kind == kind)
+                .map(|(k, s)| {
+                    self.json_of(
+                        &s.resource,
+                        self.versions.get(k).copied().unwrap_or(self.rv),
+                    )
+                })
+                .collect(),
+            None => self
+                .stored
+                .iter()
+                .filter(|(k, _)| k.plural == res.plural && k.group == res.group)
+                .map(|(_, (v, _))| v.clone())
+                .collect(),
+        }
     }
 
     fn record(
         &mut self,
-        key: ObjectKey,
+        res: &'static ApiResource,
+        namespace: String,
+        name: String,
         kind_of_event: &'static str,
         object: Value,
         old_labels: Option<Option<BTreeMap<String, String>>>,
     ) {
         let e = Event {
             rv: self.rv,
-            kind: key.kind,
-            namespace: key.namespace,
+            res,
+            namespace,
+            name,
             kind_of_event,
             object,
             old_labels,
         };
         self.watches.retain_mut(|w| {
-            if w.target.kind != e.kind
-                || w.target
-                    .namespace
-                    .as_ref()
-                    .is_some_and(|ns| *ns != e.namespace)
-            {
+            if !e.is_for(&w.target) {
                 return !w.tx.is_closed();
             }
             match e.seen_as(&w.selector) {
@@ -375,7 +724,7 @@ impl ApiStore {
                 json!({}),
             ));
         }
-        if self.faults.crds_missing && t.group == "multicluster.x-k8s.io" {
+        if self.faults.crds_missing && t.res.group == "multicluster.x-k8s.io" {
             return Err(ApiError::new(
                 404,
                 "NotFound",
@@ -383,29 +732,32 @@ impl ApiStore {
                 json!({}),
             ));
         }
+        if identity == ADMIN {
+            return Ok(());
+        }
         let access = Access {
             verb,
-            group: t.group,
-            resource: t.resource,
+            group: t.res.group,
+            resource: t.res.plural,
         };
-        let decision = match &t.namespace {
-            None => rbac::check(&self.state, identity, access),
-            // ClusterRoles bound cluster-wide grant every namespace too.
-            Some(_) => rbac::check(&self.state, identity, access),
-        };
-        decision.map_err(|d| {
-            let message = match &t.namespace {
+        // Only ClusterRoles are modelled: a binding grants every namespace.
+        rbac::check(&self.state, identity, access).map_err(|d| {
+            let mut message = match &t.namespace {
                 Some(ns) => d.message.replace(
                     "at the cluster scope",
                     &format!("in the namespace \"{ns}\""),
                 ),
                 None => d.message,
             };
+            if let Some(name) = &t.name {
+                message =
+                    message.replacen(" is forbidden", &format!(" \"{name}\" is forbidden"), 1);
+            }
             ApiError::new(
                 403,
                 "Forbidden",
                 message,
-                json!({"group": t.group, "kind": t.resource}),
+                json!({"group": t.res.group, "kind": t.res.plural}),
             )
         })
     }
@@ -413,26 +765,20 @@ impl ApiStore {
     /// A list response.
     pub fn list(&self, t: &Target, selector: &Selector) -> Value {
         let items: Vec<Value> = self
-            .state
-            .objects
-            .iter()
-            .filter(|(k, _)| {
-                k.kind == t.kind && t.namespace.as_ref().is_none_or(|ns| *ns == k.namespace)
+            .all_of(t.res)
+            .into_iter()
+            .filter(|v| {
+                t.covers(
+                    v["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    v["metadata"]["name"].as_str().unwrap_or_default(),
+                ) && selector.matches(labels(v).as_ref())
             })
-            .map(|(k, s)| {
-                self.json_of(
-                    &s.resource,
-                    self.versions.get(k).copied().unwrap_or(self.rv),
-                )
+            .map(|mut v| {
+                v["apiVersion"] = json!(t.res.api_version(t.version));
+                v
             })
-            .filter(|v| selector.matches(labels(v).as_ref()))
             .collect();
-        let version = if t.group.is_empty() {
-            "v1".to_owned()
-        } else {
-            format!("{}/{}", t.group, api_version_of(t.kind))
-        };
-        json!({"apiVersion": version, "kind": format!("{}List", t.kind), "metadata": {"resourceVersion": self.rv.to_string()}, "items": items})
+        json!({"apiVersion": t.res.api_version(t.version), "kind": format!("{}List", t.res.kind), "metadata": {"resourceVersion": self.rv.to_string()}, "items": items})
     }
 
     /// Opens a watch from `from`: the events after it (or 410 Gone), then
@@ -458,21 +804,37 @@ impl ApiStore {
             let _ = w.send(json!({"type": "ERROR", "object": gone(from, self.oldest).status}));
             return (rx, w.delivery);
         }
-        for e in self.log.iter().filter(|e| e.rv > from) {
-            if e.kind == w.target.kind
-                && w.target
-                    .namespace
-                    .as_ref()
-                    .is_none_or(|ns| *ns == e.namespace)
-                && let Some(t) = e.seen_as(&w.selector)
-            {
-                w.last = e.rv;
-                let _ = w.send(json!({"type": t, "object": e.object}));
+        if from == 0 {
+            // Watching from "any version" starts with the current objects, as ADDED.
+            for mut v in self.all_of(w.target.res) {
+                let (ns, name) = (
+                    v["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    v["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+                if w.target.covers(&ns, &name) && w.selector.matches(labels(&v).as_ref()) {
+                    v["apiVersion"] = json!(w.target.res.api_version(w.target.version));
+                    let _ = w.send(json!({"type": "ADDED", "object": v}));
+                }
+            }
+        } else {
+            for e in self.log.iter().filter(|e| e.rv > from) {
+                if e.is_for(&w.target)
+                    && let Some(t) = e.seen_as(&w.selector)
+                {
+                    w.last = e.rv;
+                    let _ = w.send(json!({"type": t, "object": e.object}));
+                }
             }
         }
+        w.last = w.last.max(self.rv);
         // A bookmark tells the client how far it has seen, even with no event.
-        let bookmark_kind = w.target.kind.as_str();
-        let _ = w.send(json!({"type": "BOOKMARK", "object": {"kind": bookmark_kind, "apiVersion": "v1", "metadata": {"resourceVersion": self.rv.to_string()}}}));
+        let _ = w.send(json!({"type": "BOOKMARK", "object": {"kind": w.target.res.kind, "apiVersion": w.target.res.api_version(w.target.version), "metadata": {"resourceVersion": self.rv.to_string()}}}));
         let delivery = w.delivery.clone();
         self.watches.push(w);
         (rx, delivery)
@@ -480,9 +842,10 @@ impl ApiStore {
 
     /// Whether a watch of `kind` with exactly this selector is open.
     pub fn is_watched(&self, kind: Kind, selector_text: &str) -> bool {
-        self.watches
-            .iter()
-            .any(|w| w.target.kind == kind && w.selector_text == selector_text && !w.tx.is_closed())
+        let res = ApiResource::of(kind);
+        self.watches.iter().any(|w| {
+            std::ptr::eq(w.target.res, res) && w.selector_text == selector_text && !w.tx.is_closed()
+        })
     }
 
     /// Whether any open watch holds events its reader has not taken yet.
@@ -490,6 +853,11 @@ impl ApiStore {
         self.watches
             .iter()
             .any(|w| !w.tx.is_closed() && w.delivery.pending())
+    }
+
+    /// How many watches are open.
+    pub fn open_watches(&self) -> usize {
+        self.watches.iter().filter(|w| !w.tx.is_closed()).count()
     }
 }
 
@@ -507,15 +875,33 @@ fn labels(v: &Value) -> Option<BTreeMap<String, String>> {
     serde_json::from_value(v["metadata"]["labels"].clone()).ok()
 }
 
-fn api_version_of(kind: Kind) -> &'static str {
-    match kind {
-        Kind::ServiceImport | Kind::ServiceExport => "v1alpha1",
-        _ => "v1",
-    }
+/// The time now as RFC 3339 (UTC, seconds), as `creationTimestamp` holds it.
+fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
-/// Finds what a request path names: `/api/v1/[namespaces/{ns}/]{resource}`
-/// or `/apis/{group}/{version}/[namespaces/{ns}/]{resource}`.
+/// Finds what a request path names:
+/// `/api/v1/[namespaces/{ns}/]{resource}[/{name}]` or
+/// `/apis/{group}/{version}/[namespaces/{ns}/]{resource}[/{name}]`.
 pub fn route(path: &str) -> Option<Target> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match parts.as_slice() {
@@ -523,19 +909,28 @@ pub fn route(path: &str) -> Option<Target> {
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return None,
     };
-    let (namespace, resource) = match rest {
-        [resource] => (None, *resource),
-        ["namespaces", ns, resource] => (Some(ns.to_string()), *resource),
+    let (namespace, resource, name) = match rest {
+        [resource] => (None, *resource, None),
+        // `namespaces/{name}` is one Namespace, not a namespace's collection.
+        ["namespaces", name] => (None, "namespaces", Some(name.to_string())),
+        [resource, name] => (None, *resource, Some(name.to_string())),
+        ["namespaces", ns, resource] => (Some(ns.to_string()), *resource, None),
+        ["namespaces", ns, resource, name] => {
+            (Some(ns.to_string()), *resource, Some(name.to_string()))
+        }
         _ => return None,
     };
-    let (kind, group, _, resource) = RESOURCES
+    let res = RESOURCES
         .iter()
-        .copied()
-        .find(|(_, g, v, r)| *g == group && *v == version && *r == resource)?;
+        .find(|r| r.group == group && r.plural == resource)?;
+    let version = res.versions.iter().copied().find(|v| *v == version)?;
+    if namespace.is_some() && !res.namespaced {
+        return None;
+    }
     Some(Target {
-        kind,
-        group,
-        resource,
+        res,
+        version,
         namespace,
+        name,
     })
 }

@@ -81,7 +81,12 @@ pub struct WatchState {
     pub errors: Vec<String>,
     /// Each source's sync state.
     pub sync: BTreeMap<Source, Sync>,
+    /// Woken after every event, for a server that republishes the view.
+    pub changed: Arc<tokio::sync::Notify>,
 }
+
+/// How many watch errors are kept (a long-running server retries forever).
+const ERRORS_KEPT: usize = 1000;
 
 /// The watch state shared between watcher tasks and readers.
 pub type SharedState = Arc<Mutex<WatchState>>;
@@ -173,6 +178,9 @@ fn apply(
                 watcher::Error::WatchError(s) => s.message.clone(),
                 other => other.to_string(),
             };
+            if st.errors.len() >= ERRORS_KEPT {
+                st.errors.remove(0);
+            }
             st.errors.push(format!("{source}: {message}"));
             if !st.sync.get(&source).is_some_and(Sync::is_synced) {
                 st.sync.insert(source, Sync::Failed(message));
@@ -181,6 +189,7 @@ fn apply(
         }
     }
     st.known.insert(source, known);
+    st.changed.notify_one();
 }
 
 async fn run<K>(api: Api<K>, source: Source, wrap: fn(K) -> Resource, state: SharedState)

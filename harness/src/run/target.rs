@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use crate::cluster::mock::{SharedApi, client};
 use std::collections::BTreeMap;
 
-use crate::cluster::store::{ApiStore, RESOURCES, Selector, Target as ApiTarget};
+use crate::cluster::store::{ApiResource, ApiStore, Selector, Target as ApiTarget};
 use crate::cluster::watch::{SharedState, WATCHED, WatchState, spawn};
 use crate::model::{Kind, ObjectKey, Resource};
 use crate::resolver::view::Sync;
@@ -248,17 +248,7 @@ impl Running {
 }
 
 fn list_target(kind: Kind) -> ApiTarget {
-    let (kind, group, _, resource) = RESOURCES
-        .iter()
-        .copied()
-        .find(|r| r.0 == kind)
-        .unwrap_or(RESOURCES[0]);
-    ApiTarget {
-        kind,
-        group,
-        resource,
-        namespace: None,
-    }
+    ApiTarget::all(ApiResource::of(kind))
 }
 
 impl ReferenceTarget {

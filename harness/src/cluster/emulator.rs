@@ -1,0 +1,240 @@
+//! A Kubernetes API emulator for a whole world: each cluster served over
+//! HTTPS and HTTP on its own loopback ports, and a kubeconfig with one
+//! context per cluster and identity, so that real clients (kubectl, CoreDNS,
+//! a vendor's resolver, `mcsdns serve --kubeconfig`) run against a scenario
+//! with no kind cluster.
+//!
+//! Contexts, for a cluster named `member2`:
+//! - `member2`: the admin over HTTPS (`kubectl --context member2 apply ...`);
+//! - `resolver@member2`: the resolver's service account over HTTPS, so RBAC
+//!   applies to a resolver exactly as in a cluster;
+//! - `member2-http` and `resolver@member2-http`: the same over plain HTTP.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use super::http::{self, Tls, TlsError, Tokens};
+use super::store::{ADMIN, ApiStore, SharedApi};
+use crate::model::ClusterState;
+
+/// The kubeconfig user of the admin.
+pub const ADMIN_USER: &str = "admin";
+/// The kubeconfig user of the resolver's service account.
+pub const RESOLVER_USER: &str = "resolver";
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// TLS set-up failed.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// A listener could not be bound, or a file written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// No randomness for tokens.
+    #[error("cannot generate tokens: {0}")]
+    Random(String),
+}
+
+/// One cluster's API and where it listens.
+pub struct Endpoint {
+    /// The cluster's objects.
+    pub api: SharedApi,
+    /// The HTTPS address.
+    pub https: SocketAddr,
+    /// The plain HTTP address.
+    pub http: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        if let Ok(mut api) = self.api.lock() {
+            api.drop_watches();
+        }
+    }
+}
+
+/// The emulator: clusters, tokens and the CA that signs its certificate.
+pub struct Emulator {
+    clusters: BTreeMap<String, Endpoint>,
+    tls: Tls,
+    admin_token: String,
+    resolver_token: String,
+    resolver_identity: String,
+    tokens: Tokens,
+}
+
+fn token() -> Result<String, EmulatorError> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| EmulatorError::Random(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Emulator {
+    /// An emulator with no clusters yet. The resolver's token authenticates
+    /// as `resolver_identity` (`system:serviceaccount:kube-system:coredns`).
+    pub fn new(resolver_identity: &str) -> Result<Emulator, EmulatorError> {
+        let tls = Tls::generate()?;
+        let admin_token = token()?;
+        let resolver_token = token()?;
+        let tokens: Tokens = Arc::new(BTreeMap::from([
+            (admin_token.clone(), ADMIN.to_owned()),
+            (resolver_token.clone(), resolver_identity.to_owned()),
+        ]));
+        Ok(Emulator {
+            clusters: BTreeMap::new(),
+            tls,
+            admin_token,
+            resolver_token,
+            resolver_identity: resolver_identity.to_owned(),
+            tokens,
+        })
+    }
+
+    /// Serves a cluster on two new loopback ports (HTTPS and HTTP). Must be
+    /// called within a tokio runtime, which then runs the servers.
+    pub async fn add_cluster(
+        &mut self,
+        name: &str,
+        state: &ClusterState,
+    ) -> Result<SharedApi, EmulatorError> {
+        let api: SharedApi = Arc::new(Mutex::new(ApiStore::new(state)));
+        let bind = |what: &str| {
+            let what = format!("cannot listen for cluster {name}'s {what} API on 127.0.0.1");
+            move |source| EmulatorError::Io { what, source }
+        };
+        let secure = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(bind("HTTPS"))?;
+        let plain = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(bind("HTTP"))?;
+        let local = |l: &TcpListener, what: &str| l.local_addr().map_err(bind(what));
+        let (https, http_addr) = (local(&secure, "HTTPS")?, local(&plain, "HTTP")?);
+        let tasks = vec![
+            http::spawn(
+                secure,
+                api.clone(),
+                self.tokens.clone(),
+                Some(self.tls.acceptor.clone()),
+            ),
+            http::spawn(plain, api.clone(), self.tokens.clone(), None),
+        ];
+        self.clusters.insert(
+            name.to_owned(),
+            Endpoint {
+                api: api.clone(),
+                https,
+                http: http_addr,
+                tasks,
+            },
+        );
+        Ok(api)
+    }
+
+    /// The clusters served.
+    pub fn clusters(&self) -> &BTreeMap<String, Endpoint> {
+        &self.clusters
+    }
+
+    /// One cluster's API.
+    pub fn api(&self, cluster: &str) -> Option<SharedApi> {
+        self.clusters.get(cluster).map(|e| e.api.clone())
+    }
+
+    /// The identity the resolver's token authenticates as.
+    pub fn resolver_identity(&self) -> &str {
+        &self.resolver_identity
+    }
+
+    /// The CA certificate (PEM) that signs the HTTPS endpoints.
+    pub fn ca_pem(&self) -> &str {
+        &self.tls.ca_pem
+    }
+
+    /// The kubeconfig, as YAML. The CA is embedded, so the file stands alone.
+    pub fn kubeconfig(&self, current: Option<&str>) -> String {
+        use base64::Engine;
+        let ca = base64::engine::general_purpose::STANDARD.encode(self.tls.ca_pem.as_bytes());
+        let mut clusters = Vec::new();
+        let mut contexts = Vec::new();
+        for (name, e) in &self.clusters {
+            clusters.push(json!({"name": name, "cluster": {
+                "server": format!("https://{}", e.https), "certificate-authority-data": ca}}));
+            clusters.push(json!({"name": format!("{name}-http"), "cluster": {
+                "server": format!("http://{}", e.http)}}));
+            for (ctx, cluster) in [
+                (name.clone(), name.clone()),
+                (format!("{name}-http"), format!("{name}-http")),
+            ] {
+                contexts.push(
+                    json!({"name": ctx, "context": {"cluster": cluster, "user": ADMIN_USER}}),
+                );
+                contexts.push(json!({"name": format!("{RESOLVER_USER}@{ctx}"),
+                    "context": {"cluster": cluster, "user": RESOLVER_USER}}));
+            }
+        }
+        let current = current
+            .map(str::to_owned)
+            .or_else(|| self.clusters.keys().next().cloned())
+            .unwrap_or_default();
+        let doc = json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": clusters,
+            "contexts": contexts,
+            "current-context": current,
+            "users": [
+                {"name": ADMIN_USER, "user": {"token": self.admin_token}},
+                {"name": RESOLVER_USER, "user": {"token": self.resolver_token}},
+            ],
+        });
+        serde_saphyr::to_string(&doc).unwrap_or_else(|_| doc.to_string())
+    }
+
+    /// Writes `kubeconfig` and `ca.crt` into `dir` (created if needed) and
+    /// returns the kubeconfig's path.
+    pub fn write(&self, dir: &Path, current: Option<&str>) -> Result<PathBuf, EmulatorError> {
+        let io = |what: String| move |source| EmulatorError::Io { what, source };
+        std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+        let path = dir.join("kubeconfig");
+        write_private(&path, &self.kubeconfig(current))
+            .map_err(io(format!("cannot write {}", path.display())))?;
+        let ca = dir.join("ca.crt");
+        std::fs::write(&ca, &self.tls.ca_pem)
+            .map_err(io(format!("cannot write {}", ca.display())))?;
+        Ok(path)
+    }
+}
+
+/// Writes a file only its owner can read (it holds tokens).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?
+    };
+    #[cfg(not(unix))]
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(text.as_bytes())
+}

@@ -1,0 +1,632 @@
+//! The Kubernetes REST API over an [`ApiStore`], apart from any transport:
+//! discovery, get, list, watch, create, update, patch and delete, with the
+//! API server's `Status` errors, resourceVersions and RBAC.
+//!
+//! Two transports serve it: the in-process tower service behind
+//! `kube::Client` (`cluster::mock`) and the HTTP/HTTPS emulator
+//! (`cluster::http`) that kubectl, CoreDNS or any client-go program reach.
+//! Both call [`handle`], so "what the API does" is written once.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::patch;
+use super::store::{
+    ApiError, ApiResource, ApiStore, Delivery, RESOURCES, Selector, SharedApi, Target, route,
+};
+
+/// The Kubernetes version the emulator reports.
+pub const SERVED_VERSION: (&str, &str) = ("1", "33");
+
+/// One request, as any transport hands it over.
+#[derive(Clone, Copy, Debug)]
+pub struct ApiRequest<'a> {
+    /// GET, POST, PUT, PATCH or DELETE.
+    pub method: &'a str,
+    /// The path, without the query.
+    pub path: &'a str,
+    /// The raw query string (may be empty).
+    pub query: &'a str,
+    /// The body's Content-Type (patches depend on it).
+    pub content_type: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// What the API answers.
+pub enum ApiReply {
+    /// A JSON document with an HTTP status.
+    Json(u16, Value),
+    /// A watch: one JSON event per line until the channel closes or the
+    /// client's `timeoutSeconds` runs out.
+    Watch {
+        /// The events.
+        events: mpsc::UnboundedReceiver<Value>,
+        /// Counts what the reader has taken.
+        delivery: std::sync::Arc<Delivery>,
+        /// When the server ends the watch.
+        timeout: Option<Duration>,
+    },
+}
+
+impl From<ApiError> for ApiReply {
+    fn from(e: ApiError) -> Self {
+        ApiReply::Json(e.code, e.status)
+    }
+}
+
+fn status(code: u16, reason: &str, message: String, details: Value) -> ApiError {
+    ApiError {
+        code,
+        status: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "details": details, "code": code}),
+    }
+}
+
+fn not_found_path() -> ApiError {
+    status(
+        404,
+        "NotFound",
+        "the server could not find the requested resource".into(),
+        json!({}),
+    )
+}
+
+fn not_found(t: &Target, name: &str) -> ApiError {
+    status(
+        404,
+        "NotFound",
+        format!("{} \"{name}\" not found", qualified(t.res)),
+        json!({"name": name, "group": t.res.group, "kind": t.res.plural}),
+    )
+}
+
+fn qualified(res: &ApiResource) -> String {
+    if res.group.is_empty() {
+        res.plural.to_owned()
+    } else {
+        format!("{}.{}", res.plural, res.group)
+    }
+}
+
+/// The query parameters the API reads.
+#[derive(Default)]
+struct Query {
+    watch: bool,
+    resource_version: Option<String>,
+    label_selector: String,
+    field_name: Option<String>,
+    field_namespace: Option<String>,
+    timeout: Option<Duration>,
+    dry_run: bool,
+}
+
+impl Query {
+    fn parse(q: &str) -> Result<Query, ApiError> {
+        let mut out = Query::default();
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            match k.as_ref() {
+                "watch" => out.watch = v == "true" || v == "1",
+                "resourceVersion" if !v.is_empty() => out.resource_version = Some(v.into_owned()),
+                "labelSelector" => out.label_selector = v.into_owned(),
+                "fieldSelector" => {
+                    for term in v.split(',').filter(|t| !t.is_empty()) {
+                        match term.split_once('=') {
+                            Some(("metadata.name", n)) => {
+                                out.field_name = Some(n.trim_start_matches('=').to_owned())
+                            }
+                            Some(("metadata.namespace", n)) => {
+                                out.field_namespace = Some(n.trim_start_matches('=').to_owned())
+                            }
+                            _ => {
+                                return Err(status(
+                                    400,
+                                    "BadRequest",
+                                    format!("field label not supported: {term}"),
+                                    json!({}),
+                                ));
+                            }
+                        }
+                    }
+                }
+                "timeoutSeconds" => out.timeout = v.parse().ok().map(Duration::from_secs),
+                "dryRun" => out.dry_run = v == "All",
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn from_version(&self) -> Result<u64, ApiError> {
+        match &self.resource_version {
+            None => Ok(0),
+            Some(v) => v.parse().map_err(|_| {
+                status(
+                    400,
+                    "BadRequest",
+                    format!("invalid resource version: {v}"),
+                    json!({}),
+                )
+            }),
+        }
+    }
+}
+
+/// Answers one request as `identity`.
+pub fn handle(api: &SharedApi, identity: &str, req: &ApiRequest<'_>) -> ApiReply {
+    match handle_inner(api, identity, req) {
+        Ok(r) => r,
+        Err(e) => e.into(),
+    }
+}
+
+fn handle_inner(
+    api: &SharedApi,
+    identity: &str,
+    req: &ApiRequest<'_>,
+) -> Result<ApiReply, ApiError> {
+    let mut store = api
+        .lock()
+        .map_err(|_| status(500, "InternalError", "store poisoned".into(), json!({})))?;
+    if req.method == "GET"
+        && let Some(doc) = discovery(&store, req.path)
+    {
+        if store.faults.unavailable {
+            return Err(status(
+                503,
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request".into(),
+                json!({}),
+            ));
+        }
+        return Ok(ApiReply::Json(200, doc));
+    }
+    let mut target = route(req.path).ok_or_else(not_found_path)?;
+    let query = Query::parse(req.query)?;
+    if target.name.is_none() && query.field_name.is_some() {
+        target.name = query.field_name.clone();
+    }
+    if target.namespace.is_none() && target.res.namespaced {
+        target.namespace = query.field_namespace.clone();
+    }
+    match (req.method, &target.name) {
+        ("GET", None) | ("GET", Some(_)) if query.watch => {
+            store.authorize(identity, "watch", &target)?;
+            let from = query.from_version()?;
+            let (events, delivery) = store.watch(target, &query.label_selector, from);
+            Ok(ApiReply::Watch {
+                events,
+                delivery,
+                timeout: query.timeout,
+            })
+        }
+        ("GET", None) => {
+            store.authorize(identity, "list", &target)?;
+            Ok(ApiReply::Json(
+                200,
+                store.list(&target, &Selector::parse(&query.label_selector)),
+            ))
+        }
+        ("GET", Some(name)) => {
+            store.authorize(identity, "get", &target)?;
+            let ns = target.namespace.clone().unwrap_or_default();
+            let mut v = store
+                .get(target.res, &ns, name)
+                .ok_or_else(|| not_found(&target, name))?;
+            v["apiVersion"] = json!(target.res.api_version(target.version));
+            Ok(ApiReply::Json(200, v))
+        }
+        ("POST", None) => {
+            store.authorize(identity, "create", &target)?;
+            let body = decode(req)?;
+            create(&mut store, &target, body, query.dry_run).map(|v| ApiReply::Json(201, v))
+        }
+        ("PUT", Some(name)) => {
+            store.authorize(identity, "update", &target)?;
+            let body = decode(req)?;
+            update(&mut store, &target, name, body, query.dry_run).map(|v| ApiReply::Json(200, v))
+        }
+        ("PATCH", Some(name)) => {
+            store.authorize(identity, "patch", &target)?;
+            patch_object(&mut store, &target, name, req, query.dry_run)
+        }
+        ("DELETE", Some(name)) => {
+            store.authorize(identity, "delete", &target)?;
+            delete(&mut store, &target, name, query.dry_run).map(|v| ApiReply::Json(200, v))
+        }
+        (method, _) => Err(status(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported on {}", req.path),
+            json!({}),
+        )),
+    }
+}
+
+/// Reads a request body: JSON, or YAML for server-side apply.
+fn decode(req: &ApiRequest<'_>) -> Result<Value, ApiError> {
+    let bad = |e: String| status(400, "BadRequest", e, json!({}));
+    if req.content_type.contains("yaml") {
+        let text = std::str::from_utf8(req.body).map_err(|e| bad(e.to_string()))?;
+        return serde_saphyr::from_str(text).map_err(|e| bad(format!("invalid YAML: {e}")));
+    }
+    serde_json::from_slice(req.body).map_err(|e| bad(format!("invalid JSON: {e}")))
+}
+
+/// Checks an object's identity against the path and fills in what the
+/// server fills in.
+fn admit(store: &ApiStore, t: &Target, body: &mut Value) -> Result<(), ApiError> {
+    if !body.is_object() {
+        return Err(status(
+            400,
+            "BadRequest",
+            "the body is not an object".into(),
+            json!({}),
+        ));
+    }
+    if let Some(kind) = body["kind"].as_str()
+        && kind != t.res.kind
+    {
+        return Err(status(
+            400,
+            "BadRequest",
+            format!(
+                "the kind {kind:?} does not match the resource {:?}",
+                t.res.plural
+            ),
+            json!({}),
+        ));
+    }
+    if body["metadata"]["name"].as_str().is_none_or(str::is_empty) {
+        if let Some(prefix) = body["metadata"]["generateName"].as_str() {
+            let name = format!("{prefix}{:05x}", store.resource_version() + 1);
+            body["metadata"]["name"] = json!(name);
+        } else {
+            return Err(status(
+                422,
+                "Invalid",
+                format!(
+                    "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                    t.res.kind
+                ),
+                json!({"kind": t.res.kind}),
+            ));
+        }
+    }
+    if t.res.namespaced {
+        let path_ns = t.namespace.clone().unwrap_or_else(|| "default".into());
+        match body["metadata"]["namespace"].as_str() {
+            Some(ns) if ns != path_ns => {
+                return Err(status(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request".into(),
+                    json!({}),
+                ));
+            }
+            _ => body["metadata"]["namespace"] = json!(path_ns),
+        }
+        let namespaces = RESOURCES.iter().find(|r| r.plural == "namespaces");
+        if let Some(nsres) = namespaces
+            && store.get(nsres, "", &path_ns).is_none()
+        {
+            return Err(status(
+                404,
+                "NotFound",
+                format!("namespaces \"{path_ns}\" not found"),
+                json!({"name": path_ns, "kind": "namespaces"}),
+            ));
+        }
+    } else if let Some(meta) = body["metadata"].as_object_mut() {
+        meta.remove("namespace");
+    }
+    body["apiVersion"] = json!(t.res.api_version(t.version));
+    body["kind"] = json!(t.res.kind);
+    if t.res.kind == "Service" {
+        allocate_cluster_ip(store, body);
+    }
+    Ok(())
+}
+
+/// Gives a Service without one a ClusterIP from 10.96.0.0/12, as the API
+/// server's allocator does (headless and ExternalName Services get none).
+fn allocate_cluster_ip(store: &ApiStore, body: &mut Value) {
+    let spec = &body["spec"];
+    if spec["type"].as_str() == Some("ExternalName")
+        || spec["clusterIP"].as_str().is_some_and(|ip| !ip.is_empty())
+    {
+        return;
+    }
+    let used: std::collections::BTreeSet<String> = store
+        .state()
+        .objects
+        .values()
+        .filter_map(|s| match &s.resource {
+            crate::model::Resource::Service(svc) => svc.spec.as_ref()?.cluster_ip.clone(),
+            _ => None,
+        })
+        .collect();
+    let ip = (10u32..65_000)
+        .map(|n| {
+            let a = std::net::Ipv4Addr::from((10u32 << 24) | (96 << 16) | n);
+            a.to_string()
+        })
+        .find(|a| !used.contains(a));
+    if let Some(ip) = ip {
+        body["spec"]["clusterIP"] = json!(ip);
+        body["spec"]["clusterIPs"] = json!([ip]);
+    }
+}
+
+/// Whether a body would decode as the model type (for dry runs).
+fn validate(t: &Target, body: &Value) -> Result<(), ApiError> {
+    if let Some(kind) = t.res.model {
+        crate::model::Resource::from_json(kind, body.clone()).map_err(|e| {
+            status(
+                400,
+                "BadRequest",
+                format!(
+                    "{} in version {:?} cannot be handled as a {}: {e}",
+                    t.res.kind, t.version, t.res.kind
+                ),
+                json!({}),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn create(
+    store: &mut ApiStore,
+    t: &Target,
+    mut body: Value,
+    dry_run: bool,
+) -> Result<Value, ApiError> {
+    admit(store, t, &mut body)?;
+    let ns = body["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let name = body["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if store.get(t.res, &ns, &name).is_some() {
+        return Err(status(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(t.res)),
+            json!({"name": name, "group": t.res.group, "kind": t.res.plural}),
+        ));
+    }
+    if let Some(meta) = body["metadata"].as_object_mut() {
+        meta.remove("resourceVersion");
+    }
+    finish(store, t, body, dry_run)
+}
+
+fn finish(store: &mut ApiStore, t: &Target, body: Value, dry_run: bool) -> Result<Value, ApiError> {
+    if dry_run {
+        validate(t, &body)?;
+        return Ok(body);
+    }
+    let mut v = store.put(t.res, body)?;
+    v["apiVersion"] = json!(t.res.api_version(t.version));
+    Ok(v)
+}
+
+fn update(
+    store: &mut ApiStore,
+    t: &Target,
+    name: &str,
+    mut body: Value,
+    dry_run: bool,
+) -> Result<Value, ApiError> {
+    let ns = t.namespace.clone().unwrap_or_default();
+    let current = store
+        .get(t.res, &ns, name)
+        .ok_or_else(|| not_found(t, name))?;
+    if body["metadata"]["name"].as_str().is_some_and(|n| n != name) {
+        return Err(status(
+            400,
+            "BadRequest",
+            "the name of the object does not match the name on the URL".into(),
+            json!({}),
+        ));
+    }
+    if let Some(rv) = body["metadata"]["resourceVersion"].as_str()
+        && rv
+            != current["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default()
+    {
+        return Err(conflict(t, name));
+    }
+    body["metadata"]["name"] = json!(name);
+    body["metadata"]["uid"] = current["metadata"]["uid"].clone();
+    body["metadata"]["creationTimestamp"] = current["metadata"]["creationTimestamp"].clone();
+    admit(store, t, &mut body)?;
+    finish(store, t, body, dry_run)
+}
+
+fn conflict(t: &Target, name: &str) -> ApiError {
+    status(
+        409,
+        "Conflict",
+        format!(
+            "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+            qualified(t.res)
+        ),
+        json!({"name": name, "group": t.res.group, "kind": t.res.plural}),
+    )
+}
+
+fn patch_object(
+    store: &mut ApiStore,
+    t: &Target,
+    name: &str,
+    req: &ApiRequest<'_>,
+    dry_run: bool,
+) -> Result<ApiReply, ApiError> {
+    let ns = t.namespace.clone().unwrap_or_default();
+    let body = decode(req)?;
+    let current = store.get(t.res, &ns, name);
+    let is_apply = req.content_type.starts_with("application/apply-patch");
+    let Some(mut doc) = current else {
+        // Server-side apply creates what does not exist.
+        if is_apply {
+            return create(store, t, body, dry_run).map(|v| ApiReply::Json(201, v));
+        }
+        return Err(not_found(t, name));
+    };
+    let bad = |e: String| status(422, "Invalid", e, json!({}));
+    match req
+        .content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+    {
+        "application/merge-patch+json" | "application/apply-patch+yaml" => {
+            json_patch::merge(&mut doc, &body)
+        }
+        "application/strategic-merge-patch+json" => patch::strategic_merge(&mut doc, &body),
+        "application/json-patch+json" => {
+            let ops: json_patch::Patch = serde_json::from_value(body)
+                .map_err(|e| bad(format!("invalid JSON patch: {e}")))?;
+            json_patch::patch(&mut doc, &ops)
+                .map_err(|e| bad(format!("the JSON patch does not apply: {e}")))?;
+        }
+        other => {
+            return Err(status(
+                415,
+                "UnsupportedMediaType",
+                format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other:?})"
+                ),
+                json!({}),
+            ));
+        }
+    }
+    if doc["metadata"]["name"].as_str() != Some(name) {
+        return Err(bad("a patch cannot change an object's name".into()));
+    }
+    // A patch applies to the latest version whatever version it names.
+    if let Some(meta) = doc["metadata"].as_object_mut() {
+        meta.remove("resourceVersion");
+    }
+    admit(store, t, &mut doc)?;
+    finish(store, t, doc, dry_run).map(|v| ApiReply::Json(200, v))
+}
+
+fn delete(store: &mut ApiStore, t: &Target, name: &str, dry_run: bool) -> Result<Value, ApiError> {
+    let ns = t.namespace.clone().unwrap_or_default();
+    let current = store
+        .get(t.res, &ns, name)
+        .ok_or_else(|| not_found(t, name))?;
+    if dry_run {
+        return Ok(current);
+    }
+    if t.res.plural == "namespaces" {
+        // The namespace controller empties a deleted namespace; here at once.
+        for res in RESOURCES.iter().filter(|r| r.namespaced) {
+            let inside: Vec<String> = store.list(
+                &Target {
+                    namespace: Some(name.to_owned()),
+                    ..Target::all(res)
+                },
+                &Selector::default(),
+            )["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_owned))
+                .collect();
+            for n in inside {
+                store.remove(res, name, &n);
+            }
+        }
+    }
+    let mut old = store
+        .remove(t.res, &ns, name)
+        .ok_or_else(|| not_found(t, name))?;
+    old["apiVersion"] = json!(t.res.api_version(t.version));
+    Ok(old)
+}
+
+/// The discovery documents: `/version`, `/api`, `/apis`, and each group and
+/// group/version. `None` for paths that are not discovery.
+fn discovery(store: &ApiStore, path: &str) -> Option<Value> {
+    let path = path.trim_end_matches('/');
+    let served =
+        |r: &&ApiResource| !(store.faults.crds_missing && r.group == "multicluster.x-k8s.io");
+    let groups = || {
+        let mut names: Vec<&'static str> = Vec::new();
+        for r in RESOURCES
+            .iter()
+            .filter(served)
+            .filter(|r| !r.group.is_empty())
+        {
+            if !names.contains(&r.group) {
+                names.push(r.group);
+            }
+        }
+        names
+    };
+    let group_doc = |g: &str| {
+        let mut versions: Vec<&str> = Vec::new();
+        for r in RESOURCES.iter().filter(served).filter(|r| r.group == g) {
+            for v in r.versions {
+                if !versions.contains(v) {
+                    versions.push(v);
+                }
+            }
+        }
+        let vs: Vec<Value> = versions
+            .iter()
+            .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+            .collect();
+        json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": vs, "preferredVersion": vs.first()})
+    };
+    let resource_list = |g: &str, v: &str| {
+        let resources: Vec<Value> = RESOURCES
+            .iter()
+            .filter(served)
+            .filter(|r| r.group == g && r.versions.contains(&v))
+            .map(|r| {
+                json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
+                    "kind": r.kind, "shortNames": r.short_names,
+                    "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]})
+            })
+            .collect();
+        let gv = if g.is_empty() {
+            v.to_owned()
+        } else {
+            format!("{g}/{v}")
+        };
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+    };
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["version"] => Some(json!({
+            "major": SERVED_VERSION.0, "minor": SERVED_VERSION.1,
+            "gitVersion": format!("v{}.{}.0-mcsdns-{}", SERVED_VERSION.0, SERVED_VERSION.1, env!("CARGO_PKG_VERSION")),
+            "platform": "linux/amd64"
+        })),
+        ["api"] => Some(json!({"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})),
+        ["api", "v1"] => Some(resource_list("", "v1")),
+        ["apis"] => {
+            let gs: Vec<Value> = groups().into_iter().map(group_doc).collect();
+            Some(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": gs}))
+        }
+        ["apis", g] if groups().contains(g) => Some(group_doc(g)),
+        ["apis", g, v] if groups().contains(g) => {
+            let doc = resource_list(g, v);
+            (!doc["resources"].as_array().is_none_or(Vec::is_empty)).then_some(doc)
+        }
+        _ => None,
+    }
+}
