@@ -36,6 +36,8 @@ enum Command {
     Replay(ReplayArgs),
     /// Serve one cluster's view of a world over UDP and TCP until Ctrl-C.
     Serve(ServeArgs),
+    /// Serve a world's clusters as Kubernetes APIs (HTTPS and HTTP) and write a kubeconfig.
+    Apiserver(ApiserverArgs),
     /// Answer one question from a world without any network, printed as dig does.
     Query(QueryArgs),
     /// List the clusters and objects of a world folder (and what is not used).
@@ -57,11 +59,14 @@ struct ZoneArgs {
 #[derive(Args)]
 struct ResolverArgs {
     /// World folder: one subfolder per cluster holding Kubernetes YAML.
-    #[arg(long, value_name = "DIR")]
-    manifests: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "kubeconfig")]
+    manifests: Option<PathBuf>,
     /// The cluster the resolver runs in (a subfolder of --manifests).
-    #[arg(long, value_name = "NAME")]
-    cluster: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "kubeconfig")]
+    cluster: Option<String>,
+    /// Learn the cluster from a Kubernetes API instead (serve only).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["manifests", "cluster"])]
+    kubeconfig: Option<PathBuf>,
     /// Corefile to read; without it, kubernetes serves cluster.local and
     /// multicluster serves clusterset.local, with no header plugin.
     #[arg(long, value_name = "FILE")]
@@ -88,6 +93,36 @@ struct ServeArgs {
     /// Address for both UDP and TCP.
     #[arg(long, default_value = "127.0.0.1:5353")]
     listen: SocketAddr,
+    /// The kubeconfig context (with --kubeconfig; default: its current one).
+    #[arg(long, requires = "kubeconfig")]
+    context: Option<String>,
+    /// The kubeconfig user, instead of the context's (with --kubeconfig).
+    #[arg(long, requires = "kubeconfig")]
+    user: Option<String>,
+    /// How long to wait for the first list of every source before serving.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    sync_timeout: std::time::Duration,
+}
+
+#[derive(Args)]
+struct ApiserverArgs {
+    /// Serve this scenario's world (its resolver's identity gets a token).
+    #[arg(long, value_name = "FILE", required_unless_present = "manifests")]
+    scenario: Option<PathBuf>,
+    /// Serve this world folder instead (one subfolder per cluster).
+    #[arg(long, value_name = "DIR", conflicts_with = "scenario")]
+    manifests: Option<PathBuf>,
+    /// The identity of the `resolver` user (default: the scenario's, else CoreDNS's service account).
+    #[arg(long)]
+    identity: Option<String>,
+    /// Where to write `kubeconfig` and `ca.crt`.
+    #[arg(long, default_value = ".mcsdns/apiserver")]
+    dir: PathBuf,
+}
+
+fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
+    mcsdns::scenario::load::duration(s)
+        .ok_or_else(|| format!("invalid duration {s:?}: write 500ms, 5s or 2m"))
 }
 
 #[derive(Args)]
@@ -139,9 +174,41 @@ struct RunArgs {
     /// Write snapshots and fill in missing expectations instead of checking snapshots.
     #[arg(long)]
     record: bool,
-    /// The target: only `reference` (the in-process resolver) in this version.
+    /// The target: `reference` (in process), `serve[=PATH]` (`mcsdns serve`
+    /// started per scenario against the API emulator), `dns=ADDR` (a server
+    /// already listening, its world in the emulator) or `kube=CTX[,CTX]`
+    /// (real clusters from a kubeconfig).
     #[arg(long, default_value = "reference")]
     target: String,
+    #[command(flatten)]
+    external: ExternalArgs,
+}
+
+/// Options of targets outside the process.
+#[derive(Args, Clone)]
+struct ExternalArgs {
+    /// How long a failed check is retried while an outside server catches up.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    settle: std::time::Duration,
+    /// How long to wait for a server to answer DNS at start.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    start_timeout: std::time::Duration,
+    /// With dns=ADDR: a shell command that starts the server once, with
+    /// KUBECONFIG and MCSDNS_CONTEXT set to the emulator's.
+    #[arg(long, value_name = "CMD")]
+    exec: Option<String>,
+    /// Where the emulator writes its kubeconfig (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    emulator_dir: Option<PathBuf>,
+    /// kube target: the kubeconfig (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// kube target: the cluster DNS address to query (default: port-forward to kube-dns).
+    #[arg(long, value_name = "ADDR")]
+    dns: Option<SocketAddr>,
+    /// kube target: print what would be created and deleted, change nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -192,6 +259,7 @@ fn main() -> ExitCode {
         Command::Bundle(a) => run_bundle(a),
         Command::Replay(a) => run_replay(a),
         Command::Serve(a) => run_serve(a),
+        Command::Apiserver(a) => run_apiserver(a),
         Command::Query(a) => run_query(a),
         Command::World(a) => run_world(a),
         Command::Zone(a) => run_zone(a),
@@ -205,9 +273,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(args: &ResolverArgs) -> Result<(ResolverConfig, ClusterView)> {
-    let world = World::load(&args.manifests)?;
-    let cluster = world.cluster(&args.manifests, &args.cluster)?;
+fn resolver_config(args: &ResolverArgs) -> Result<ResolverConfig> {
     let order: Vec<PluginKind> = if args.plugin_order.is_empty() {
         STOCK_ORDER.to_vec()
     } else {
@@ -223,24 +289,65 @@ fn load(args: &ResolverArgs) -> Result<(ResolverConfig, ClusterView)> {
     for ig in &config.ignored {
         tracing::debug!(directive = %ig.name, line = ig.line, "{}", ig.note);
     }
+    Ok(config)
+}
+
+fn load(args: &ResolverArgs) -> Result<(ResolverConfig, ClusterView)> {
+    let (Some(manifests), Some(name)) = (&args.manifests, &args.cluster) else {
+        return Err(miette::miette!("give --manifests and --cluster"));
+    };
+    let config = resolver_config(args)?;
+    let world = World::load(manifests)?;
+    let cluster = world.cluster(manifests, name)?;
     Ok((config, ClusterView::from_state(cluster)))
 }
 
 fn run_serve(args: ServeArgs) -> Result<ExitCode> {
-    let (config, view) = load(&args.resolver)?;
     let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
     runtime.block_on(async {
-        let snapshot = SharedSnapshot::new(Snapshot {
-            config: config.into(),
-            view,
-        });
+        let (snapshot, what) = match &args.resolver.kubeconfig {
+            None => {
+                let (config, view) = load(&args.resolver)?;
+                let what = format!(
+                    "cluster {}",
+                    args.resolver.cluster.as_deref().unwrap_or_default()
+                );
+                (
+                    SharedSnapshot::new(Snapshot {
+                        config: config.into(),
+                        view,
+                    }),
+                    what,
+                )
+            }
+            Some(path) => {
+                use mcsdns::cluster::follow;
+                let config = resolver_config(&args.resolver)?;
+                let client = follow::client(path, args.context.as_deref(), args.user.as_deref())
+                    .await
+                    .into_diagnostic()?;
+                let state = follow::start(&client, args.sync_timeout).await;
+                let view = state.lock().map(|s| s.view.clone()).unwrap_or_default();
+                let snapshot = SharedSnapshot::new(Snapshot {
+                    config: config.into(),
+                    view,
+                });
+                follow::publish(state, snapshot.clone());
+                let what = format!(
+                    "context {} of {}",
+                    args.context.as_deref().unwrap_or("(current)"),
+                    path.display()
+                );
+                (snapshot, what)
+            }
+        };
         let mut running = serve(args.listen, snapshot)
             .await
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot listen on {}", args.listen))?;
         eprintln!(
-            "mcsdns: serving cluster {} ({} profile) on {} (UDP and TCP); Ctrl-C stops",
-            args.resolver.cluster, args.resolver.profile, running.addr
+            "mcsdns: serving {what} ({} profile) on {} (UDP and TCP); Ctrl-C stops",
+            args.resolver.profile, running.addr
         );
         tokio::select! {
             r = running.block_until_done() => r.into_diagnostic()?,
@@ -339,14 +446,67 @@ fn load_scenarios(paths: &[PathBuf]) -> Result<Vec<(PathBuf, mcsdns::scenario::S
     Ok(all)
 }
 
+impl ExternalArgs {
+    fn options(&self) -> mcsdns::run::targets::TargetOptions {
+        mcsdns::run::targets::TargetOptions {
+            external: mcsdns::run::external::ExternalOptions {
+                settle: self.settle,
+                start_timeout: self.start_timeout,
+                dir: self.emulator_dir.clone(),
+                exec: self.exec.clone(),
+                ..Default::default()
+            },
+            kubeconfig: self.kubeconfig.clone(),
+            dns: self.dns,
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+fn run_apiserver(args: ApiserverArgs) -> Result<ExitCode> {
+    use mcsdns::cluster::emulator::Emulator;
+    let (world, identity) = match (&args.scenario, &args.manifests) {
+        (Some(path), _) => {
+            let s = mcsdns::scenario::load_scenario(path, &suite_root(path))?;
+            (s.world, s.resolver.identity)
+        }
+        (None, Some(dir)) => (
+            World::load(dir)?,
+            mcsdns::scenario::load::DEFAULT_IDENTITY.to_owned(),
+        ),
+        (None, None) => return Err(miette::miette!("give --scenario or --manifests")),
+    };
+    let identity = args.identity.unwrap_or(identity);
+    let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
+    runtime.block_on(async {
+        let mut emulator = Emulator::new(&identity).into_diagnostic()?;
+        for (name, state) in &world.clusters {
+            emulator.add_cluster(name, state).await.into_diagnostic()?;
+        }
+        let path = emulator.write(&args.dir, None).into_diagnostic()?;
+        for (name, e) in emulator.clusters() {
+            println!(
+                "cluster {name}: https://{} (context {name}, resolver@{name}), http://{} (context {name}-http)",
+                e.https, e.http
+            );
+        }
+        println!("resolver user: {identity}");
+        println!("kubeconfig: {}", path.display());
+        eprintln!(
+            "mcsdns: serving; try `kubectl --kubeconfig {} --context {} get serviceimports -A`; Ctrl-C stops",
+            path.display(),
+            world.clusters.keys().next().map_or("", String::as_str)
+        );
+        tokio::signal::ctrl_c().await.into_diagnostic()?;
+        eprintln!("mcsdns: stopping");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 fn run_suite(args: RunArgs) -> Result<ExitCode> {
     use mcsdns::run::{ReferenceTarget, Status, Target, record, suite};
-    if args.target != "reference" {
-        return Err(miette::miette!(
-            "unknown target {:?}: this version runs scenarios on the in-process reference resolver only",
-            args.target
-        ));
-    }
+    let spec = mcsdns::run::targets::TargetSpec::parse(&args.target)
+        .map_err(|e| miette::miette!("--target {:?}: {e}", args.target))?;
     let loaded = load_scenarios(&args.paths)?;
     let selection = suite::Selection {
         filters: args.filter.clone(),
@@ -362,12 +522,15 @@ fn run_suite(args: RunArgs) -> Result<ExitCode> {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // One outside server answers for one scenario at a time.
+    let jobs = if spec.is_shared() { 1 } else { jobs };
+    let external = args.external.options();
     let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let make = || -> Box<dyn Target> { Box::new(ReferenceTarget::new()) };
+    let make = || -> Box<dyn Target> { spec.make(&external) };
     let mut result = suite::run_all(&scenarios, jobs, &make, &|r| {
         bar.set_message(r.id.clone());
         bar.inc(1);
@@ -392,6 +555,9 @@ fn run_suite(args: RunArgs) -> Result<ExitCode> {
                 Err(why) => eprintln!("{}: expectations not recorded: {why}", s.path.display()),
             }
             std::fs::write(&snap, record::snapshot_file(&r.transcript())).into_diagnostic()?;
+        } else if spec != mcsdns::run::targets::TargetSpec::Reference {
+            // Snapshots hold the reference resolver's transcripts; other
+            // targets are judged by the scenarios' expectations.
         } else if let Some(diff) = record::snapshot_diff(root, r) {
             r.status = Status::Failed;
             if let Some(first) = r.steps.first_mut() {

@@ -91,10 +91,10 @@ impl Emulator {
         let tls = Tls::generate()?;
         let admin_token = token()?;
         let resolver_token = token()?;
-        let tokens: Tokens = Arc::new(BTreeMap::from([
+        let tokens: Tokens = Arc::new(std::sync::RwLock::new(BTreeMap::from([
             (admin_token.clone(), ADMIN.to_owned()),
             (resolver_token.clone(), resolver_identity.to_owned()),
-        ]));
+        ])));
         Ok(Emulator {
             clusters: BTreeMap::new(),
             tls,
@@ -159,6 +159,15 @@ impl Emulator {
     /// The identity the resolver's token authenticates as.
     pub fn resolver_identity(&self) -> &str {
         &self.resolver_identity
+    }
+
+    /// Makes the resolver's token authenticate as another identity (each
+    /// scenario names its resolver's).
+    pub fn set_resolver_identity(&mut self, identity: &str) {
+        if let Ok(mut m) = self.tokens.write() {
+            m.insert(self.resolver_token.clone(), identity.to_owned());
+        }
+        self.resolver_identity = identity.to_owned();
     }
 
     /// The CA certificate (PEM) that signs the HTTPS endpoints.

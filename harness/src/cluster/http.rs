@@ -26,7 +26,7 @@ use super::store::SharedApi;
 pub const ANONYMOUS: &str = "system:anonymous";
 
 /// Bearer tokens and the identities they authenticate.
-pub type Tokens = Arc<BTreeMap<String, String>>;
+pub type Tokens = Arc<std::sync::RwLock<BTreeMap<String, String>>>;
 
 /// A self-signed CA and a serving certificate for 127.0.0.1 and localhost.
 pub struct Tls {
@@ -101,10 +101,15 @@ async fn answer(api: SharedApi, tokens: Tokens, req: Request<Incoming>) -> Respo
         .and_then(|v| v.to_str().ok())
     {
         None => ANONYMOUS.to_owned(),
-        Some(h) => match h.strip_prefix("Bearer ").and_then(|t| tokens.get(t.trim())) {
-            Some(identity) => identity.clone(),
-            None => return unauthorized(),
-        },
+        Some(h) => {
+            let known = h
+                .strip_prefix("Bearer ")
+                .and_then(|t| tokens.read().ok().and_then(|m| m.get(t.trim()).cloned()));
+            match known {
+                Some(identity) => identity,
+                None => return unauthorized(),
+            }
+        }
     };
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {

@@ -19,7 +19,12 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 /// Turns the API's reply into an HTTP response: JSON documents whole, watch
 /// events one per line as they come, until the watch ends.
 pub fn to_response(reply: ApiReply) -> Response<Body> {
+    let mut content_type = "application/json";
     let (code, body) = match reply {
+        ApiReply::Bytes(kind, bytes) => {
+            content_type = kind;
+            (200, Full::new(Bytes::from(bytes)).boxed_unsync())
+        }
         ApiReply::Json(code, value) => (
             code,
             Full::new(Bytes::from(value.to_string())).boxed_unsync(),
@@ -51,7 +56,7 @@ pub fn to_response(reply: ApiReply) -> Response<Body> {
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
+        http::HeaderValue::from_static(content_type),
     );
     r
 }

@@ -4,6 +4,7 @@
 //! deployed resolver does.
 
 pub mod emulator;
+pub mod follow;
 pub mod http;
 pub mod mock;
 pub mod patch;

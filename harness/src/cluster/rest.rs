@@ -39,6 +39,8 @@ pub struct ApiRequest<'a> {
 pub enum ApiReply {
     /// A JSON document with an HTTP status.
     Json(u16, Value),
+    /// Bytes of another type, with status 200.
+    Bytes(&'static str, Vec<u8>),
     /// A watch: one JSON event per line until the channel closes or the
     /// client's `timeoutSeconds` runs out.
     Watch {
@@ -170,6 +172,15 @@ fn handle_inner(
     let mut store = api
         .lock()
         .map_err(|_| status(500, "InternalError", "store poisoned".into(), json!({})))?;
+    if req.method == "GET" && req.path == "/openapi/v2" {
+        // An empty OpenAPI v2 document (protobuf, which is what clients
+        // ask for): kubectl finds no schema for any kind and leaves
+        // validation and merge keys to the server and its built-in types.
+        return Ok(ApiReply::Bytes(
+            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+            Vec::new(),
+        ));
+    }
     if req.method == "GET"
         && let Some(doc) = discovery(&store, req.path)
     {

@@ -446,6 +446,50 @@ impl ApiStore {
         store
     }
 
+    /// Changes the objects to `state`'s, through ordinary events (so open
+    /// watches follow): what is gone is deleted, what differs is replaced.
+    /// Faults are cleared.
+    pub fn reset_to(&mut self, state: &ClusterState) {
+        self.faults = Faults::default();
+        let gone: Vec<ObjectKey> = self
+            .state
+            .objects
+            .keys()
+            .filter(|k| !state.objects.contains_key(*k))
+            .cloned()
+            .collect();
+        for k in gone {
+            self.delete(&k);
+        }
+        for (k, s) in &state.objects {
+            if self.state.objects.get(k).map(|o| &o.resource) != Some(&s.resource) {
+                self.apply(s.resource.clone());
+            }
+        }
+        let mut wanted: Vec<(&'static ApiResource, Value)> = Vec::new();
+        for (other, _) in &state.others {
+            if let Some(res) = ApiResource::by_kind(&other.api_version, &other.kind) {
+                let mut body = other.body.clone();
+                if res.namespaced && body["metadata"]["namespace"].is_null() {
+                    body["metadata"]["namespace"] = json!("default");
+                }
+                wanted.push((res, body));
+            }
+        }
+        let stale: Vec<StoredKey> = self.stored.keys().cloned().collect();
+        for k in stale {
+            if let Some(res) = RESOURCES
+                .iter()
+                .find(|r| r.plural == k.plural && r.group == k.group)
+            {
+                self.remove(res, &k.namespace, &k.name);
+            }
+        }
+        for (res, body) in wanted {
+            let _ = self.put(res, body);
+        }
+    }
+
     /// The objects as they are now.
     pub fn state(&self) -> &ClusterState {
         &self.state
@@ -833,8 +877,14 @@ impl ApiStore {
             }
         }
         w.last = w.last.max(self.rv);
-        // A bookmark tells the client how far it has seen, even with no event.
-        let _ = w.send(json!({"type": "BOOKMARK", "object": {"kind": w.target.res.kind, "apiVersion": w.target.res.api_version(w.target.version), "metadata": {"resourceVersion": self.rv.to_string()}}}));
+        // A bookmark tells the client how far it has seen, even with no
+        // event. After initial events it carries the annotation that ends a
+        // streaming list (client-go's WatchList, `sendInitialEvents=true`).
+        let mut meta = json!({"resourceVersion": self.rv.to_string()});
+        if from == 0 {
+            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let _ = w.send(json!({"type": "BOOKMARK", "object": {"kind": w.target.res.kind, "apiVersion": w.target.res.api_version(w.target.version), "metadata": meta}}));
         let delivery = w.delivery.clone();
         self.watches.push(w);
         (rx, delivery)

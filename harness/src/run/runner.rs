@@ -22,11 +22,22 @@ pub fn run_scenario(scenario: &Scenario, target: &mut dyn Target) -> ScenarioRes
     let mut setup = scenario.resolver.clone();
     let mut steps = Vec::new();
     let start_error = target.start(scenario).err();
+    // Once a step that changes the world or the clock is skipped, the
+    // checks after it would judge a world the scenario did not describe.
+    let mut blocked: Option<String> = None;
     for step in &scenario.steps {
-        let result = match &start_error {
-            Some(e) => failed(step, format!("the target could not start: {e}")),
-            None => run_step(scenario, target, &mut world, &mut setup, step),
+        let result = match (&start_error, &blocked) {
+            (Some(e), _) => failed(step, format!("the target could not start: {e}")),
+            (None, Some(why)) => skipped(step, format!("follows a skipped step: {why}")),
+            (None, None) => run_step(scenario, target, &mut world, &mut setup, step),
         };
+        if result.status == Status::Skipped && !step.action.is_checkable() {
+            blocked = Some(format!(
+                "line {} ({})",
+                step.line,
+                result.skip_reason.clone().unwrap_or_default()
+            ));
+        }
         let mut result = result;
         let events = target.take_events();
         if !events.is_empty() {
@@ -91,7 +102,42 @@ fn skipped(step: &PlannedStep, why: String) -> StepResult {
     }
 }
 
+/// How often a check is retried against a target that learns changes
+/// asynchronously.
+const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(25);
+
 fn run_step(
+    scenario: &Scenario,
+    target: &mut dyn Target,
+    world: &mut World,
+    setup: &mut ResolverSetup,
+    step: &PlannedStep,
+) -> StepResult {
+    let settle = target.capabilities().settle;
+    let started = Instant::now();
+    let mut tries = 1;
+    loop {
+        let mut result = attempt(scenario, target, world, setup, step);
+        let retry = result.status == Status::Failed
+            && step.action.is_checkable()
+            && settle.is_some_and(|d| started.elapsed() < d);
+        if !retry {
+            if tries > 1
+                && let Some(t) = result.transcript.as_mut()
+            {
+                t.push_str(&format!(
+                    ";; asked {tries} times over {} ms while the target caught up\n",
+                    started.elapsed().as_millis()
+                ));
+            }
+            return result;
+        }
+        tries += 1;
+        std::thread::sleep(RETRY_EVERY);
+    }
+}
+
+fn attempt(
     scenario: &Scenario,
     target: &mut dyn Target,
     world: &mut World,
@@ -188,14 +234,14 @@ fn run_step(
             }
             return base(step);
         }
-        Action::Reconfigure { config, .. } => {
+        Action::Reconfigure { config, text, .. } => {
             if !caps.reconfigure {
                 return skipped(
                     step,
                     format!("target {} cannot be reconfigured", target.name()),
                 );
             }
-            if let Err(e) = target.reconfigure(config) {
+            if let Err(e) = target.reconfigure(config, text) {
                 return failed(step, e.to_string());
             }
             setup.config = (**config).clone();

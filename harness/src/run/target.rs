@@ -28,6 +28,9 @@ pub struct Capabilities {
     pub reconfigure: bool,
     /// Its API can be made to fail (dropped watches, 410, outages).
     pub inject_faults: bool,
+    /// It learns changes asynchronously: a failed check is retried for
+    /// this long before it counts (`None`: answers are current at once).
+    pub settle: Option<Duration>,
 }
 
 impl std::fmt::Display for Fault {
@@ -102,9 +105,9 @@ pub trait Target {
     fn take_note(&mut self) -> Option<CacheNote> {
         None
     }
-    /// Replaces the resolver's configuration.
-    fn reconfigure(&mut self, config: &ResolverConfig) -> Result<(), TargetError> {
-        let _ = config;
+    /// Replaces the resolver's configuration (parsed, and the Corefile's text).
+    fn reconfigure(&mut self, config: &ResolverConfig, corefile: &str) -> Result<(), TargetError> {
+        let _ = (config, corefile);
         Err(TargetError("this target cannot be reconfigured".into()))
     }
     /// Events the target saw that no answer shows (API errors its watchers
@@ -295,6 +298,7 @@ impl Target for ReferenceTarget {
             advance_time: true,
             reconfigure: true,
             inject_faults: true,
+            settle: None,
         }
     }
 
@@ -416,7 +420,7 @@ impl Target for ReferenceTarget {
         unique
     }
 
-    fn reconfigure(&mut self, config: &ResolverConfig) -> Result<(), TargetError> {
+    fn reconfigure(&mut self, config: &ResolverConfig, _corefile: &str) -> Result<(), TargetError> {
         let s = self.running()?;
         s.config = config.clone();
         // A reload builds new plugin instances: the cache starts empty.

@@ -571,14 +571,19 @@ fn action(
         Step::Corefile(c) => {
             let profile = file_profile;
             let order = file_order.to_vec();
-            let (cf, source) = match (&c.path, &c.inline) {
-                (Some(p), None) => (Corefile::read(&cx.find(p)?)?, p.value.clone()),
+            let (cf, source, text) = match (&c.path, &c.inline) {
+                (Some(p), None) => {
+                    let path = cx.find(p)?;
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    (Corefile::read(&path)?, p.value.clone(), text)
+                }
                 (None, Some(inline)) => {
                     let start = cx.block_start(inline);
                     let padded = format!("{}{}", "\n".repeat(start - 1), inline.value);
                     (
                         Corefile::parse(cx.path, &padded).map_err(|e| cx.relocate(e, start))?,
                         format!("inline at line {start}"),
+                        inline.value.clone(),
                     )
                 }
                 _ => return Err(cx.at(located, "corefile needs either path or inline")),
@@ -586,6 +591,7 @@ fn action(
             Action::Reconfigure {
                 config: Box::new(ResolverConfig::from_corefile(&cf, profile, &order)?),
                 source,
+                text,
             }
         }
         Step::Fault(f) => {

@@ -161,6 +161,8 @@ pub enum Action {
         config: Box<ResolverConfig>,
         /// Where it came from, for reports.
         source: String,
+        /// The Corefile's text, for targets that run a real server.
+        text: String,
     },
 }
 

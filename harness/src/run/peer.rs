@@ -1,0 +1,185 @@
+//! DNS servers the harness starts itself, one process per scenario (and
+//! per `corefile` step): `mcsdns serve` through a kubeconfig, or real
+//! CoreDNS. Each reads its world from the API emulator as the resolver's
+//! service account, and is stopped when the scenario ends, fails or is
+//! interrupted.
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::RecordType;
+
+use super::target::TargetError;
+use super::wire;
+use crate::resolver::config::PluginKind;
+use crate::resolver::{Outcome, Profile, Question};
+
+/// What a peer needs to start for one scenario.
+#[derive(Clone, Debug)]
+pub struct PeerSetup<'a> {
+    /// Where to serve DNS (UDP and TCP).
+    pub listen: SocketAddr,
+    /// The emulator's kubeconfig.
+    pub kubeconfig: &'a Path,
+    /// The context to use (`resolver@member2`).
+    pub context: String,
+    /// The scenario's Corefile, if it has one.
+    pub corefile: Option<&'a str>,
+    /// The reference profile (for `mcsdns serve`).
+    pub profile: Profile,
+    /// The CoreDNS build's plugin order the scenario assumes.
+    pub order: &'a [PluginKind],
+    /// A folder for the peer's files and log.
+    pub dir: &'a Path,
+}
+
+/// A DNS server program the harness can start.
+pub trait Peer: Send {
+    /// Its name in reports (`serve`, `coredns`).
+    fn name(&self) -> String;
+    /// Its version, as it reports it.
+    fn version(&self) -> String;
+    /// The command that starts it for a scenario (files it needs written).
+    fn command(&self, setup: &PeerSetup<'_>) -> Result<Command, TargetError>;
+}
+
+/// `mcsdns serve --kubeconfig`: the reference resolver as an outside process.
+pub struct ServePeer {
+    /// The mcsdns executable.
+    pub exe: PathBuf,
+}
+
+impl Peer for ServePeer {
+    fn name(&self) -> String {
+        "serve".into()
+    }
+
+    fn version(&self) -> String {
+        format!("mcsdns {}", env!("CARGO_PKG_VERSION"))
+    }
+
+    fn command(&self, setup: &PeerSetup<'_>) -> Result<Command, TargetError> {
+        let mut c = Command::new(&self.exe);
+        c.arg("serve")
+            .arg("--kubeconfig")
+            .arg(setup.kubeconfig)
+            .arg("--context")
+            .arg(&setup.context)
+            .arg("--listen")
+            .arg(setup.listen.to_string())
+            .arg("--profile")
+            .arg(setup.profile.to_string());
+        if let Some(text) = setup.corefile {
+            let path = setup.dir.join("Corefile");
+            std::fs::write(&path, text)
+                .map_err(|e| TargetError(format!("cannot write {}: {e}", path.display())))?;
+            c.arg("--corefile").arg(path);
+        }
+        let order: Vec<&str> = setup.order.iter().map(|p| p.as_str()).collect();
+        if !order.is_empty() {
+            c.arg("--plugin-order").arg(order.join(","));
+        }
+        Ok(c)
+    }
+}
+
+/// A started peer; killed when dropped.
+pub struct PeerProcess {
+    child: Child,
+    /// Its combined output.
+    pub log: PathBuf,
+    /// Where it serves.
+    pub addr: SocketAddr,
+}
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl PeerProcess {
+    /// The last lines of its log, for error messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        tail(&self.log, lines)
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// A loopback port free for both UDP and TCP right now.
+pub fn free_port() -> Result<SocketAddr, TargetError> {
+    for _ in 0..20 {
+        let udp = UdpSocket::bind("127.0.0.1:0")
+            .map_err(|e| TargetError(format!("cannot find a free port: {e}")))?;
+        let addr = udp
+            .local_addr()
+            .map_err(|e| TargetError(format!("cannot find a free port: {e}")))?;
+        if TcpListener::bind(addr).is_ok() {
+            return Ok(addr);
+        }
+    }
+    Err(TargetError(
+        "no loopback port is free for both UDP and TCP".into(),
+    ))
+}
+
+/// Starts a peer and waits until it answers DNS on `setup.listen` (any
+/// reply counts), up to `timeout`.
+pub fn start(
+    peer: &dyn Peer,
+    setup: &PeerSetup<'_>,
+    timeout: Duration,
+) -> Result<PeerProcess, TargetError> {
+    let log = setup.dir.join(format!("{}.log", peer.name()));
+    let out = std::fs::File::create(&log)
+        .map_err(|e| TargetError(format!("cannot write {}: {e}", log.display())))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| TargetError(format!("cannot write {}: {e}", log.display())))?;
+    let mut cmd = peer.command(setup)?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .current_dir(setup.dir);
+    let child = cmd
+        .spawn()
+        .map_err(|e| TargetError(format!("cannot start {}: {e}", peer.name())))?;
+    let mut process = PeerProcess {
+        child,
+        log,
+        addr: setup.listen,
+    };
+    let probe = Question::parse("dns-version.clusterset.local", RecordType::TXT)
+        .map_err(|e| TargetError(e.to_string()))?;
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = process.child.try_wait() {
+            return Err(TargetError(format!(
+                "{} exited ({status}) before it answered DNS; its log ends:\n{}",
+                peer.name(),
+                process.log_tail(15)
+            )));
+        }
+        if let Ok(Outcome::Reply(_)) = wire::ask(setup.listen, &probe, Duration::from_millis(100)) {
+            return Ok(process);
+        }
+        if started.elapsed() > timeout {
+            return Err(TargetError(format!(
+                "{} did not answer DNS on {} within {} s; its log ends:\n{}",
+                peer.name(),
+                setup.listen,
+                timeout.as_secs(),
+                process.log_tail(15)
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

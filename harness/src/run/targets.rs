@@ -1,0 +1,185 @@
+//! Chooses a target from the command line's `--target` value.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::external::{ExternalOptions, ExternalTarget, Server};
+use super::kube_target::{KubeOptions, KubeTarget};
+use super::peer::ServePeer;
+use super::target::{Capabilities, Change, ReferenceTarget, Target, TargetError};
+use crate::resolver::{Outcome, Question};
+use crate::scenario::Scenario;
+
+/// A parsed `--target`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// The in-process reference resolver.
+    Reference,
+    /// A DNS server already listening (its world in the API emulator).
+    Dns(SocketAddr),
+    /// `mcsdns serve` started per scenario against the API emulator (this
+    /// executable, or another build).
+    Serve(Option<PathBuf>),
+    /// Real clusters: scenario cluster → kubeconfig context.
+    Kube(Vec<(String, String)>),
+}
+
+/// Options for the targets that need them.
+#[derive(Clone, Debug, Default)]
+pub struct TargetOptions {
+    /// For `dns` and `serve`.
+    pub external: ExternalOptions,
+    /// For `kube`: the kubeconfig.
+    pub kubeconfig: Option<PathBuf>,
+    /// For `kube`: the cluster DNS address.
+    pub dns: Option<SocketAddr>,
+    /// For `kube`: print, change nothing.
+    pub dry_run: bool,
+}
+
+impl TargetSpec {
+    /// Parses `reference`, `dns=ADDR`, `serve[=PATH]` or
+    /// `kube=CTX[,CTX...]` (each `CTX` or `CLUSTER:CTX`).
+    pub fn parse(s: &str) -> Result<TargetSpec, String> {
+        let (kind, value) = match s.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (s, None),
+        };
+        match (kind, value) {
+            ("reference", None) => Ok(TargetSpec::Reference),
+            ("dns", Some(addr)) => addr
+                .parse()
+                .map(TargetSpec::Dns)
+                .map_err(|_| format!("{addr:?} is not an address such as 127.0.0.1:5353")),
+            ("dns", None) => Err("dns needs an address: dns=127.0.0.1:5353".into()),
+            ("serve", path) => Ok(TargetSpec::Serve(path.map(PathBuf::from))),
+            ("kube", Some(list)) if !list.is_empty() => Ok(TargetSpec::Kube(
+                list.split(',')
+                    .map(|c| match c.split_once(':') {
+                        Some((cluster, ctx)) => (cluster.to_owned(), ctx.to_owned()),
+                        None => (c.to_owned(), c.to_owned()),
+                    })
+                    .collect(),
+            )),
+            ("kube", _) => Err("kube needs contexts: kube=member1,member2".into()),
+            _ => Err("expected reference, dns=ADDR, serve[=PATH] or kube=CONTEXTS".into()),
+        }
+    }
+
+    /// Whether one target instance must serve every scenario in turn (one
+    /// outside server or one set of clusters).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, TargetSpec::Dns(_) | TargetSpec::Kube(_))
+    }
+
+    /// Builds the target; one that cannot start reports why on every
+    /// scenario instead of aborting the run.
+    pub fn make(&self, options: &TargetOptions) -> Box<dyn Target> {
+        let made: Result<Box<dyn Target>, TargetError> = match self {
+            TargetSpec::Reference => Ok(Box::new(ReferenceTarget::new())),
+            TargetSpec::Dns(addr) => {
+                ExternalTarget::new(Server::Fixed(*addr), options.external.clone())
+                    .map(|t| Box::new(t) as Box<dyn Target>)
+            }
+            TargetSpec::Serve(path) => {
+                let exe = match path {
+                    Some(p) => Ok(p.clone()),
+                    None => std::env::current_exe().map_err(|e| {
+                        TargetError(format!("cannot find the mcsdns executable: {e}"))
+                    }),
+                };
+                exe.and_then(|exe| {
+                    ExternalTarget::new(
+                        Server::Managed(Box::new(ServePeer { exe })),
+                        options.external.clone(),
+                    )
+                })
+                .map(|t| Box::new(t) as Box<dyn Target>)
+            }
+            TargetSpec::Kube(contexts) => KubeTarget::new(KubeOptions {
+                contexts: contexts.clone(),
+                kubeconfig: options.kubeconfig.clone(),
+                dns: options.dns,
+                settle: options.external.settle,
+                query_timeout: options.external.query_timeout,
+            })
+            .map(|t| Box::new(t) as Box<dyn Target>),
+        };
+        made.unwrap_or_else(|e| {
+            Box::new(Broken {
+                name: self.to_string(),
+                why: e.0,
+            })
+        })
+    }
+}
+
+impl std::fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetSpec::Reference => f.write_str("reference"),
+            TargetSpec::Dns(a) => write!(f, "dns={a}"),
+            TargetSpec::Serve(None) => f.write_str("serve"),
+            TargetSpec::Serve(Some(p)) => write!(f, "serve={}", p.display()),
+            TargetSpec::Kube(c) => {
+                let list: Vec<String> = c.iter().map(|(a, b)| format!("{a}:{b}")).collect();
+                write!(f, "kube={}", list.join(","))
+            }
+        }
+    }
+}
+
+/// A target that could not be set up: every scenario fails with the reason.
+struct Broken {
+    name: String,
+    why: String,
+}
+
+impl Target for Broken {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            apply_state: false,
+            advance_time: false,
+            reconfigure: false,
+            inject_faults: false,
+            settle: None,
+        }
+    }
+    fn start(&mut self, _: &Scenario) -> Result<(), TargetError> {
+        Err(TargetError(self.why.clone()))
+    }
+    fn apply(&mut self, _: &str, _: &Change) -> Result<(), TargetError> {
+        Err(TargetError(self.why.clone()))
+    }
+    fn query(&mut self, _: &Question) -> Result<Outcome, TargetError> {
+        Err(TargetError(self.why.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_form_and_rejects_the_rest() {
+        assert_eq!(TargetSpec::parse("reference"), Ok(TargetSpec::Reference));
+        assert_eq!(
+            TargetSpec::parse("dns=127.0.0.1:5353"),
+            Ok(TargetSpec::Dns("127.0.0.1:5353".parse().unwrap()))
+        );
+        assert_eq!(TargetSpec::parse("serve"), Ok(TargetSpec::Serve(None)));
+        assert_eq!(
+            TargetSpec::parse("kube=member1,c1:member2"),
+            Ok(TargetSpec::Kube(vec![
+                ("member1".into(), "member1".into()),
+                ("c1".into(), "member2".into())
+            ]))
+        );
+        assert!(TargetSpec::parse("dns=localhost").is_err());
+        assert!(TargetSpec::parse("kube=").is_err());
+        assert!(TargetSpec::parse("knot").is_err());
+    }
+}

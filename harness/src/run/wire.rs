@@ -1,0 +1,157 @@
+//! Asks a DNS server one question over the wire, as a stub resolver does:
+//! UDP with EDNS first, TCP when the answer is truncated, and "no answer"
+//! when the server stays silent.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+
+use crate::resolver::{Outcome, Question, Reply};
+
+/// Why a question could not be asked (not a silent server: that is an
+/// [`Outcome::Silent`]).
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// A socket failed.
+    #[error("cannot reach the DNS server at {addr}: {source}")]
+    Io {
+        /// The server.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The reply could not be decoded.
+    #[error("the DNS server at {addr} sent a reply that does not decode: {why}")]
+    Malformed {
+        /// The server.
+        addr: SocketAddr,
+        /// The decoder's words.
+        why: String,
+    },
+}
+
+/// The EDNS payload size the client offers (the DNS flag day's value).
+const PAYLOAD: u16 = 1232;
+
+fn request(question: &Question) -> Message {
+    let mut m = Message::new(rand_id(), MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(question.name.clone(), question.qtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(PAYLOAD);
+    m.set_edns(edns);
+    m
+}
+
+fn rand_id() -> u16 {
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    u16::from_be_bytes(b)
+}
+
+fn reply_of(m: Message) -> Reply {
+    Reply {
+        rcode: m.metadata.response_code,
+        authoritative: m.metadata.authoritative,
+        recursion_available: m.metadata.recursion_available,
+        answers: m.answers,
+        authorities: m.authorities,
+        additionals: m.additionals,
+    }
+}
+
+/// Asks `question` of the server at `addr`, waiting at most `timeout` for
+/// each of two UDP tries (and for TCP after a truncated reply).
+pub fn ask(addr: SocketAddr, question: &Question, timeout: Duration) -> Result<Outcome, WireError> {
+    let io = |source| WireError::Io { addr, source };
+    let msg = request(question);
+    let bytes = msg.to_vec().map_err(|e| WireError::Malformed {
+        addr,
+        why: e.to_string(),
+    })?;
+    let bind = if addr.is_ipv4() {
+        "127.0.0.1:0"
+    } else {
+        "[::1]:0"
+    };
+    let socket = UdpSocket::bind(bind).map_err(io)?;
+    socket.connect(addr).map_err(io)?;
+    for _ in 0..2 {
+        socket.send(&bytes).map_err(io)?;
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; 65_535];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            socket.set_read_timeout(Some(left)).map_err(io)?;
+            let n = match socket.recv(&mut buf) {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break;
+                }
+                // A closed port: ICMP unreachable.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    return Ok(Outcome::Silent(format!(
+                        "nothing listens on {addr} (connection refused)"
+                    )));
+                }
+                Err(e) => return Err(io(e)),
+            };
+            let Ok(reply) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            // Replies to another question (a late one) are not ours.
+            if reply.metadata.id != msg.metadata.id {
+                continue;
+            }
+            if reply.metadata.truncation {
+                return ask_tcp(addr, &msg, timeout);
+            }
+            return Ok(Outcome::Reply(reply_of(reply)));
+        }
+    }
+    Ok(Outcome::Silent(format!(
+        "no answer from {addr} within {} ms, twice",
+        timeout.as_millis()
+    )))
+}
+
+fn ask_tcp(addr: SocketAddr, msg: &Message, timeout: Duration) -> Result<Outcome, WireError> {
+    let io = |source| WireError::Io { addr, source };
+    let bytes = msg.to_vec().map_err(|e| WireError::Malformed {
+        addr,
+        why: e.to_string(),
+    })?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(io)?;
+    stream.set_read_timeout(Some(timeout)).map_err(io)?;
+    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&bytes);
+    stream.write_all(&framed).map_err(io)?;
+    let mut len = [0u8; 2];
+    if let Err(e) = stream.read_exact(&mut len) {
+        return match e.kind() {
+            std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::TimedOut
+            | std::io::ErrorKind::UnexpectedEof => {
+                Ok(Outcome::Silent(format!("no answer from {addr} over TCP")))
+            }
+            _ => Err(io(e)),
+        };
+    }
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut buf).map_err(io)?;
+    let reply = Message::from_vec(&buf).map_err(|e| WireError::Malformed {
+        addr,
+        why: e.to_string(),
+    })?;
+    Ok(Outcome::Reply(reply_of(reply)))
+}
