@@ -190,6 +190,9 @@ struct ExternalArgs {
     /// How long a failed check is retried while an outside server catches up.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     settle: std::time::Duration,
+    /// The longest `advance` an outside target waits out in real time.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    max_wait: std::time::Duration,
     /// How long to wait for a server to answer DNS at start.
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     start_timeout: std::time::Duration,
@@ -454,6 +457,7 @@ impl ExternalArgs {
                 start_timeout: self.start_timeout,
                 dir: self.emulator_dir.clone(),
                 exec: self.exec.clone(),
+                max_wait: self.max_wait,
                 ..Default::default()
             },
             kubeconfig: self.kubeconfig.clone(),

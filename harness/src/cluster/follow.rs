@@ -53,12 +53,16 @@ pub async fn client(
         user: user.map(str::to_owned),
     };
     let name = context.unwrap_or("(current)").to_owned();
-    let config = kube::Config::from_custom_kubeconfig(kc, &options)
+    let mut config = kube::Config::from_custom_kubeconfig(kc, &options)
         .await
         .map_err(|e| FollowError::Client {
             context: name.clone(),
             source: Box::new(e),
         })?;
+    // The watchers retry every second themselves (as in process); the
+    // client's own exponential retries of 503s would hide an outage's end
+    // for up to a minute and its errors from the view's sync state.
+    config.default_retry = false;
     kube::Client::try_from(config).map_err(|e| FollowError::Client {
         context: name,
         source: Box::new(e),

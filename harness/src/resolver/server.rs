@@ -70,15 +70,40 @@ impl SharedSnapshot {
     }
 }
 
-/// The hickory request handler around the engine.
+/// The hickory request handler around the engine, with the Corefile's
+/// `cache` on the real clock (as CoreDNS's cache plugin).
 pub struct Handler {
     snapshot: SharedSnapshot,
+    cache: std::sync::Mutex<super::cache::Cache>,
+    started: std::time::Instant,
 }
 
 impl Handler {
     /// A handler answering from `snapshot`.
     pub fn new(snapshot: SharedSnapshot) -> Self {
-        Handler { snapshot }
+        Handler {
+            snapshot,
+            cache: Default::default(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn reply(&self, snapshot: &Snapshot, question: &Question) -> Outcome {
+        let Some(policy) = snapshot.config.cache_for(&question.name) else {
+            return answer(&snapshot.config, &snapshot.view, question);
+        };
+        let now = self.started.elapsed();
+        let Ok(mut cache) = self.cache.lock() else {
+            return answer(&snapshot.config, &snapshot.view, question);
+        };
+        if let Some(hit) = cache.get(question, now) {
+            return Outcome::Reply(hit.reply);
+        }
+        let mut outcome = answer(&snapshot.config, &snapshot.view, question);
+        if let Outcome::Reply(reply) = &mut outcome {
+            cache.put(question, reply, policy, now);
+        }
+        outcome
     }
 }
 
@@ -119,7 +144,7 @@ impl RequestHandler for Handler {
             qclass: query.query_class(),
         };
         let snapshot = self.snapshot.load();
-        let reply = match answer(&snapshot.config, &snapshot.view, &question) {
+        let reply = match self.reply(&snapshot, &question) {
             Outcome::Reply(r) => r,
             Outcome::Silent(why) => {
                 tracing::debug!(%why, name = %question.name, "query left unanswered");

@@ -16,14 +16,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
+use hickory_proto::rr::{Name, RecordType};
+
 use super::peer::{self, Peer, PeerProcess, PeerSetup};
-use super::target::{Capabilities, Change, Fault, Target, TargetError};
+use super::record::{answer_set, summary};
+use super::target::{CacheNote, Capabilities, Change, Fault, Target, TargetError};
 use super::wire;
 use crate::cluster::emulator::{Emulator, RESOLVER_USER};
 use crate::cluster::store::SharedApi;
 use crate::model::ClusterState;
 use crate::resolver::config::PluginKind;
-use crate::resolver::{Outcome, Profile, Question, ResolverConfig};
+use crate::resolver::{ClusterView, Outcome, Question, Reply, ResolverConfig, answer};
 use crate::scenario::Scenario;
 
 /// The emulator cluster that always holds the current scenario's resolver
@@ -54,6 +59,8 @@ pub struct ExternalOptions {
     /// A shell command that starts a `Fixed` server once, with
     /// `KUBECONFIG` and `MCSDNS_CONTEXT` set.
     pub exec: Option<String>,
+    /// The longest `advance` waited out in real time; longer ones fail.
+    pub max_wait: Duration,
 }
 
 impl Default for ExternalOptions {
@@ -64,6 +71,7 @@ impl Default for ExternalOptions {
             query_timeout: Duration::from_secs(1),
             dir: None,
             exec: None,
+            max_wait: Duration::from_secs(60),
         }
     }
 }
@@ -88,9 +96,12 @@ pub struct ExternalTarget {
 struct Running {
     cluster: String,
     corefile: Option<String>,
-    profile: Profile,
+    config: ResolverConfig,
     order: Vec<PluginKind>,
     down_until: Option<Instant>,
+    /// Each question's last answer and since when it has been the same.
+    seen: BTreeMap<(Name, RecordType), (Instant, Reply)>,
+    note: Option<CacheNote>,
 }
 
 impl Drop for ExternalTarget {
@@ -222,7 +233,7 @@ impl ExternalTarget {
             kubeconfig: &self.kubeconfig,
             context: format!("{RESOLVER_USER}@{}", r.cluster),
             corefile: r.corefile.as_deref(),
-            profile: r.profile,
+            profile: r.config.profile,
             order: &r.order,
             dir: &self.dir,
         };
@@ -295,6 +306,51 @@ impl ExternalTarget {
     }
 }
 
+/// Explains an answer that has not changed while the world has, where the
+/// Corefile caches the name: the server is serving it from its cache. The
+/// answer is judged against the reference engine on the API's objects now.
+fn stale_note(
+    r: &mut Running,
+    q: &Question,
+    reply: &Reply,
+    view: &ClusterView,
+) -> Option<CacheNote> {
+    let key = (q.name.to_lowercase(), q.qtype);
+    let now = Instant::now();
+    let same = |a: &Reply, b: &Reply| {
+        a.rcode == b.rcode && answer_set(&a.answers) == answer_set(&b.answers)
+    };
+    let since = match r.seen.get(&key) {
+        Some((at, before)) if same(before, reply) => *at,
+        _ => {
+            r.seen.insert(key, (now, reply.clone()));
+            return None;
+        }
+    };
+    let policy = r.config.cache_for(&q.name)?;
+    let fresh = answer(&r.config, view, q);
+    let differs = fresh.reply().is_none_or(|f| !same(f, reply));
+    if !differs {
+        return None;
+    }
+    let remaining = reply
+        .answers
+        .iter()
+        .chain(&reply.authorities)
+        .map(|rec| u64::from(rec.ttl))
+        .min()
+        .unwrap_or(0);
+    Some(CacheNote {
+        age: now.duration_since(since).as_secs(),
+        remaining,
+        line: policy.line,
+        fresh: Some(match fresh.reply() {
+            Some(f) => summary(f),
+            None => "no answer".into(),
+        }),
+    })
+}
+
 fn temp_dir() -> Result<PathBuf, TargetError> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
@@ -319,7 +375,8 @@ impl Target for ExternalTarget {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             apply_state: true,
-            advance_time: false,
+            // Waited out in real time, up to `max_wait`.
+            advance_time: true,
             reconfigure: matches!(self.server, Server::Managed(_)),
             inject_faults: true,
             settle: Some(self.options.settle),
@@ -376,9 +433,11 @@ impl Target for ExternalTarget {
         self.resolver = Some(Running {
             cluster: scenario.resolver.cluster.clone(),
             corefile: scenario.resolver.corefile_text.clone(),
-            profile: scenario.resolver.config.profile,
+            config: scenario.resolver.config.clone(),
             order: scenario.resolver.order.clone(),
             down_until: None,
+            seen: BTreeMap::new(),
+            note: None,
         });
         self.wait_for_fixed()?;
         self.start_peer()?;
@@ -407,14 +466,53 @@ impl Target for ExternalTarget {
         let addr = self
             .addr()
             .ok_or_else(|| TargetError("the DNS server is not running".into()))?;
-        wire::ask(addr, question, self.options.query_timeout)
-            .map_err(|e| TargetError(e.to_string()))
+        let outcome = wire::ask(addr, question, self.options.query_timeout)
+            .map_err(|e| TargetError(e.to_string()))?;
+        let view = self
+            .api(CURRENT)
+            .and_then(|a| a.lock().ok().map(|a| ClusterView::from_state(a.state())));
+        if let (Some(r), Outcome::Reply(reply), Some(view)) =
+            (self.resolver.as_mut(), &outcome, view)
+        {
+            r.note = stale_note(r, question, reply, &view);
+        }
+        Ok(outcome)
+    }
+
+    fn take_note(&mut self) -> Option<CacheNote> {
+        self.resolver.as_mut().and_then(|r| r.note.take())
+    }
+
+    fn advance(&mut self, by: Duration) -> Result<(), TargetError> {
+        if by > self.options.max_wait {
+            return Err(TargetError(format!(
+                "{} cannot be waited out in real time (the limit is {}; raise --max-wait)",
+                crate::scenario::humanize(by),
+                crate::scenario::humanize(self.options.max_wait)
+            )));
+        }
+        // An outage ending inside the wait ends on time.
+        let end = Instant::now() + by;
+        while Instant::now() < end {
+            let next = self
+                .resolver
+                .as_ref()
+                .and_then(|r| r.down_until)
+                .filter(|t| *t < end)
+                .unwrap_or(end);
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            self.lift_outage();
+        }
+        self.settle();
+        Ok(())
     }
 
     fn reconfigure(&mut self, config: &ResolverConfig, corefile: &str) -> Result<(), TargetError> {
         if let Some(r) = self.resolver.as_mut() {
             r.corefile = Some(corefile.to_owned());
-            r.profile = config.profile;
+            r.config = config.clone();
+            // A reload starts with an empty cache.
+            r.seen.clear();
         }
         self.start_peer()?;
         self.settle();

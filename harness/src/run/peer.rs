@@ -9,12 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hickory_proto::rr::RecordType;
-
 use super::target::TargetError;
-use super::wire;
+use crate::resolver::Profile;
 use crate::resolver::config::PluginKind;
-use crate::resolver::{Outcome, Profile, Question};
 
 /// What a peer needs to start for one scenario.
 #[derive(Clone, Debug)]
@@ -131,8 +128,8 @@ pub fn free_port() -> Result<SocketAddr, TargetError> {
     ))
 }
 
-/// Starts a peer and waits until it answers DNS on `setup.listen` (any
-/// reply counts), up to `timeout`.
+/// Starts a peer and waits until it listens on `setup.listen`, up to
+/// `timeout`.
 pub fn start(
     peer: &dyn Peer,
     setup: &PeerSetup<'_>,
@@ -157,8 +154,6 @@ pub fn start(
         log,
         addr: setup.listen,
     };
-    let probe = Question::parse("dns-version.clusterset.local", RecordType::TXT)
-        .map_err(|e| TargetError(e.to_string()))?;
     let started = Instant::now();
     loop {
         if let Ok(Some(status)) = process.child.try_wait() {
@@ -168,7 +163,9 @@ pub fn start(
                 process.log_tail(15)
             )));
         }
-        if let Ok(Outcome::Reply(_)) = wire::ask(setup.listen, &probe, Duration::from_millis(100)) {
+        // Listening on TCP is enough: a resolver that has not synced may
+        // rightly stay silent on UDP.
+        if std::net::TcpStream::connect_timeout(&setup.listen, Duration::from_millis(100)).is_ok() {
             return Ok(process);
         }
         if started.elapsed() > timeout {
