@@ -467,6 +467,27 @@ impl ExternalArgs {
     }
 }
 
+/// First Ctrl-C: finish the current step, clean up and report; second: exit.
+fn catch_interrupts() {
+    std::thread::spawn(|| {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("mcsdns: interrupted; stopping after this step and cleaning up (Ctrl-C again to quit now)");
+                mcsdns::run::interrupt();
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        });
+    });
+}
+
 fn run_apiserver(args: ApiserverArgs) -> Result<ExitCode> {
     use mcsdns::cluster::emulator::Emulator;
     let (world, identity) = match (&args.scenario, &args.manifests) {
@@ -490,8 +511,8 @@ fn run_apiserver(args: ApiserverArgs) -> Result<ExitCode> {
         let path = emulator.write(&args.dir, None).into_diagnostic()?;
         for (name, e) in emulator.clusters() {
             println!(
-                "cluster {name}: https://{} (context {name}, resolver@{name}), http://{} (context {name}-http)",
-                e.https, e.http
+                "cluster {name}: https://{} (contexts {name}, resolver@{name}), http://{} (context {name}-http), http://{} (context resolver@{name}-http)",
+                e.https, e.http, e.http_resolver
             );
         }
         println!("resolver user: {identity}");
@@ -528,6 +549,22 @@ fn run_suite(args: RunArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     // One outside server answers for one scenario at a time.
     let jobs = if spec.is_shared() { 1 } else { jobs };
+    if let mcsdns::run::targets::TargetSpec::Kube(contexts) = &spec
+        && args.external.dry_run
+    {
+        let run = "r000000";
+        for (i, s) in scenarios.iter().enumerate() {
+            println!("scenario {} ({}):", s.id, s.path.display());
+            for line in mcsdns::run::kube_target::plan(s, contexts, run, i + 1) {
+                println!("  {line}");
+            }
+        }
+        println!("dry run: nothing was changed (the run id is chosen at random when it runs)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if spec != mcsdns::run::targets::TargetSpec::Reference {
+        catch_interrupts();
+    }
     let external = args.external.options();
     let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
     bar.set_style(

@@ -8,7 +8,9 @@
 //! - `member2`: the admin over HTTPS (`kubectl --context member2 apply ...`);
 //! - `resolver@member2`: the resolver's service account over HTTPS, so RBAC
 //!   applies to a resolver exactly as in a cluster;
-//! - `member2-http` and `resolver@member2-http`: the same over plain HTTP.
+//! - `member2-http` and `resolver@member2-http`: the same over plain HTTP,
+//!   on two ports (clients send no token over plain HTTP, so the port says
+//!   who is asking).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -52,8 +54,10 @@ pub struct Endpoint {
     pub api: SharedApi,
     /// The HTTPS address.
     pub https: SocketAddr,
-    /// The plain HTTP address.
+    /// The plain HTTP address of the admin.
     pub http: SocketAddr,
+    /// The plain HTTP address of the resolver's service account.
+    pub http_resolver: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -123,16 +127,37 @@ impl Emulator {
         let plain = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(bind("HTTP"))?;
+        let plain_resolver = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(bind("HTTP"))?;
         let local = |l: &TcpListener, what: &str| l.local_addr().map_err(bind(what));
-        let (https, http_addr) = (local(&secure, "HTTPS")?, local(&plain, "HTTP")?);
+        let (https, http_addr, http_resolver) = (
+            local(&secure, "HTTPS")?,
+            local(&plain, "HTTP")?,
+            local(&plain_resolver, "HTTP")?,
+        );
         let tasks = vec![
             http::spawn(
                 secure,
                 api.clone(),
                 self.tokens.clone(),
                 Some(self.tls.acceptor.clone()),
+                None,
             ),
-            http::spawn(plain, api.clone(), self.tokens.clone(), None),
+            http::spawn(
+                plain,
+                api.clone(),
+                self.tokens.clone(),
+                None,
+                Some(self.admin_token.clone()),
+            ),
+            http::spawn(
+                plain_resolver,
+                api.clone(),
+                self.tokens.clone(),
+                None,
+                Some(self.resolver_token.clone()),
+            ),
         ];
         self.clusters.insert(
             name.to_owned(),
@@ -140,6 +165,7 @@ impl Emulator {
                 api: api.clone(),
                 https,
                 http: http_addr,
+                http_resolver,
                 tasks,
             },
         );
@@ -186,16 +212,25 @@ impl Emulator {
                 "server": format!("https://{}", e.https), "certificate-authority-data": ca}}));
             clusters.push(json!({"name": format!("{name}-http"), "cluster": {
                 "server": format!("http://{}", e.http)}}));
-            for (ctx, cluster) in [
-                (name.clone(), name.clone()),
-                (format!("{name}-http"), format!("{name}-http")),
-            ] {
-                contexts.push(
-                    json!({"name": ctx, "context": {"cluster": cluster, "user": ADMIN_USER}}),
-                );
-                contexts.push(json!({"name": format!("{RESOLVER_USER}@{ctx}"),
-                    "context": {"cluster": cluster, "user": RESOLVER_USER}}));
-            }
+            clusters.push(
+                json!({"name": format!("{name}-http-{RESOLVER_USER}"), "cluster": {
+                "server": format!("http://{}", e.http_resolver)}}),
+            );
+            let mut context = |ctx: String, cluster: String, user: &str| {
+                contexts.push(json!({"name": ctx, "context": {"cluster": cluster, "user": user}}));
+            };
+            context(name.clone(), name.clone(), ADMIN_USER);
+            context(
+                format!("{RESOLVER_USER}@{name}"),
+                name.clone(),
+                RESOLVER_USER,
+            );
+            context(format!("{name}-http"), format!("{name}-http"), ADMIN_USER);
+            context(
+                format!("{RESOLVER_USER}@{name}-http"),
+                format!("{name}-http-{RESOLVER_USER}"),
+                RESOLVER_USER,
+            );
         }
         let current = current
             .map(str::to_owned)

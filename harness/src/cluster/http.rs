@@ -94,12 +94,19 @@ fn unauthorized() -> Response<Body> {
 }
 
 /// Answers one HTTP request.
-async fn answer(api: SharedApi, tokens: Tokens, req: Request<Incoming>) -> Response<Body> {
-    let identity = match req
+async fn answer(
+    api: SharedApi,
+    tokens: Tokens,
+    default_token: Option<String>,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let header = req
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-    {
+        .map(str::to_owned)
+        .or_else(|| default_token.map(|t| format!("Bearer {t}")));
+    let identity = match header.as_deref() {
         None => ANONYMOUS.to_owned(),
         Some(h) => {
             let known = h
@@ -137,12 +144,15 @@ async fn answer(api: SharedApi, tokens: Tokens, req: Request<Incoming>) -> Respo
 }
 
 /// Serves `api` on `listener` (with TLS when given) until the task is
-/// aborted. Each connection runs on its own task.
+/// aborted. Each connection runs on its own task. A request without a
+/// token is treated as carrying `default_token`, if given: clients do not
+/// send tokens over plain HTTP, so there the port tells who is asking.
 pub fn spawn(
     listener: TcpListener,
     api: SharedApi,
     tokens: Tokens,
     tls: Option<TlsAcceptor>,
+    default_token: Option<String>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
@@ -151,10 +161,11 @@ pub fn spawn(
             };
             let _ = stream.set_nodelay(true);
             let (api, tokens, tls) = (api.clone(), tokens.clone(), tls.clone());
+            let default_token = default_token.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
-                    let (api, tokens) = (api.clone(), tokens.clone());
-                    async move { Ok::<_, Infallible>(answer(api, tokens, req).await) }
+                    let (api, tokens, token) = (api.clone(), tokens.clone(), default_token.clone());
+                    async move { Ok::<_, Infallible>(answer(api, tokens, token, req).await) }
                 });
                 let http = hyper::server::conn::http1::Builder::new();
                 let result = match tls {

@@ -591,8 +591,8 @@ metadata: {name: system:coredns}
 rules: []
 ";
         let mut w = crate::model::World::default();
-        let c =
-            crate::model::World::parse_cluster("c1", std::path::Path::new("w.yaml"), text).unwrap();
+        let c = crate::model::World::parse_cluster("c1", std::path::Path::new("w.yaml"), text, 1)
+            .unwrap();
         w.clusters.insert("c1".into(), c);
         w
     }

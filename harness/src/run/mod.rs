@@ -17,5 +17,20 @@ pub mod targets;
 pub mod wire;
 
 pub use result::{ScenarioResult, Status, StepResult, SuiteResult};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks every running scenario to stop after its current step (Ctrl-C), so
+/// that targets clean up what they created.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Whether the run was interrupted.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 pub use runner::run_scenario;
 pub use target::{Capabilities, ReferenceTarget, Target};

@@ -26,6 +26,9 @@ pub fn run_scenario(scenario: &Scenario, target: &mut dyn Target) -> ScenarioRes
     // checks after it would judge a world the scenario did not describe.
     let mut blocked: Option<String> = None;
     for step in &scenario.steps {
+        if blocked.is_none() && super::interrupted() {
+            blocked = Some("the run was interrupted".into());
+        }
         let result = match (&start_error, &blocked) {
             (Some(e), _) => failed(step, format!("the target could not start: {e}")),
             (None, Some(why)) => skipped(step, format!("follows a skipped step: {why}")),

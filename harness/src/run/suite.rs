@@ -84,6 +84,9 @@ pub fn run_all(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(s) = scenarios.get(i) else { break };
+                    if super::interrupted() {
+                        break;
+                    }
                     let r = run_scenario(s, target.as_mut());
                     progress(&r);
                     if let Ok(mut all) = results.lock() {
