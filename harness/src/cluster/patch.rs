@@ -26,10 +26,10 @@ const ATOMIC: &[&str] = &[
 
 /// Applies a strategic merge patch to `doc`.
 pub fn strategic_merge(doc: &mut Value, patch: &Value) {
-    merge_value(doc, patch, "");
+    merge_value(doc, patch);
 }
 
-fn merge_value(doc: &mut Value, patch: &Value, field: &str) {
+fn merge_value(doc: &mut Value, patch: &Value) {
     match (doc.as_object_mut(), patch.as_object()) {
         (Some(d), Some(p)) => {
             if p.get("$patch").and_then(Value::as_str) == Some("replace") {
@@ -38,10 +38,7 @@ fn merge_value(doc: &mut Value, patch: &Value, field: &str) {
             }
             merge_map(d, p);
         }
-        _ => {
-            let _ = field;
-            *doc = strip_value(patch);
-        }
+        _ => *doc = strip_value(patch),
     }
 }
 
@@ -68,13 +65,13 @@ fn merge_map(doc: &mut Map<String, Value>, patch: &Map<String, Value>) {
                 Some(key) => merge_list(have, items, &key, order),
                 None => *have = items.iter().map(strip_value).collect(),
             },
-            (Some(existing), _) => merge_value(existing, v, k),
+            (Some(existing), _) => merge_value(existing, v),
             (None, _) => {
                 let mut fresh = match v {
                     Value::Object(_) => Value::Object(Map::new()),
                     _ => Value::Null,
                 };
-                merge_value(&mut fresh, v, k);
+                merge_value(&mut fresh, v);
                 doc.insert(k.clone(), fresh);
             }
         }
@@ -108,7 +105,7 @@ fn merge_list(have: &mut Vec<Value>, items: &[Value], key: &str, order: Option<&
             continue;
         }
         match at {
-            Some(i) => merge_value(&mut have[i], item, ""),
+            Some(i) => merge_value(&mut have[i], item),
             None => have.push(strip_value(item)),
         }
     }

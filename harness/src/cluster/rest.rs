@@ -141,7 +141,7 @@ impl Query {
         Ok(out)
     }
 
-    fn from_version(&self) -> Result<u64, ApiError> {
+    fn start_version(&self) -> Result<u64, ApiError> {
         match &self.resource_version {
             None => Ok(0),
             Some(v) => v.parse().map_err(|_| {
@@ -205,7 +205,7 @@ fn handle_inner(
     match (req.method, &target.name) {
         ("GET", None) | ("GET", Some(_)) if query.watch => {
             store.authorize(identity, "watch", &target)?;
-            let from = query.from_version()?;
+            let from = query.start_version()?;
             let (events, delivery) = store.watch(target, &query.label_selector, from);
             Ok(ApiReply::Watch {
                 events,
