@@ -206,7 +206,8 @@ struct ExternalArgs {
     /// kube target: the kubeconfig (default: $KUBECONFIG or ~/.kube/config).
     #[arg(long, value_name = "FILE")]
     kubeconfig: Option<PathBuf>,
-    /// kube target: the cluster DNS address to query (default: port-forward to kube-dns).
+    /// kube target: the cluster DNS address to query (default: a port-forward
+    /// to a kube-dns Pod of the resolver's cluster, DNS over TCP).
     #[arg(long, value_name = "ADDR")]
     dns: Option<SocketAddr>,
     /// kube target: print what would be created and deleted, change nothing.

@@ -276,3 +276,43 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
     );
     assert!(text.contains("dry run: nothing was changed"), "{text}");
 }
+
+/// With no DNS address, real-cluster mode port-forwards (over the API, as
+/// kubectl does) to a kube-dns Pod of the resolver's cluster.
+#[test]
+fn real_cluster_mode_reaches_the_cluster_dns_through_a_port_forward() {
+    let c = clusters("forward");
+    let pods = mcsdns::cluster::store::RESOURCES
+        .iter()
+        .find(|r| r.plural == "pods")
+        .unwrap();
+    let pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "coredns-7d8f9", "namespace": "kube-system",
+            "labels": {"k8s-app": "kube-dns"},
+            "annotations": {(mcsdns::cluster::rest::PORT_FORWARD_ANNOTATION): format!("53={}", c.dns)}},
+        "spec": {"containers": [{"name": "coredns", "image": "coredns", "ports": [{"containerPort": 53, "protocol": "TCP"}]}]}
+    });
+    c.emulator
+        .api("member2")
+        .unwrap()
+        .lock()
+        .unwrap()
+        .put(pods, pod)
+        .unwrap();
+    let scenarios: Vec<Scenario> = suite_scenarios("spec/r")
+        .into_iter()
+        .filter(|s| s.world.clusters.len() == 1)
+        .collect();
+    let options = KubeOptions {
+        contexts: vec![("c1".into(), "member2".into())],
+        kubeconfig: Some(c.kubeconfig.clone()),
+        dns: None,
+        settle: Duration::from_secs(5),
+        query_timeout: Duration::from_secs(2),
+    };
+    let mut kube = KubeTarget::new(options).unwrap();
+    let got = statuses(&mut kube, &scenarios);
+    let reference = statuses(&mut ReferenceTarget::new(), &scenarios);
+    assert_eq!(only_status(&got), only_status(&reference), "{got:#?}");
+}

@@ -98,8 +98,13 @@ async fn answer(
     api: SharedApi,
     tokens: Tokens,
     default_token: Option<String>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Response<Body> {
+    let upgrade = req
+        .headers()
+        .get(http::header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+        .then(|| hyper::upgrade::on(&mut req));
     let header = req
         .headers()
         .get(http::header::AUTHORIZATION)
@@ -129,6 +134,10 @@ async fn answer(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
     tracing::debug!(method = %parts.method, uri = %parts.uri, %identity, "api request");
+    let key = parts
+        .headers
+        .get(http::header::SEC_WEBSOCKET_KEY)
+        .map(|k| k.as_bytes().to_vec());
     let reply = rest::handle(
         &api,
         &identity,
@@ -140,7 +149,119 @@ async fn answer(
             body: &body,
         },
     );
-    to_response(reply)
+    match (reply, upgrade, key) {
+        (rest::ApiReply::PortForward { port, to }, Some(upgrade), Some(key)) => {
+            port_forward(upgrade, &key, port, to)
+        }
+        (rest::ApiReply::PortForward { .. }, _, _) => {
+            let status = serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "message": "port-forward needs a WebSocket upgrade (v4.channel.k8s.io)", "reason": "BadRequest", "code": 400});
+            to_response(rest::ApiReply::Json(400, status))
+        }
+        (reply, _, _) => to_response(reply),
+    }
+}
+
+/// The WebSocket subprotocol of port-forwarding: binary frames whose first
+/// byte is the channel (data, then error, per port); each channel's first
+/// frame carries its port number.
+const PORT_FORWARD_PROTOCOL: &str = "v4.channel.k8s.io";
+
+/// Accepts the upgrade and relays the stream to `to`, as the kubelet
+/// relays a port-forward to a Pod's port.
+fn port_forward(
+    upgrade: hyper::upgrade::OnUpgrade,
+    key: &[u8],
+    port: u16,
+    to: std::net::SocketAddr,
+) -> Response<Body> {
+    use futures::{SinkExt, StreamExt};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            TokioIo::new(upgraded),
+            Role::Server,
+            None,
+        )
+        .await;
+        let [lo, hi] = port.to_le_bytes();
+        let mut tcp = match tokio::net::TcpStream::connect(to).await {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = ws.send(Message::Binary(vec![0, lo, hi].into())).await;
+                let _ = ws.send(Message::Binary(vec![1, lo, hi].into())).await;
+                let mut error = vec![1];
+                error.extend_from_slice(
+                    format!("error forwarding port {port} to {to}: {e}").as_bytes(),
+                );
+                let _ = ws.send(Message::Binary(error.into())).await;
+                return;
+            }
+        };
+        for channel in [0u8, 1] {
+            if ws
+                .send(Message::Binary(vec![channel, lo, hi].into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            tokio::select! {
+                frame = ws.next() => match frame {
+                    Some(Ok(Message::Binary(data))) if data.first() == Some(&0) => {
+                        if tcp.write_all(&data[1..]).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {}
+                },
+                read = tcp.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut frame = Vec::with_capacity(n + 1);
+                        frame.push(0);
+                        frame.extend_from_slice(&buf[..n]);
+                        if ws.send(Message::Binary(frame.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                },
+            }
+        }
+        let _ = ws.close(None).await;
+    });
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key);
+    let mut r = Response::new(
+        http_body_util::Empty::new()
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("Upgrade"),
+    );
+    h.insert(
+        http::header::UPGRADE,
+        http::HeaderValue::from_static("websocket"),
+    );
+    h.insert(
+        http::header::SEC_WEBSOCKET_PROTOCOL,
+        http::HeaderValue::from_static(PORT_FORWARD_PROTOCOL),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&accept) {
+        h.insert(http::header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    r
 }
 
 /// Serves `api` on `listener` (with TLS when given) until the task is
@@ -170,13 +291,21 @@ pub fn spawn(
                 let http = hyper::server::conn::http1::Builder::new();
                 let result = match tls {
                     Some(acceptor) => match acceptor.accept(stream).await {
-                        Ok(s) => http.serve_connection(TokioIo::new(s), service).await,
+                        Ok(s) => {
+                            http.serve_connection(TokioIo::new(s), service)
+                                .with_upgrades()
+                                .await
+                        }
                         Err(e) => {
                             tracing::debug!("TLS handshake failed: {e}");
                             return;
                         }
                     },
-                    None => http.serve_connection(TokioIo::new(stream), service).await,
+                    None => {
+                        http.serve_connection(TokioIo::new(stream), service)
+                            .with_upgrades()
+                            .await
+                    }
                 };
                 if let Err(e) = result {
                     tracing::debug!("API connection ended: {e}");

@@ -21,6 +21,15 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 pub fn to_response(reply: ApiReply) -> Response<Body> {
     let mut content_type = "application/json";
     let (code, body) = match reply {
+        ApiReply::PortForward { .. } => {
+            let status = serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "message": "port-forward needs a connection upgrade, which only the HTTP emulator serves",
+                "reason": "BadRequest", "code": 400});
+            (
+                400,
+                Full::new(Bytes::from(status.to_string())).boxed_unsync(),
+            )
+        }
         ApiReply::Bytes(kind, bytes) => {
             content_type = kind;
             (200, Full::new(Bytes::from(bytes)).boxed_unsync())

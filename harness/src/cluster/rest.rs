@@ -41,6 +41,15 @@ pub enum ApiReply {
     Json(u16, Value),
     /// Bytes of another type, with status 200.
     Bytes(&'static str, Vec<u8>),
+    /// Upgrade to a port-forward stream to this loopback address (a Pod's
+    /// port, which the Pod maps with the `mcsdns.io/port-forward`
+    /// annotation); transports that cannot upgrade answer 400.
+    PortForward {
+        /// The Pod port asked for.
+        port: u16,
+        /// Where its bytes go.
+        to: std::net::SocketAddr,
+    },
     /// A watch: one JSON event per line until the channel closes or the
     /// client's `timeoutSeconds` runs out.
     Watch {
@@ -194,6 +203,9 @@ fn handle_inner(
         }
         return Ok(ApiReply::Json(200, doc));
     }
+    if let Some((ns, pod)) = portforward_path(req.path) {
+        return port_forward(&store, identity, &ns, &pod, req.query);
+    }
     let mut target = route(req.path).ok_or_else(not_found_path)?;
     let query = Query::parse(req.query)?;
     if target.name.is_none() && query.field_name.is_some() {
@@ -254,6 +266,74 @@ fn handle_inner(
             json!({}),
         )),
     }
+}
+
+/// The annotation that says where a Pod's ports are on loopback:
+/// `"53=127.0.0.1:5353,9153=127.0.0.1:9153"`.
+pub const PORT_FORWARD_ANNOTATION: &str = "mcsdns.io/port-forward";
+
+fn portforward_path(path: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["api", "v1", "namespaces", ns, "pods", name, "portforward"] => {
+            Some((ns.to_string(), name.to_string()))
+        }
+        _ => None,
+    }
+}
+
+fn port_forward(
+    store: &ApiStore,
+    identity: &str,
+    ns: &str,
+    pod: &str,
+    query: &str,
+) -> Result<ApiReply, ApiError> {
+    let pods = RESOURCES
+        .iter()
+        .find(|r| r.plural == "pods")
+        .ok_or_else(not_found_path)?;
+    let t = Target {
+        namespace: Some(ns.to_owned()),
+        name: Some(pod.to_owned()),
+        ..Target::all(pods)
+    };
+    store.authorize_sub(identity, "create", &t, Some("portforward"))?;
+    let object = store.get(pods, ns, pod).ok_or_else(|| not_found(&t, pod))?;
+    let ports: Vec<u16> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == "ports")
+        .flat_map(|(_, v)| {
+            v.split(',')
+                .filter_map(|p| p.trim().parse().ok())
+                .collect::<Vec<u16>>()
+        })
+        .collect();
+    let [port] = ports.as_slice() else {
+        return Err(status(
+            400,
+            "BadRequest",
+            "exactly one port can be forwarded per connection here".into(),
+            json!({}),
+        ));
+    };
+    let map = object["metadata"]["annotations"][PORT_FORWARD_ANNOTATION]
+        .as_str()
+        .unwrap_or_default();
+    let to = map
+        .split(',')
+        .filter_map(|e| e.split_once('='))
+        .find(|(p, _)| p.trim().parse() == Ok(*port))
+        .and_then(|(_, a)| a.trim().parse::<std::net::SocketAddr>().ok())
+        .filter(|a| a.ip().is_loopback())
+        .ok_or_else(|| {
+            status(
+                400,
+                "BadRequest",
+                format!("pod {pod} has no port {port} reachable here (annotation {PORT_FORWARD_ANNOTATION})"),
+                json!({}),
+            )
+        })?;
+    Ok(ApiReply::PortForward { port: *port, to })
 }
 
 /// Reads a request body: JSON, or YAML for server-side apply.

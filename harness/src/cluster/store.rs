@@ -760,6 +760,21 @@ impl ApiStore {
 
     /// Checks that `identity` may `verb` the target, and that it is served.
     pub fn authorize(&self, identity: &str, verb: &str, t: &Target) -> Result<(), ApiError> {
+        self.authorize_sub(identity, verb, t, None)
+    }
+
+    /// As [`Self::authorize`], for a subresource (`pods/portforward`).
+    pub fn authorize_sub(
+        &self,
+        identity: &str,
+        verb: &str,
+        t: &Target,
+        subresource: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let resource = match subresource {
+            Some(sub) => format!("{}/{sub}", t.res.plural),
+            None => t.res.plural.to_owned(),
+        };
         if self.faults.unavailable {
             return Err(ApiError::new(
                 503,
@@ -782,7 +797,7 @@ impl ApiStore {
         let access = Access {
             verb,
             group: t.res.group,
-            resource: t.res.plural,
+            resource: &resource,
         };
         // Only ClusterRoles are modelled: a binding grants every namespace.
         rbac::check(&self.state, identity, access).map_err(|d| {

@@ -209,7 +209,20 @@ pub struct KubeTarget {
     rename: Rename,
     created: Vec<Created>,
     resolver_cluster: String,
+    /// A port-forward to the cluster DNS, when no address was given.
+    forward: Option<Forward>,
 }
+
+/// An open port-forward to port 53 of a kube-dns Pod.
+struct Forward {
+    cluster: String,
+    pod: String,
+    _forwarder: kube::api::Portforwarder,
+    stream: Box<dyn DuplexStream>,
+}
+
+trait DuplexStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> DuplexStream for T {}
 
 impl KubeTarget {
     /// Connects to every context (nothing is changed yet).
@@ -250,6 +263,7 @@ impl KubeTarget {
             rename: Rename::default(),
             created: Vec::new(),
             resolver_cluster: String::new(),
+            forward: None,
         })
     }
 
@@ -357,6 +371,77 @@ impl KubeTarget {
                 && c.namespace.as_deref() == ns)
         });
         Ok(())
+    }
+
+    /// Opens a port-forward to port 53 of a Pod labelled
+    /// `k8s-app=kube-dns` in the resolver cluster's `kube-system`, over TCP.
+    fn open_forward(&mut self) -> Result<(), TargetError> {
+        use k8s_openapi::api::core::v1::Pod;
+        let cluster = self.resolver_cluster.clone();
+        let client = self.client(&cluster)?;
+        let pods: kube::Api<Pod> = kube::Api::namespaced(client, "kube-system");
+        let forward = self.runtime.block_on(async {
+            let list = pods
+                .list(&kube::api::ListParams::default().labels("k8s-app=kube-dns"))
+                .await
+                .map_err(|e| TargetError(format!("cannot list the kube-dns Pods of {cluster}: {e}")))?;
+            let pod = list
+                .items
+                .iter()
+                .filter_map(|p| p.metadata.name.clone())
+                .next()
+                .ok_or_else(|| {
+                    TargetError(format!(
+                        "cluster {cluster} has no Pod labelled k8s-app=kube-dns in kube-system to port-forward to; give --dns ADDR"
+                    ))
+                })?;
+            let mut forwarder = pods
+                .portforward(&pod, &[53])
+                .await
+                .map_err(|e| TargetError(format!("cannot port-forward to {pod}:53: {e}")))?;
+            let stream = forwarder
+                .take_stream(53)
+                .ok_or_else(|| TargetError(format!("the port-forward to {pod} has no stream for port 53")))?;
+            Ok::<_, TargetError>(Forward {
+                cluster: cluster.clone(),
+                pod,
+                _forwarder: forwarder,
+                stream: Box::new(stream),
+            })
+        })?;
+        self.forward = Some(forward);
+        Ok(())
+    }
+
+    /// Asks over the port-forward, opening it (again) as needed.
+    fn ask_forwarded(&mut self, q: &Question) -> Result<Outcome, TargetError> {
+        for attempt in 0..2 {
+            if self
+                .forward
+                .as_ref()
+                .is_none_or(|f| f.cluster != self.resolver_cluster)
+            {
+                self.open_forward()?;
+            }
+            let timeout = self.options.query_timeout;
+            let Some(f) = self.forward.as_mut() else {
+                continue;
+            };
+            match self
+                .runtime
+                .block_on(wire::ask_over(&mut f.stream, q, timeout))
+            {
+                Ok(o) => return Ok(o),
+                Err(e) if attempt == 0 => {
+                    tracing::debug!(pod = %f.pod, "port-forward broke ({e}); opening a new one");
+                    self.forward = None;
+                }
+                Err(e) => return Err(TargetError(e)),
+            }
+        }
+        Err(TargetError(
+            "the port-forward could not be kept open".into(),
+        ))
     }
 
     /// Deletes everything the run created, newest first (namespaces last,
@@ -540,15 +625,12 @@ impl Target for KubeTarget {
     }
 
     fn query(&mut self, question: &Question) -> Result<Outcome, TargetError> {
-        let addr = self.options.dns.ok_or_else(|| {
-            TargetError(format!(
-                "no DNS address for cluster {}: give --dns ADDR (the cluster DNS as reachable from here)",
-                self.resolver_cluster
-            ))
-        })?;
         let asked = Question::new(self.rename.to_run(&question.name), question.qtype);
-        let outcome = wire::ask(addr, &asked, self.options.query_timeout)
-            .map_err(|e| TargetError(e.to_string()))?;
+        let outcome = match self.options.dns {
+            Some(addr) => wire::ask(addr, &asked, self.options.query_timeout)
+                .map_err(|e| TargetError(e.to_string()))?,
+            None => self.ask_forwarded(&asked)?,
+        };
         Ok(match outcome {
             Outcome::Reply(mut r) => {
                 for section in [&mut r.answers, &mut r.authorities, &mut r.additionals] {

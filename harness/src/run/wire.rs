@@ -35,7 +35,8 @@ pub enum WireError {
 /// The EDNS payload size the client offers (the DNS flag day's value).
 const PAYLOAD: u16 = 1232;
 
-fn request(question: &Question) -> Message {
+/// The query a stub sends: a random id, RD, EDNS with a 1232-byte payload.
+pub fn request(question: &Question) -> Message {
     let mut m = Message::new(rand_id(), MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = true;
     m.add_query(Query::query(question.name.clone(), question.qtype));
@@ -51,7 +52,8 @@ fn rand_id() -> u16 {
     u16::from_be_bytes(b)
 }
 
-fn reply_of(m: Message) -> Reply {
+/// The reply as the runner judges it.
+pub fn reply_of(m: Message) -> Reply {
     Reply {
         rcode: m.metadata.response_code,
         authoritative: m.metadata.authoritative,
@@ -59,6 +61,47 @@ fn reply_of(m: Message) -> Reply {
         answers: m.answers,
         authorities: m.authorities,
         additionals: m.additionals,
+    }
+}
+
+/// Asks `question` over a byte stream already connected to a DNS server
+/// (DNS over TCP framing: a two-byte length before each message), such as
+/// a port-forward to a Pod.
+pub async fn ask_over<S>(
+    stream: &mut S,
+    question: &Question,
+    timeout: Duration,
+) -> Result<Outcome, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let msg = request(question);
+    let bytes = msg.to_vec().map_err(|e| e.to_string())?;
+    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&bytes);
+    let exchange = async {
+        stream.write_all(&framed).await?;
+        stream.flush().await?;
+        loop {
+            let mut len = [0u8; 2];
+            stream.read_exact(&mut len).await?;
+            let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            stream.read_exact(&mut buf).await?;
+            if let Ok(reply) = Message::from_vec(&buf)
+                && reply.metadata.id == msg.metadata.id
+            {
+                return Ok::<_, std::io::Error>(reply);
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok(reply)) => Ok(Outcome::Reply(reply_of(reply))),
+        Ok(Err(e)) => Err(format!("the stream to the DNS server broke: {e}")),
+        Err(_) => Ok(Outcome::Silent(format!(
+            "no answer within {} ms over the stream",
+            timeout.as_millis()
+        ))),
     }
 }
 
