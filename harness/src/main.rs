@@ -38,6 +38,8 @@ enum Command {
     Serve(ServeArgs),
     /// Serve a world's clusters as Kubernetes APIs (HTTPS and HTTP) and write a kubeconfig.
     Apiserver(ApiserverArgs),
+    /// Run the same scenarios on several targets and report every disagreement by field.
+    Diff(DiffArgs),
     /// Answer one question from a world without any network, printed as dig does.
     Query(QueryArgs),
     /// List the clusters and objects of a world folder (and what is not used).
@@ -216,6 +218,47 @@ struct ExternalArgs {
 }
 
 #[derive(Args)]
+struct DiffArgs {
+    /// Scenario files or folders.
+    #[arg(default_value = "scenarios")]
+    paths: Vec<PathBuf>,
+    /// Run only scenarios whose id contains this (repeatable).
+    #[arg(long)]
+    filter: Vec<String>,
+    /// Run only scenarios with this tag (repeatable).
+    #[arg(long)]
+    tag: Vec<String>,
+    /// A target (at least two; the first is the baseline, run twice to find unstable answers).
+    #[arg(long = "target", required = true, num_args = 1)]
+    targets: Vec<String>,
+    /// Run the reference resolver (targets `reference` and `serve`) in this profile.
+    #[arg(long)]
+    profile: Option<Profile>,
+    /// Expected differences (YAML: scenario, line, field, why); the rest fail the run.
+    #[arg(long, value_name = "FILE")]
+    known: Option<PathBuf>,
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value = "markdown")]
+    format: DiffFormat,
+    /// Where to write diff.json and diff.md.
+    #[arg(long, default_value = "reports")]
+    reports: PathBuf,
+    /// Do not write reports.
+    #[arg(long)]
+    no_reports: bool,
+    #[command(flatten)]
+    external: ExternalArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum DiffFormat {
+    /// The Markdown report.
+    Markdown,
+    /// The JSON report.
+    Json,
+}
+
+#[derive(Args)]
 struct LintArgs {
     /// Scenario files or folders.
     #[arg(default_value = "scenarios")]
@@ -264,6 +307,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => run_replay(a),
         Command::Serve(a) => run_serve(a),
         Command::Apiserver(a) => run_apiserver(a),
+        Command::Diff(a) => run_diff(a),
         Command::Query(a) => run_query(a),
         Command::World(a) => run_world(a),
         Command::Zone(a) => run_zone(a),
@@ -466,6 +510,84 @@ impl ExternalArgs {
             dry_run: self.dry_run,
         }
     }
+}
+
+fn run_diff(args: DiffArgs) -> Result<ExitCode> {
+    use mcsdns::run::targets::TargetSpec;
+    if args.targets.len() < 2 {
+        return Err(miette::miette!("give at least two --target"));
+    }
+    let specs: Vec<TargetSpec> = args
+        .targets
+        .iter()
+        .map(|t| TargetSpec::parse(t).map_err(|e| miette::miette!("--target {t:?}: {e}")))
+        .collect::<Result<_>>()?;
+    let known = match &args.known {
+        Some(p) => mcsdns::run::diff::read_known(p).map_err(|e| miette::miette!("{e}"))?,
+        None => Vec::new(),
+    };
+    let selection = mcsdns::run::suite::Selection {
+        filters: args.filter.clone(),
+        tags: args.tag.clone(),
+    };
+    let scenarios: Vec<mcsdns::scenario::Scenario> = load_scenarios(&args.paths)?
+        .into_iter()
+        .map(|(_, s)| s)
+        .filter(|s| selection.matches(s))
+        .collect();
+    if scenarios.is_empty() {
+        return Err(miette::miette!("no scenario matches the filters"));
+    }
+    // The profile applies to the reference resolver, in or out of process.
+    let profiled: Vec<mcsdns::scenario::Scenario> = match args.profile {
+        Some(p) => scenarios
+            .iter()
+            .map(|s| {
+                s.with_profile(p)
+                    .map_err(|e| miette::miette!("{}: {e}", s.id))
+            })
+            .collect::<Result<_>>()?,
+        None => scenarios.clone(),
+    };
+    catch_interrupts();
+    let options = args.external.options();
+    let mut targets: Vec<Box<dyn mcsdns::run::Target>> =
+        specs.iter().map(|s| s.make(&options)).collect();
+    let variants = mcsdns::run::diff::Variants {
+        plain: &scenarios,
+        profiled: args.profile.map(|_| profiled.as_slice()),
+        uses_profile: specs
+            .iter()
+            .map(|s| matches!(s, TargetSpec::Reference | TargetSpec::Serve(_)))
+            .collect(),
+    };
+    let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
+    let report = mcsdns::run::diff::diff(&variants, &mut targets, &known, &|id| {
+        bar.set_message(id.to_owned());
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    let md = mcsdns::run::diff::markdown(&report);
+    let json = serde_json::to_string_pretty(&report).into_diagnostic()?;
+    match args.format {
+        DiffFormat::Markdown => println!("{md}"),
+        DiffFormat::Json => println!("{json}"),
+    }
+    if !args.no_reports {
+        std::fs::create_dir_all(&args.reports).into_diagnostic()?;
+        std::fs::write(args.reports.join("diff.md"), &md).into_diagnostic()?;
+        std::fs::write(args.reports.join("diff.json"), &json).into_diagnostic()?;
+        eprintln!(
+            "reports: {}, {}",
+            args.reports.join("diff.md").display(),
+            args.reports.join("diff.json").display()
+        );
+    }
+    Ok(if report.unexplained().next().is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// First Ctrl-C: finish the current step, clean up and report; second: exit.

@@ -446,3 +446,36 @@ async fn over_plain_http_the_port_says_who_is_asking() {
         "{denied:?}"
     );
 }
+
+/// client-go re-establishes a streaming list with the version it had: the
+/// initial events must come again, whatever version it names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_list_from_an_old_version_still_starts_with_every_object() {
+    let (emulator, _kc) = seed_emulator("watchlist-again").await;
+    let api = emulator.api("member2").unwrap();
+    let reply = mcsdns::cluster::rest::handle(
+        &api,
+        mcsdns::cluster::store::ADMIN,
+        &mcsdns::cluster::rest::ApiRequest {
+            method: "GET",
+            path: "/api/v1/services",
+            query: "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=3",
+            content_type: "",
+            body: b"",
+        },
+    );
+    let mcsdns::cluster::rest::ApiReply::Watch { mut events, .. } = reply else {
+        panic!("a watch");
+    };
+    let mut kinds = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        kinds.push(e["type"].as_str().unwrap().to_owned());
+        if e["type"] == "BOOKMARK" {
+            assert_eq!(
+                e["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+                "true"
+            );
+        }
+    }
+    assert_eq!(kinds, ["ADDED", "ADDED", "ADDED", "BOOKMARK"]);
+}

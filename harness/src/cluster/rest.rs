@@ -112,6 +112,7 @@ struct Query {
     field_namespace: Option<String>,
     timeout: Option<Duration>,
     dry_run: bool,
+    send_initial_events: bool,
 }
 
 impl Query {
@@ -144,6 +145,7 @@ impl Query {
                 }
                 "timeoutSeconds" => out.timeout = v.parse().ok().map(Duration::from_secs),
                 "dryRun" => out.dry_run = v == "All",
+                "sendInitialEvents" => out.send_initial_events = v == "true",
                 _ => {}
             }
         }
@@ -217,7 +219,14 @@ fn handle_inner(
     match (req.method, &target.name) {
         ("GET", None) | ("GET", Some(_)) if query.watch => {
             store.authorize(identity, "watch", &target)?;
-            let from = query.start_version()?;
+            // A streaming list starts with the current objects whatever
+            // version it names (`NotOlderThan`: ours are the newest), and
+            // ends them with the annotated bookmark.
+            let from = if query.send_initial_events {
+                0
+            } else {
+                query.start_version()?
+            };
             let (events, delivery) = store.watch(target, &query.label_selector, from);
             Ok(ApiReply::Watch {
                 events,

@@ -103,6 +103,7 @@ fn zone_answer(
             profile: config.profile,
             view,
             ns_addresses,
+            in_tree: zp.kind == PluginKind::Kubernetes,
         }
         .answer(&q.name, q.qtype);
         // The kubernetes plugin's `multicluster` option: not synced means not

@@ -38,6 +38,10 @@ pub struct Mcs<'a> {
     pub view: &'a ClusterView,
     /// Addresses of the cluster's DNS service, for `ns.dns.<zone>`.
     pub ns_addresses: &'a [IpAddr],
+    /// Under `coredns`: the zone is served by the `kubernetes` plugin's
+    /// `multicluster` option (CoreDNS >= 1.12.2), not the standalone plugin.
+    /// They differ at the apex NS and under `pod.` (measured on 1.15.0).
+    pub in_tree: bool,
 }
 
 impl Mcs<'_> {
@@ -326,6 +330,8 @@ impl Mcs<'_> {
                 };
             }
             RecordType::SOA => return nodata(),
+            // The in-tree option answers NODATA (measured on CoreDNS 1.15.0).
+            RecordType::NS if is_apex && self.in_tree => return nodata(),
             RecordType::NS if is_apex => {
                 // plugin.NS looks up ns.dns.<zone>, which the plugin cannot parse.
                 return nxdomain();
@@ -364,12 +370,13 @@ impl Mcs<'_> {
                 let mut seen: Vec<(Name, u16)> = Vec::new();
                 for i in with_port {
                     let port = i.port.unwrap_or_default();
+                    // Every address of a target is glue, IPv4 and IPv6 alike.
+                    additionals.push(address(&i.target, ttl, i.ip));
                     if seen.contains(&(i.target.clone(), port)) {
                         continue;
                     }
                     seen.push((i.target.clone(), port));
                     answers.push(srv(qname, ttl, 0, w, port, i.target.clone()));
-                    additionals.push(address(&i.target, ttl, i.ip));
                 }
                 if answers.is_empty() {
                     return nodata();
@@ -397,6 +404,9 @@ impl Mcs<'_> {
         // parse.go: the last label must be svc or pod; `.pod.` is answered like `.svc.`.
         let (kind_at, rest) = match labels.as_slice() {
             [] => return Ok(Vec::new()),
+            // The in-tree option hands `.pod.` names to the kubernetes
+            // plugin's pod lookup, which (pods disabled) finds nothing.
+            [_, .., last] if *last == "pod" && self.in_tree => return Err(CoreErr::NotFound),
             [.., last] if *last == "svc" || *last == "pod" => {
                 (labels.len() - 1, &labels[..labels.len() - 1])
             }
@@ -473,10 +483,12 @@ impl Mcs<'_> {
             {
                 continue;
             }
-            let target = child(
-                self.ctx.zone,
-                &[host.as_str(), cid.as_str(), svc, ns, "svc"],
-            );
+            // A two-label cluster id is two labels of the name, as CoreDNS
+            // builds the target as text (`db-0.east.prod.db...`).
+            let mut labels = vec![host.as_str()];
+            labels.extend(cid.split('.'));
+            labels.extend([svc, ns, "svc"]);
+            let target = child(self.ctx.zone, &labels);
             if ep.portless {
                 if matches!(sel, Sel::Port { .. }) {
                     continue;

@@ -479,6 +479,24 @@ impl Target for ExternalTarget {
         Ok(outcome)
     }
 
+    fn take_events(&mut self) -> Vec<String> {
+        let (Server::Managed(peer), Some(p)) = (&self.server, self.process.as_mut()) else {
+            return Vec::new();
+        };
+        let text = std::fs::read(&p.log).unwrap_or_default();
+        let new = String::from_utf8_lossy(text.get(p.log_read..).unwrap_or_default()).into_owned();
+        // Only whole lines; the rest waits for the next call.
+        let whole = new.rfind('\n').map_or(0, |i| i + 1);
+        p.log_read += whole;
+        let mut unique: Vec<String> = Vec::new();
+        for e in peer.log_events(&new[..whole]) {
+            if !unique.contains(&e) {
+                unique.push(e);
+            }
+        }
+        unique
+    }
+
     fn take_note(&mut self) -> Option<CacheNote> {
         self.resolver.as_mut().and_then(|r| r.note.take())
     }

@@ -2,7 +2,9 @@
 
 pub mod bundle;
 pub mod connect;
+pub mod coredns;
 pub mod diagnose;
+pub mod diff;
 pub mod expect;
 pub mod external;
 pub mod kube_target;

@@ -40,6 +40,12 @@ pub trait Peer: Send {
     fn version(&self) -> String;
     /// The command that starts it for a scenario (files it needs written).
     fn command(&self, setup: &PeerSetup<'_>) -> Result<Command, TargetError>;
+    /// Lines of its log worth showing in a transcript (its own words about
+    /// the API), each prefixed with who said it.
+    fn log_events(&self, log: &str) -> Vec<String> {
+        let _ = log;
+        Vec::new()
+    }
 }
 
 /// `mcsdns serve --kubeconfig`: the reference resolver as an outside process.
@@ -89,6 +95,8 @@ pub struct PeerProcess {
     pub log: PathBuf,
     /// Where it serves.
     pub addr: SocketAddr,
+    /// How much of the log has been reported.
+    pub log_read: usize,
 }
 
 impl Drop for PeerProcess {
@@ -153,6 +161,7 @@ pub fn start(
         child,
         log,
         addr: setup.listen,
+        log_read: 0,
     };
     let started = Instant::now();
     loop {

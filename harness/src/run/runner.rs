@@ -46,7 +46,7 @@ pub fn run_scenario(scenario: &Scenario, target: &mut dyn Target) -> ScenarioRes
         if !events.is_empty() {
             let mut t = result.transcript.take().unwrap_or_default();
             for e in events {
-                t.push_str(&format!(";; api: {e}\n"));
+                t.push_str(&format!(";; {e}\n"));
             }
             result.transcript = Some(t);
         }

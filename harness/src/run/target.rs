@@ -408,7 +408,12 @@ impl Target for ReferenceTarget {
         let Ok(w) = s.watch.lock() else {
             return Vec::new();
         };
-        let new: Vec<String> = w.errors.iter().skip(s.events_seen).cloned().collect();
+        let new: Vec<String> = w
+            .errors
+            .iter()
+            .skip(s.events_seen)
+            .map(|e| format!("api: {e}"))
+            .collect();
         s.events_seen = w.errors.len();
         // Retries repeat the same error: show each once per step.
         let mut unique: Vec<String> = Vec::new();

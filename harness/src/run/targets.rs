@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::coredns::CoreDnsPeer;
 use super::external::{ExternalOptions, ExternalTarget, Server};
 use super::kube_target::{KubeOptions, KubeTarget};
 use super::peer::ServePeer;
@@ -20,6 +21,8 @@ pub enum TargetSpec {
     /// `mcsdns serve` started per scenario against the API emulator (this
     /// executable, or another build).
     Serve(Option<PathBuf>),
+    /// Real CoreDNS started per scenario against the API emulator.
+    Coredns(Option<PathBuf>),
     /// Real clusters: scenario cluster → kubeconfig context.
     Kube(Vec<(String, String)>),
 }
@@ -53,6 +56,7 @@ impl TargetSpec {
                 .map_err(|_| format!("{addr:?} is not an address such as 127.0.0.1:5353")),
             ("dns", None) => Err("dns needs an address: dns=127.0.0.1:5353".into()),
             ("serve", path) => Ok(TargetSpec::Serve(path.map(PathBuf::from))),
+            ("coredns", path) => Ok(TargetSpec::Coredns(path.map(PathBuf::from))),
             ("kube", Some(list)) if !list.is_empty() => Ok(TargetSpec::Kube(
                 list.split(',')
                     .map(|c| match c.split_once(':') {
@@ -62,7 +66,10 @@ impl TargetSpec {
                     .collect(),
             )),
             ("kube", _) => Err("kube needs contexts: kube=member1,member2".into()),
-            _ => Err("expected reference, dns=ADDR, serve[=PATH] or kube=CONTEXTS".into()),
+            _ => Err(
+                "expected reference, dns=ADDR, serve[=PATH], coredns[=PATH] or kube=CONTEXTS"
+                    .into(),
+            ),
         }
     }
 
@@ -96,6 +103,11 @@ impl TargetSpec {
                 })
                 .map(|t| Box::new(t) as Box<dyn Target>)
             }
+            TargetSpec::Coredns(path) => CoreDnsPeer::find(path.as_deref())
+                .and_then(|peer| {
+                    ExternalTarget::new(Server::Managed(Box::new(peer)), options.external.clone())
+                })
+                .map(|t| Box::new(t) as Box<dyn Target>),
             TargetSpec::Kube(contexts) => KubeTarget::new(KubeOptions {
                 contexts: contexts.clone(),
                 kubeconfig: options.kubeconfig.clone(),
@@ -121,6 +133,8 @@ impl std::fmt::Display for TargetSpec {
             TargetSpec::Dns(a) => write!(f, "dns={a}"),
             TargetSpec::Serve(None) => f.write_str("serve"),
             TargetSpec::Serve(Some(p)) => write!(f, "serve={}", p.display()),
+            TargetSpec::Coredns(None) => f.write_str("coredns"),
+            TargetSpec::Coredns(Some(p)) => write!(f, "coredns={}", p.display()),
             TargetSpec::Kube(c) => {
                 let list: Vec<String> = c.iter().map(|(a, b)| format!("{a}:{b}")).collect();
                 write!(f, "kube={}", list.join(","))

@@ -56,6 +56,32 @@ pub struct Scenario {
     pub files: Vec<(String, PathBuf)>,
 }
 
+impl Scenario {
+    /// The same scenario with the reference resolver in another profile
+    /// (its Corefiles read again under it), for differential runs.
+    pub fn with_profile(&self, profile: crate::resolver::Profile) -> Result<Scenario, String> {
+        use crate::resolver::corefile::Corefile;
+        let config_of = |text: Option<&str>| -> Result<ResolverConfig, String> {
+            match text {
+                Some(t) => {
+                    let cf = Corefile::parse(&self.path, t).map_err(|e| e.to_string())?;
+                    ResolverConfig::from_corefile(&cf, profile, &self.resolver.order)
+                        .map_err(|e| e.to_string())
+                }
+                None => Ok(ResolverConfig::default_for(profile)),
+            }
+        };
+        let mut s = self.clone();
+        s.resolver.config = config_of(self.resolver.corefile_text.as_deref())?;
+        for step in &mut s.steps {
+            if let Action::Reconfigure { config, text, .. } = &mut step.action {
+                **config = config_of(Some(text))?;
+            }
+        }
+        Ok(s)
+    }
+}
+
 /// The resolver under test.
 #[derive(Clone, Debug)]
 pub struct ResolverSetup {
