@@ -28,3 +28,21 @@ query name="serve.default.svc.clusterset.local" type="A":
 # Queries per second beside Knot DNS (needs: apt-get install knot dnsperf).
 bench:
     cargo bench --bench qps
+
+# Real CoreDNS as a test peer (a pinned stock build in $(go env GOPATH)/bin; never committed).
+coredns version="v1.15.0":
+    CGO_ENABLED=0 go install github.com/coredns/coredns@{{version}}
+
+# The API emulator for the field report's clusters (kubeconfig in .mcsdns/apiserver/).
+apiserver:
+    cargo run --release -- apiserver --manifests fixtures/seed
+
+# The reference resolver in the coredns profile against real CoreDNS, every difference explained or failing.
+diff-coredns:
+    cargo run --release -- diff --target reference --profile coredns --target coredns --known fixtures/known/coredns-1.15.0.yaml
+
+# Conformance reports for the docs.
+conformance:
+    cargo run --release -- conformance --reports docs/conformance/reference
+    cargo run --release -- conformance --target serve --reports docs/conformance/serve
+    cargo run --release -- conformance --target coredns --settle 1s --expected-failures fixtures/known/coredns-1.15.0.expected-failures.yaml --reports docs/conformance/coredns-1.15.0

@@ -40,6 +40,8 @@ enum Command {
     Apiserver(ApiserverArgs),
     /// Run the same scenarios on several targets and report every disagreement by field.
     Diff(DiffArgs),
+    /// Check a target against each requirement of the MCS DNS spec (the spec/ scenarios).
+    Conformance(ConformanceArgs),
     /// Answer one question from a world without any network, printed as dig does.
     Query(QueryArgs),
     /// List the clusters and objects of a world folder (and what is not used).
@@ -250,6 +252,25 @@ struct DiffArgs {
     external: ExternalArgs,
 }
 
+#[derive(Args)]
+struct ConformanceArgs {
+    /// The spec scenarios.
+    #[arg(default_value = "scenarios/spec")]
+    paths: Vec<PathBuf>,
+    /// The target (as for `run`).
+    #[arg(long, default_value = "reference")]
+    target: String,
+    /// Requirements the target is known to miss (YAML: clause, why); both
+    /// ways: a listed one that passes is reported too.
+    #[arg(long, value_name = "FILE")]
+    expected_failures: Option<PathBuf>,
+    /// Where to write conformance.html, .json and .yaml.
+    #[arg(long, default_value = "reports")]
+    reports: PathBuf,
+    #[command(flatten)]
+    external: ExternalArgs,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum DiffFormat {
     /// The Markdown report.
@@ -308,6 +329,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => run_serve(a),
         Command::Apiserver(a) => run_apiserver(a),
         Command::Diff(a) => run_diff(a),
+        Command::Conformance(a) => run_conformance(a),
         Command::Query(a) => run_query(a),
         Command::World(a) => run_world(a),
         Command::Zone(a) => run_zone(a),
@@ -510,6 +532,60 @@ impl ExternalArgs {
             dry_run: self.dry_run,
         }
     }
+}
+
+fn run_conformance(args: ConformanceArgs) -> Result<ExitCode> {
+    use mcsdns::report::conformance;
+    let spec = mcsdns::run::targets::TargetSpec::parse(&args.target)
+        .map_err(|e| miette::miette!("--target {:?}: {e}", args.target))?;
+    let expected = match &args.expected_failures {
+        Some(p) => conformance::read_expected(p).map_err(|e| miette::miette!("{e}"))?,
+        None => Vec::new(),
+    };
+    let scenarios: Vec<mcsdns::scenario::Scenario> = load_scenarios(&args.paths)?
+        .into_iter()
+        .map(|(_, s)| s)
+        .filter(|s| s.clause.is_some())
+        .collect();
+    if scenarios.is_empty() {
+        return Err(miette::miette!("no scenario names a requirement (clause)"));
+    }
+    if spec != mcsdns::run::targets::TargetSpec::Reference {
+        catch_interrupts();
+    }
+    let mut target = spec.make(&args.external.options());
+    let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
+    let results: Vec<mcsdns::run::ScenarioResult> = scenarios
+        .iter()
+        .map(|s| {
+            bar.set_message(s.id.clone());
+            let r = mcsdns::run::run_scenario(s, target.as_mut());
+            bar.inc(1);
+            r
+        })
+        .collect();
+    bar.finish_and_clear();
+    let report = conformance::build(&target.name(), &target.version(), &results, &expected);
+    println!("{} ({})", report.target, report.version);
+    for r in &report.requirements {
+        println!(
+            "  {:<4} {:<9} {:<16} {}",
+            r.clause,
+            r.level,
+            r.verdict.word(),
+            r.checks.first().map_or("", |c| c.title.as_str())
+        );
+    }
+    let written = conformance::write_all(&report, &args.reports).into_diagnostic()?;
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    println!("reports: {}", names.join(", "));
+    Ok(
+        if report.requirements.iter().any(|r| r.verdict.is_problem()) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 fn run_diff(args: DiffArgs) -> Result<ExitCode> {

@@ -1,6 +1,7 @@
 //! Writes a run's results for CI (JUnit), machines (JSON), job summaries
 //! (Markdown) and people (one self-contained HTML page).
 
+pub mod conformance;
 pub mod html;
 pub mod junit;
 pub mod markdown;

@@ -138,6 +138,19 @@ pub fn read_known(path: &Path) -> Result<Vec<Known>, String> {
     serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The SOA serial is the implementation's own clock (the reference: the
+/// API's resourceVersion; CoreDNS: the time of the last change it saw), so
+/// it is compared as present, not by value.
+fn data_text(r: &hickory_proto::rr::Record) -> String {
+    match &r.data {
+        hickory_proto::rr::RData::SOA(soa) => format!(
+            "{} {} (serial) {} {} {} {}",
+            soa.mname, soa.rname, soa.refresh, soa.retry, soa.expire, soa.minimum
+        ),
+        other => other.to_string(),
+    }
+}
+
 fn records(rs: &[hickory_proto::rr::Record], with_ttl: bool) -> String {
     let mut v: Vec<String> = rs
         .iter()
@@ -146,7 +159,7 @@ fn records(rs: &[hickory_proto::rr::Record], with_ttl: bool) -> String {
             if with_ttl {
                 format!("{owner} {} {}", r.record_type(), r.ttl)
             } else {
-                format!("{owner} {} {}", r.record_type(), r.data)
+                format!("{owner} {} {}", r.record_type(), data_text(r))
             }
         })
         .collect();

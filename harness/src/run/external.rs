@@ -372,6 +372,13 @@ impl Target for ExternalTarget {
         }
     }
 
+    fn version(&self) -> String {
+        match &self.server {
+            Server::Managed(p) => format!("{}, against the mcsdns API emulator", p.version()),
+            Server::Fixed(a) => format!("the DNS server at {a}, against the mcsdns API emulator"),
+        }
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             apply_state: true,

@@ -92,6 +92,10 @@ pub struct TargetError(pub String);
 pub trait Target {
     /// A short name for reports (`reference`, `dns=127.0.0.1:53`).
     fn name(&self) -> String;
+    /// What it says it is, for reports (`CoreDNS-1.15.0`).
+    fn version(&self) -> String {
+        format!("{} (version unknown)", self.name())
+    }
     /// What it can do.
     fn capabilities(&self) -> Capabilities;
     /// Sets the target up for a scenario's initial world.
@@ -290,6 +294,13 @@ impl ReferenceTarget {
 impl Target for ReferenceTarget {
     fn name(&self) -> String {
         "reference".into()
+    }
+
+    fn version(&self) -> String {
+        format!(
+            "mcsdns {} reference resolver, in process",
+            env!("CARGO_PKG_VERSION")
+        )
     }
 
     fn capabilities(&self) -> Capabilities {

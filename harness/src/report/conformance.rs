@@ -1,0 +1,272 @@
+//! A conformance report for one target: every requirement of the MCS DNS
+//! specification checked by the `spec/` scenarios, with its level and
+//! clause, pass/fail/skip and why, the answers seen, and who was tested, in
+//! HTML, JSON and YAML (after mcs-api's report.yaml/report.html).
+//!
+//! An expected-failures file lists requirements a target is known to miss.
+//! It is honoured both ways, as hickory's conformance CI does: a listed
+//! failure is not a regression, and a listed requirement that now passes is
+//! reported, so that the list is kept true.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::run::{ScenarioResult, Status};
+
+/// A requirement's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every scenario of the requirement passed.
+    Pass,
+    /// A scenario failed, and the requirement is not listed as expected to.
+    Fail,
+    /// A scenario failed, as the expected-failures file says.
+    ExpectedFail,
+    /// Listed as expected to fail, but it passed: update the list.
+    UnexpectedPass,
+    /// Every step was skipped (the target cannot do what the check needs).
+    Skip,
+}
+
+impl Verdict {
+    /// Whether a CI gate should fail on it.
+    pub fn is_problem(self) -> bool {
+        matches!(self, Verdict::Fail | Verdict::UnexpectedPass)
+    }
+
+    /// The verdict in words.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::ExpectedFail => "expected fail",
+            Verdict::UnexpectedPass => "unexpected pass",
+            Verdict::Skip => "skip",
+        }
+    }
+}
+
+/// One scenario's part in a requirement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    /// The scenario id.
+    pub scenario: String,
+    /// What it checks.
+    pub title: String,
+    /// Its status.
+    pub status: String,
+    /// Why it failed or was skipped.
+    pub reasons: Vec<String>,
+    /// The answers seen, dig-like.
+    pub answers: String,
+}
+
+/// One requirement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Requirement {
+    /// The clause (`R3`).
+    pub clause: String,
+    /// MUST, SHOULD, MAY, MUST NOT.
+    pub level: String,
+    /// The outcome.
+    pub verdict: Verdict,
+    /// Why it is expected to fail, from the expected-failures file.
+    pub expected_failure: Option<String>,
+    /// Its scenarios.
+    pub checks: Vec<Check>,
+}
+
+/// The report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Conformance {
+    /// The target's name (`coredns`, `dns=127.0.0.1:53`).
+    pub target: String,
+    /// What it says it is (`CoreDNS-1.15.0`).
+    pub version: String,
+    /// The specification checked.
+    pub specification: String,
+    /// mcsdns's version.
+    pub mcsdns: String,
+    /// Every requirement, in clause order.
+    pub requirements: Vec<Requirement>,
+    /// Counts per verdict.
+    pub totals: BTreeMap<String, usize>,
+}
+
+/// An entry of an expected-failures file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedFailure {
+    /// The clause (`R1`).
+    pub clause: String,
+    /// Why.
+    pub why: String,
+}
+
+/// Reads an expected-failures file (YAML list of clause and why).
+pub fn read_expected(path: &Path) -> Result<Vec<ExpectedFailure>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn clause_order(c: &str) -> (String, u32) {
+    let letters: String = c
+        .chars()
+        .take_while(|ch| ch.is_ascii_alphabetic())
+        .collect();
+    let number = c[letters.len()..].parse().unwrap_or(u32::MAX);
+    (letters, number)
+}
+
+/// Builds the report from the results of scenarios that name a clause.
+pub fn build(
+    target: &str,
+    version: &str,
+    results: &[ScenarioResult],
+    expected: &[ExpectedFailure],
+) -> Conformance {
+    let mut by_clause: BTreeMap<String, Vec<&ScenarioResult>> = BTreeMap::new();
+    for r in results {
+        if let Some(c) = &r.clause {
+            by_clause.entry(c.clone()).or_default().push(r);
+        }
+    }
+    let mut requirements: Vec<Requirement> = by_clause
+        .into_iter()
+        .map(|(clause, rs)| {
+            let failed = rs.iter().any(|r| r.status == Status::Failed);
+            let skipped = rs.iter().all(|r| r.status == Status::Skipped);
+            let listed = expected.iter().find(|e| e.clause == clause);
+            let verdict = match (failed, skipped, listed) {
+                (true, _, Some(_)) => Verdict::ExpectedFail,
+                (true, _, None) => Verdict::Fail,
+                (false, true, _) => Verdict::Skip,
+                (false, false, Some(_)) => Verdict::UnexpectedPass,
+                (false, false, None) => Verdict::Pass,
+            };
+            Requirement {
+                level: rs.iter().find_map(|r| r.level.clone()).unwrap_or_default(),
+                clause,
+                verdict,
+                expected_failure: listed.map(|e| e.why.clone()),
+                checks: rs
+                    .iter()
+                    .map(|r| Check {
+                        scenario: r.id.clone(),
+                        title: r.name.clone(),
+                        status: super::status_word(r.status).to_owned(),
+                        reasons: r
+                            .steps
+                            .iter()
+                            .flat_map(|s| s.failures.iter().cloned().chain(s.skip_reason.clone()))
+                            .collect(),
+                        answers: r.transcript(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    requirements.sort_by_key(|r| clause_order(&r.clause));
+    let mut totals = BTreeMap::new();
+    for r in &requirements {
+        *totals.entry(r.verdict.word().to_owned()).or_insert(0) += 1;
+    }
+    Conformance {
+        target: target.to_owned(),
+        version: version.to_owned(),
+        specification: "KEP-1645 Multi-Cluster Services DNS (clusterset.local)".into(),
+        mcsdns: env!("CARGO_PKG_VERSION").into(),
+        requirements,
+        totals,
+    }
+}
+
+/// As JSON.
+pub fn json(c: &Conformance) -> String {
+    serde_json::to_string_pretty(c).unwrap_or_default()
+}
+
+/// As YAML.
+pub fn yaml(c: &Conformance) -> String {
+    serde_saphyr::to_string(c).unwrap_or_default()
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// As one self-contained HTML page.
+pub fn html(c: &Conformance) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Conformance of {t}</title><style>\
+body{{font-family:system-ui,sans-serif;margin:2em;max-width:72em;color:#222}}\
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}}\
+.pass{{color:#176f2c;font-weight:bold}}.fail,.unexpected{{color:#b00020;font-weight:bold}}.expected,.skip{{color:#8a6d00}}\
+pre{{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.8em}}</style></head><body>\
+<h1>Conformance of <code>{t}</code></h1><p>{v}<br>{spec}<br>mcsdns {m}</p><p>",
+        t = esc(&c.target),
+        v = esc(&c.version),
+        spec = esc(&c.specification),
+        m = esc(&c.mcsdns)
+    );
+    let totals: Vec<String> = c.totals.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let _ = write!(
+        s,
+        "<b>{}</b></p><table><tr><th>clause</th><th>level</th><th>verdict</th><th>requirement and evidence</th></tr>",
+        totals.join(", ")
+    );
+    for r in &c.requirements {
+        let class = r.verdict.word().split(' ').next().unwrap_or("");
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>",
+            esc(&r.clause),
+            esc(&r.level),
+            r.verdict.word()
+        );
+        if let Some(why) = &r.expected_failure {
+            let _ = write!(s, "<p><i>expected to fail: {}</i></p>", esc(why));
+        }
+        for ch in &r.checks {
+            let _ = write!(
+                s,
+                "<details><summary>{} <code>{}</code>: {}</summary>",
+                esc(&ch.title),
+                esc(&ch.scenario),
+                esc(&ch.status)
+            );
+            for reason in &ch.reasons {
+                let _ = write!(s, "<p>{}</p>", esc(reason));
+            }
+            let _ = write!(s, "<pre>{}</pre></details>", esc(&ch.answers));
+        }
+        s.push_str("</td></tr>");
+    }
+    s.push_str("</table></body></html>\n");
+    s
+}
+
+/// Writes conformance.html, .json and .yaml into `dir`.
+pub fn write_all(c: &Conformance, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut out = Vec::new();
+    for (name, text) in [
+        ("conformance.html", html(c)),
+        ("conformance.json", json(c)),
+        ("conformance.yaml", yaml(c)),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, text)?;
+        out.push(p);
+    }
+    Ok(out)
+}

@@ -1,0 +1,142 @@
+//! Real CoreDNS (a stock build with the kubernetes plugin's `multicluster`
+//! option) under the harness, reading the API emulator as its service
+//! account. `.ci/run` installs it (`go install
+//! github.com/coredns/coredns@v1.15.0`); elsewhere these tests skip, saying
+//! so, unless `coredns` is on the PATH, in `$GOBIN`, `$GOPATH/bin` or
+//! `~/go/bin`, or named by `MCSDNS_COREDNS`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mcsdns::run::coredns::CoreDnsPeer;
+use mcsdns::run::diff::{Variants, diff, read_known};
+use mcsdns::run::external::{ExternalOptions, ExternalTarget, Server};
+use mcsdns::run::{ReferenceTarget, ScenarioResult, Status, Target, run_scenario, suite};
+use mcsdns::scenario::Scenario;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn coredns() -> Option<CoreDnsPeer> {
+    let path = std::env::var_os("MCSDNS_COREDNS").map(PathBuf::from);
+    match CoreDnsPeer::find(path.as_deref()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("skipped: {}", e.0);
+            None
+        }
+    }
+}
+
+fn scenarios(filter: &str) -> Vec<Scenario> {
+    let root = repo().join("scenarios");
+    let (ok, errors) = suite::load_all(&suite::discover(&root).unwrap(), &root);
+    assert!(errors.is_empty(), "{errors:?}");
+    ok.into_iter().filter(|s| s.id.contains(filter)).collect()
+}
+
+fn target(peer: CoreDnsPeer, settle: Duration) -> ExternalTarget {
+    ExternalTarget::new(
+        Server::Managed(Box::new(peer)),
+        ExternalOptions {
+            settle,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+fn step_at(r: &ScenarioResult, line: usize) -> &mcsdns::run::StepResult {
+    r.steps
+        .iter()
+        .find(|s| s.line == line)
+        .expect("a step at that line")
+}
+
+/// Each of the field report's failures happens on real CoreDNS, and the
+/// harness explains it: the step that shows the failure, with its
+/// diagnosis, passes.
+#[test]
+fn the_field_reports_failures_happen_on_real_coredns() {
+    let Some(peer) = coredns() else { return };
+    let mut t = target(peer, Duration::from_secs(5));
+    for (id, line, diagnosis) in [
+        ("seed/ra-flag", 23, "ra-flag-off"),
+        ("seed/missing-ips", 28, "import-without-ips"),
+        ("seed/local-shadowing", 31, "local-shadowing"),
+        ("seed/port-mismatch", 17, "port-mismatch"),
+    ] {
+        let s = scenarios(id).remove(0);
+        let r = run_scenario(&s, &mut t);
+        let step = step_at(&r, line);
+        assert_eq!(
+            step.status,
+            Status::Passed,
+            "{id}:{line}: {:?}\n{}",
+            step.failures,
+            r.transcript()
+        );
+        assert!(
+            step.diagnoses.iter().any(|d| d.id == diagnosis),
+            "{id}:{line} has no {diagnosis}: {:?}",
+            step.diagnoses
+        );
+    }
+    // RBAC: the import is denied, and CoreDNS's own log says why.
+    let s = scenarios("seed/rbac-denied").remove(0);
+    let r = run_scenario(&s, &mut t);
+    let step = step_at(&r, 44);
+    assert!(
+        step.diagnoses.iter().any(|d| d.id == "rbac-serviceimports"),
+        "{:?}",
+        step.diagnoses
+    );
+    let transcript = r.transcript();
+    assert!(
+        transcript.contains(";; coredns: [ERROR]")
+            && transcript.contains(r#"serviceimports.multicluster.x-k8s.io is forbidden: User "system:serviceaccount:kube-system:coredns" cannot list resource "serviceimports""#),
+        "{transcript}"
+    );
+}
+
+/// The reference resolver in the `coredns` profile and real CoreDNS agree
+/// on every query of the suite but the differences written down, with
+/// their reasons, in fixtures/known/.
+#[test]
+fn the_coredns_profile_has_no_unexplained_difference_from_real_coredns() {
+    let Some(peer) = coredns() else { return };
+    let plain = scenarios("");
+    let profiled: Vec<Scenario> = plain
+        .iter()
+        .map(|s| s.with_profile(mcsdns::resolver::Profile::Coredns).unwrap())
+        .collect();
+    let known = read_known(&repo().join("fixtures/known/coredns-1.15.0.yaml")).unwrap();
+    let mut targets: Vec<Box<dyn Target>> = vec![
+        Box::new(ReferenceTarget::new()),
+        Box::new(target(peer, Duration::from_secs(5))),
+    ];
+    let variants = Variants {
+        plain: &plain,
+        profiled: Some(&profiled),
+        uses_profile: vec![true, false],
+    };
+    let report = diff(&variants, &mut targets, &known, &|_| {});
+    let unexplained: Vec<_> = report.unexplained().collect();
+    assert!(report.compared > 90, "{}", report.compared);
+    assert!(
+        unexplained.is_empty(),
+        "{}",
+        mcsdns::run::diff::markdown(&report)
+    );
+    // Every known difference still happens (a stale entry hides nothing).
+    for k in &known {
+        assert!(
+            report.disagreements.iter().any(|d| d.field == k.field
+                && (d.scenario == k.scenario
+                    || (k.scenario.ends_with('/') && d.scenario.starts_with(&k.scenario)))
+                && k.line.is_none_or(|l| l == d.line)),
+            "known difference no longer seen: {k:?}"
+        );
+    }
+}
