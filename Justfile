@@ -4,9 +4,9 @@
 build:
     cargo build --release
 
-# The test suite, as CI runs it.
+# The test suite, as CI runs it (the container tests skip without a Docker engine).
 test:
-    cargo test --workspace
+    cargo test --workspace --features container
 
 # The property tests with many more cases (MCSDNS_PROPTEST_CASES, default 48).
 props-deep cases="2000":
@@ -46,3 +46,17 @@ conformance:
     cargo run --release -- conformance --reports docs/conformance/reference
     cargo run --release -- conformance --target serve --reports docs/conformance/serve
     cargo run --release -- conformance --target coredns --settle 1s --expected-failures fixtures/known/coredns-1.15.0.expected-failures.yaml --reports docs/conformance/coredns-1.15.0
+
+# A Docker engine for the container target (root; no bridge, no iptables; socket in /tmp/mcsdns-docker).
+dockerd:
+    mkdir -p /tmp/mcsdns-docker/data /tmp/mcsdns-docker/exec /tmp/mcsdns-docker/run
+    dockerd --bridge=none --iptables=false --ip6tables=false --data-root /tmp/mcsdns-docker/data --exec-root /tmp/mcsdns-docker/exec --pidfile /tmp/mcsdns-docker/run/docker.pid -H unix:///tmp/mcsdns-docker/run/docker.sock
+    # then: export DOCKER_HOST=unix:///tmp/mcsdns-docker/run/docker.sock
+
+# The mcsdns image (FROM scratch, a +crt-static build).
+image-mcsdns:
+    images/build.sh mcsdns
+
+# The CoreDNS image (FROM scratch, the CGO_ENABLED=0 binary from `just coredns`).
+image-coredns:
+    images/build.sh coredns

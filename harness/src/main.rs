@@ -217,6 +217,25 @@ struct ExternalArgs {
     /// kube target: print what would be created and deleted, change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// container target: a Corefile for every scenario instead of each scenario's own.
+    #[arg(long, value_name = "FILE")]
+    corefile: Option<PathBuf>,
+    /// container target: `coredns` (-conf FILE) or `mcsdns` (serve ...); guessed from the image name.
+    #[arg(long, value_name = "STYLE")]
+    container_style: Option<String>,
+    /// container target: an argument replacing the style's (repeatable); {port},
+    /// {kubeconfig}, {context}, {corefile} and {profile} are filled in.
+    #[arg(long = "container-arg", value_name = "ARG", allow_hyphen_values = true)]
+    container_args: Vec<String>,
+    /// container target: an environment variable KEY=VALUE (repeatable).
+    #[arg(long = "container-env", value_name = "KEY=VALUE")]
+    container_env: Vec<String>,
+    /// container target: an extra bind mount HOST:PATH (repeatable).
+    #[arg(long = "container-mount", value_name = "HOST:PATH")]
+    container_mounts: Vec<String>,
+    /// container target: the DNS port the image listens on, if it cannot be told one.
+    #[arg(long, value_name = "PORT")]
+    dns_port: Option<u16>,
 }
 
 #[derive(Args)]
@@ -530,6 +549,34 @@ impl ExternalArgs {
             kubeconfig: self.kubeconfig.clone(),
             dns: self.dns,
             dry_run: self.dry_run,
+            container: Some(mcsdns::run::container::ContainerOptions {
+                image: String::new(),
+                style: match self.container_style.as_deref() {
+                    Some("coredns") => Some(mcsdns::run::container::Style::Coredns),
+                    Some("mcsdns") => Some(mcsdns::run::container::Style::Mcsdns),
+                    _ => None,
+                },
+                corefile: self.corefile.clone(),
+                args: (!self.container_args.is_empty()).then(|| self.container_args.clone()),
+                env: self
+                    .container_env
+                    .iter()
+                    .filter_map(|kv| {
+                        kv.split_once('=')
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    })
+                    .collect(),
+                mounts: self
+                    .container_mounts
+                    .iter()
+                    .filter_map(|m| {
+                        m.split_once(':')
+                            .map(|(h, c)| (PathBuf::from(h), c.to_owned()))
+                    })
+                    .collect(),
+                port: self.dns_port,
+                start_timeout: self.start_timeout,
+            }),
         }
     }
 }

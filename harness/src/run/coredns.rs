@@ -117,12 +117,17 @@ impl Peer for CoreDnsPeer {
     }
 
     fn log_events(&self, log: &str) -> Vec<String> {
-        // CoreDNS's own words about the API (RBAC denials, missing CRDs).
-        log.lines()
-            .filter(|l| l.contains("[ERROR]") || l.contains("[WARNING]"))
-            .map(|l| format!("coredns: {}", l.trim()))
-            .collect()
+        log_events(log)
     }
+}
+
+/// CoreDNS's own words about the API in its log (RBAC denials, missing
+/// CRDs), for transcripts.
+pub fn log_events(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("[ERROR]") || l.contains("[WARNING]"))
+        .map(|l| format!("coredns: {}", l.trim()))
+        .collect()
 }
 
 /// The configuration of a scenario without a Corefile: `kubernetes` for

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use hickory_proto::rr::{Name, RecordType};
 
-use super::peer::{self, Peer, PeerProcess, PeerSetup};
+use super::peer::{self, Peer, PeerSetup, Started};
 use super::record::{answer_set, summary};
 use super::target::{CacheNote, Capabilities, Change, Fault, Target, TargetError};
 use super::wire;
@@ -86,7 +86,9 @@ pub struct ExternalTarget {
     server: Server,
     options: ExternalOptions,
     exec: Option<Child>,
-    process: Option<PeerProcess>,
+    process: Option<Box<dyn Started>>,
+    /// How much of the peer's log has been reported.
+    log_read: usize,
     /// The scenario's resolver cluster and how it is configured.
     resolver: Option<Running>,
     /// Whether the fixed server has answered once.
@@ -152,6 +154,7 @@ impl ExternalTarget {
             options,
             exec: None,
             process: None,
+            log_read: 0,
             resolver: None,
             ready: false,
         };
@@ -227,7 +230,11 @@ impl ExternalTarget {
             return Err(TargetError("not started".into()));
         };
         self.process = None;
-        let listen = peer::free_port()?;
+        self.log_read = 0;
+        let listen = match peer.listen_port() {
+            Some(port) => std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            None => peer::free_port()?,
+        };
         let setup = PeerSetup {
             listen,
             kubeconfig: &self.kubeconfig,
@@ -237,18 +244,14 @@ impl ExternalTarget {
             order: &r.order,
             dir: &self.dir,
         };
-        self.process = Some(peer::start(
-            peer.as_ref(),
-            &setup,
-            self.options.start_timeout,
-        )?);
+        self.process = Some(peer.start(&setup, self.options.start_timeout)?);
         Ok(())
     }
 
     fn addr(&self) -> Option<SocketAddr> {
         match &self.server {
             Server::Fixed(a) => Some(*a),
-            Server::Managed(_) => self.process.as_ref().map(|p| p.addr),
+            Server::Managed(_) => self.process.as_ref().map(|p| p.addr()),
         }
     }
 
@@ -384,7 +387,7 @@ impl Target for ExternalTarget {
             apply_state: true,
             // Waited out in real time, up to `max_wait`.
             advance_time: true,
-            reconfigure: matches!(self.server, Server::Managed(_)),
+            reconfigure: matches!(&self.server, Server::Managed(p) if p.follows_corefile()),
             inject_faults: true,
             settle: Some(self.options.settle),
         }
@@ -487,14 +490,14 @@ impl Target for ExternalTarget {
     }
 
     fn take_events(&mut self) -> Vec<String> {
-        let (Server::Managed(peer), Some(p)) = (&self.server, self.process.as_mut()) else {
+        let (Server::Managed(peer), Some(p)) = (&self.server, self.process.as_ref()) else {
             return Vec::new();
         };
-        let text = std::fs::read(&p.log).unwrap_or_default();
-        let new = String::from_utf8_lossy(text.get(p.log_read..).unwrap_or_default()).into_owned();
+        let text = p.log();
+        let new = text.get(self.log_read..).unwrap_or_default().to_owned();
         // Only whole lines; the rest waits for the next call.
         let whole = new.rfind('\n').map_or(0, |i| i + 1);
-        p.log_read += whole;
+        self.log_read += whole;
         let mut unique: Vec<String> = Vec::new();
         for e in peer.log_events(&new[..whole]) {
             if !unique.contains(&e) {

@@ -2,6 +2,7 @@
 
 pub mod bundle;
 pub mod connect;
+pub mod container;
 pub mod coredns;
 pub mod diagnose;
 pub mod diff;

@@ -32,14 +32,47 @@ pub struct PeerSetup<'a> {
     pub dir: &'a Path,
 }
 
-/// A DNS server program the harness can start.
+/// A started server.
+pub trait Started: Send {
+    /// Where it answers DNS.
+    fn addr(&self) -> SocketAddr;
+    /// Its whole log so far.
+    fn log(&self) -> String;
+}
+
+/// A DNS server the harness can start: a program, or an image.
 pub trait Peer: Send {
     /// Its name in reports (`serve`, `coredns`).
     fn name(&self) -> String;
     /// Its version, as it reports it.
     fn version(&self) -> String;
-    /// The command that starts it for a scenario (files it needs written).
-    fn command(&self, setup: &PeerSetup<'_>) -> Result<Command, TargetError>;
+    /// The command that starts it for a scenario (files it needs written),
+    /// for peers that are programs.
+    fn command(&self, setup: &PeerSetup<'_>) -> Result<Command, TargetError> {
+        let _ = setup;
+        Err(TargetError(format!(
+            "{} is not started as a program",
+            self.name()
+        )))
+    }
+    /// Starts it and waits until it listens.
+    fn start(
+        &self,
+        setup: &PeerSetup<'_>,
+        timeout: Duration,
+    ) -> Result<Box<dyn Started>, TargetError> {
+        let name = self.name();
+        start_process(&name, self.command(setup)?, setup, timeout)
+            .map(|p| Box::new(p) as Box<dyn Started>)
+    }
+    /// The port it must listen on, if it cannot be told one.
+    fn listen_port(&self) -> Option<u16> {
+        None
+    }
+    /// Whether it runs each scenario's Corefile (so `corefile` steps apply).
+    fn follows_corefile(&self) -> bool {
+        true
+    }
     /// Lines of its log worth showing in a transcript (its own words about
     /// the API), each prefixed with who said it.
     fn log_events(&self, log: &str) -> Vec<String> {
@@ -88,15 +121,23 @@ impl Peer for ServePeer {
     }
 }
 
-/// A started peer; killed when dropped.
+/// A started program; killed when dropped.
 pub struct PeerProcess {
     child: Child,
     /// Its combined output.
     pub log: PathBuf,
     /// Where it serves.
     pub addr: SocketAddr,
-    /// How much of the log has been reported.
-    pub log_read: usize,
+}
+
+impl Started for PeerProcess {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
+    }
 }
 
 impl Drop for PeerProcess {
@@ -136,39 +177,38 @@ pub fn free_port() -> Result<SocketAddr, TargetError> {
     ))
 }
 
-/// Starts a peer and waits until it listens on `setup.listen`, up to
+/// Starts a program and waits until it listens on `setup.listen`, up to
 /// `timeout`.
-pub fn start(
-    peer: &dyn Peer,
+pub fn start_process(
+    name: &str,
+    mut cmd: Command,
     setup: &PeerSetup<'_>,
     timeout: Duration,
 ) -> Result<PeerProcess, TargetError> {
-    let log = setup.dir.join(format!("{}.log", peer.name()));
+    let log = setup.dir.join(format!("{name}.log"));
     let out = std::fs::File::create(&log)
         .map_err(|e| TargetError(format!("cannot write {}: {e}", log.display())))?;
     let err = out
         .try_clone()
         .map_err(|e| TargetError(format!("cannot write {}: {e}", log.display())))?;
-    let mut cmd = peer.command(setup)?;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
         .current_dir(setup.dir);
     let child = cmd
         .spawn()
-        .map_err(|e| TargetError(format!("cannot start {}: {e}", peer.name())))?;
+        .map_err(|e| TargetError(format!("cannot start {}: {e}", name)))?;
     let mut process = PeerProcess {
         child,
         log,
         addr: setup.listen,
-        log_read: 0,
     };
     let started = Instant::now();
     loop {
         if let Ok(Some(status)) = process.child.try_wait() {
             return Err(TargetError(format!(
                 "{} exited ({status}) before it answered DNS; its log ends:\n{}",
-                peer.name(),
+                name,
                 process.log_tail(15)
             )));
         }
@@ -180,7 +220,7 @@ pub fn start(
         if started.elapsed() > timeout {
             return Err(TargetError(format!(
                 "{} did not answer DNS on {} within {} s; its log ends:\n{}",
-                peer.name(),
+                name,
                 setup.listen,
                 timeout.as_secs(),
                 process.log_tail(15)

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::container::{ContainerOptions, ContainerPeer};
 use super::coredns::CoreDnsPeer;
 use super::external::{ExternalOptions, ExternalTarget, Server};
 use super::kube_target::{KubeOptions, KubeTarget};
@@ -25,6 +26,8 @@ pub enum TargetSpec {
     Coredns(Option<PathBuf>),
     /// Real clusters: scenario cluster → kubeconfig context.
     Kube(Vec<(String, String)>),
+    /// A DNS server image started per scenario with testcontainers.
+    Container(String),
 }
 
 /// Options for the targets that need them.
@@ -38,6 +41,8 @@ pub struct TargetOptions {
     pub dns: Option<SocketAddr>,
     /// For `kube`: print, change nothing.
     pub dry_run: bool,
+    /// For `container`: how to run the image (its `image` is the target's).
+    pub container: Option<ContainerOptions>,
 }
 
 impl TargetSpec {
@@ -66,8 +71,10 @@ impl TargetSpec {
                     .collect(),
             )),
             ("kube", _) => Err("kube needs contexts: kube=member1,member2".into()),
+            ("container", Some(image)) if !image.is_empty() => Ok(TargetSpec::Container(image.to_owned())),
+            ("container", _) => Err("container needs an image: container=mcsdns/coredns:1.15.0".into()),
             _ => Err(
-                "expected reference, dns=ADDR, serve[=PATH], coredns[=PATH] or kube=CONTEXTS"
+                "expected reference, dns=ADDR, serve[=PATH], coredns[=PATH], container=IMAGE or kube=CONTEXTS"
                     .into(),
             ),
         }
@@ -76,7 +83,11 @@ impl TargetSpec {
     /// Whether one target instance must serve every scenario in turn (one
     /// outside server or one set of clusters).
     pub fn is_shared(&self) -> bool {
-        matches!(self, TargetSpec::Dns(_) | TargetSpec::Kube(_))
+        // Containers share the host network: one at a time keeps ports apart.
+        matches!(
+            self,
+            TargetSpec::Dns(_) | TargetSpec::Kube(_) | TargetSpec::Container(_)
+        )
     }
 
     /// Builds the target; one that cannot start reports why on every
@@ -108,6 +119,30 @@ impl TargetSpec {
                     ExternalTarget::new(Server::Managed(Box::new(peer)), options.external.clone())
                 })
                 .map(|t| Box::new(t) as Box<dyn Target>),
+            TargetSpec::Container(image) => {
+                let mut o = options
+                    .container
+                    .clone()
+                    .unwrap_or_else(|| ContainerOptions {
+                        image: String::new(),
+                        style: None,
+                        corefile: None,
+                        args: None,
+                        env: Vec::new(),
+                        mounts: Vec::new(),
+                        port: None,
+                        start_timeout: options.external.start_timeout,
+                    });
+                o.image = image.clone();
+                ContainerPeer::new(o)
+                    .and_then(|peer| {
+                        ExternalTarget::new(
+                            Server::Managed(Box::new(peer)),
+                            options.external.clone(),
+                        )
+                    })
+                    .map(|t| Box::new(t) as Box<dyn Target>)
+            }
             TargetSpec::Kube(contexts) => KubeTarget::new(KubeOptions {
                 contexts: contexts.clone(),
                 kubeconfig: options.kubeconfig.clone(),
@@ -135,6 +170,7 @@ impl std::fmt::Display for TargetSpec {
             TargetSpec::Serve(Some(p)) => write!(f, "serve={}", p.display()),
             TargetSpec::Coredns(None) => f.write_str("coredns"),
             TargetSpec::Coredns(Some(p)) => write!(f, "coredns={}", p.display()),
+            TargetSpec::Container(i) => write!(f, "container={i}"),
             TargetSpec::Kube(c) => {
                 let list: Vec<String> = c.iter().map(|(a, b)| format!("{a}:{b}")).collect();
                 write!(f, "kube={}", list.join(","))
