@@ -231,21 +231,35 @@ impl ExternalTarget {
         };
         self.process = None;
         self.log_read = 0;
-        let listen = match peer.listen_port() {
-            Some(port) => std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-            None => peer::free_port()?,
-        };
-        let setup = PeerSetup {
-            listen,
-            kubeconfig: &self.kubeconfig,
-            context: format!("{RESOLVER_USER}@{}", r.cluster),
-            corefile: r.corefile.as_deref(),
-            profile: r.config.profile,
-            order: &r.order,
-            dir: &self.dir,
-        };
-        self.process = Some(peer.start(&setup, self.options.start_timeout)?);
-        Ok(())
+        // A free port can be taken between choosing it and the peer binding
+        // it: try another.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let listen = match peer.listen_port() {
+                Some(port) => std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+                None => peer::free_port()?,
+            };
+            let setup = PeerSetup {
+                listen,
+                kubeconfig: &self.kubeconfig,
+                context: format!("{RESOLVER_USER}@{}", r.cluster),
+                corefile: r.corefile.as_deref(),
+                profile: r.config.profile,
+                order: &r.order,
+                dir: &self.dir,
+            };
+            match peer.start(&setup, self.options.start_timeout) {
+                Ok(p) => {
+                    self.process = Some(p);
+                    return Ok(());
+                }
+                Err(e) if attempt < 4 && peer.listen_port().is_none() && e.0.contains("in use") => {
+                    tracing::debug!("{listen} was taken; trying another port");
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn addr(&self) -> Option<SocketAddr> {

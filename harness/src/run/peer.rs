@@ -160,15 +160,20 @@ fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// A loopback port free for both UDP and TCP right now.
+/// A loopback port free for both UDP and TCP right now, chosen at random
+/// below the kernel's ephemeral range (32768 and up), so that sockets bound
+/// to port 0 meanwhile (the emulator's, clients') cannot take it.
 pub fn free_port() -> Result<SocketAddr, TargetError> {
-    for _ in 0..20 {
-        let udp = UdpSocket::bind("127.0.0.1:0")
-            .map_err(|e| TargetError(format!("cannot find a free port: {e}")))?;
-        let addr = udp
-            .local_addr()
-            .map_err(|e| TargetError(format!("cannot find a free port: {e}")))?;
+    for _ in 0..100 {
+        let mut b = [0u8; 2];
+        let _ = getrandom::fill(&mut b);
+        let port = 20_000 + u16::from_be_bytes(b) % 12_000;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let Ok(udp) = UdpSocket::bind(addr) else {
+            continue;
+        };
         if TcpListener::bind(addr).is_ok() {
+            drop(udp);
             return Ok(addr);
         }
     }

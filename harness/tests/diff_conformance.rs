@@ -1,0 +1,151 @@
+//! `mcsdns diff` and `mcsdns conformance` on targets that need nothing
+//! installed: the reference resolver against itself, and in two profiles.
+
+use std::path::{Path, PathBuf};
+
+use mcsdns::report::conformance::{self, ExpectedFailure, Verdict};
+use mcsdns::resolver::Profile;
+use mcsdns::run::diff::{Field, Known, Variants, diff};
+use mcsdns::run::{ReferenceTarget, Target, run_scenario, suite};
+use mcsdns::scenario::Scenario;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn scenarios(filter: &str) -> Vec<Scenario> {
+    let root = repo().join("scenarios");
+    let (ok, errors) = suite::load_all(&suite::discover(&root).unwrap(), &root);
+    assert!(errors.is_empty(), "{errors:?}");
+    ok.into_iter().filter(|s| s.id.contains(filter)).collect()
+}
+
+fn two_references() -> Vec<Box<dyn Target>> {
+    vec![
+        Box::new(ReferenceTarget::new()),
+        Box::new(ReferenceTarget::new()),
+    ]
+}
+
+#[test]
+fn a_target_agrees_with_itself_on_every_field() {
+    let plain = scenarios("spec/");
+    let variants = Variants {
+        plain: &plain,
+        profiled: None,
+        uses_profile: vec![false, false],
+    };
+    let report = diff(&variants, &mut two_references(), &[], &|_| {});
+    assert!(report.compared >= 20, "{}", report.compared);
+    assert!(
+        report.disagreements.is_empty(),
+        "{:#?}",
+        report.disagreements
+    );
+    assert_eq!(report.targets, ["reference#1", "reference#2"]);
+}
+
+#[test]
+fn the_two_profiles_disagree_where_the_semantics_table_says_and_known_entries_explain() {
+    let plain = scenarios("spec/r1-schema-version");
+    let profiled: Vec<Scenario> = plain
+        .iter()
+        .map(|s| s.with_profile(Profile::Coredns).unwrap())
+        .collect();
+    let variants = Variants {
+        plain: &plain,
+        profiled: Some(&profiled),
+        uses_profile: vec![false, true],
+    };
+    let report = diff(&variants, &mut two_references(), &[], &|_| {});
+    // dns-version: "1.0.0" (KEP) against "1.1.0" (CoreDNS), in the answer only.
+    let fields: Vec<Field> = report.disagreements.iter().map(|d| d.field).collect();
+    assert_eq!(fields, [Field::Answer], "{:#?}", report.disagreements);
+    let d = &report.disagreements[0];
+    assert!(
+        d.values["reference#1"].ends_with("TXT 1.0.0"),
+        "{:?}",
+        d.values
+    );
+    assert!(
+        d.values["reference#2"].ends_with("TXT 1.1.0"),
+        "{:?}",
+        d.values
+    );
+    assert!(!d.unstable);
+    assert_eq!(report.unexplained().count(), 1);
+    // Explained by a known entry, it no longer fails a gate.
+    let known = vec![Known {
+        scenario: "spec/".into(),
+        line: None,
+        field: Field::Answer,
+        why: "the CoreDNS schema version".into(),
+    }];
+    let report = diff(&variants, &mut two_references(), &known, &|_| {});
+    assert_eq!(report.unexplained().count(), 0);
+    assert!(mcsdns::run::diff::markdown(&report).contains("known: the CoreDNS schema version"));
+}
+
+#[test]
+fn conformance_honours_expected_failures_both_ways() {
+    // R1 passes on the reference, R3 is made to fail by running the spec in
+    // the coredns profile (SRV for unnamed ports).
+    let mut results = Vec::new();
+    for s in scenarios("spec/r1-")
+        .into_iter()
+        .chain(scenarios("spec/r3-unnamed"))
+    {
+        let s = if s.id.contains("r3-") {
+            s.with_profile(Profile::Coredns).unwrap()
+        } else {
+            s
+        };
+        results.push(run_scenario(&s, &mut ReferenceTarget::new()));
+    }
+    let expected = vec![ExpectedFailure {
+        clause: "R1".into(),
+        why: "listed, but it passes".into(),
+    }];
+    let report = conformance::build("reference", "test", &results, &expected);
+    let verdict = |c: &str| {
+        report
+            .requirements
+            .iter()
+            .find(|r| r.clause == c)
+            .unwrap()
+            .verdict
+    };
+    assert_eq!(verdict("R1"), Verdict::UnexpectedPass);
+    assert_eq!(verdict("R3"), Verdict::Fail);
+    assert!(verdict("R1").is_problem() && verdict("R3").is_problem());
+    let r3 = report
+        .requirements
+        .iter()
+        .find(|r| r.clause == "R3")
+        .unwrap();
+    assert_eq!(r3.level, "MUST NOT");
+    assert!(!r3.checks[0].reasons.is_empty() && r3.checks[0].answers.contains("SRV"));
+    // Listing R3 makes its failure expected.
+    let expected = vec![ExpectedFailure {
+        clause: "R3".into(),
+        why: "known".into(),
+    }];
+    let report = conformance::build("reference", "test", &results, &expected);
+    assert_eq!(
+        report
+            .requirements
+            .iter()
+            .find(|r| r.clause == "R3")
+            .unwrap()
+            .verdict,
+        Verdict::ExpectedFail
+    );
+    assert!(!report.requirements.iter().any(|r| r.verdict.is_problem()));
+    for text in [
+        conformance::html(&report),
+        conformance::json(&report),
+        conformance::yaml(&report),
+    ] {
+        assert!(text.contains("R3") && text.contains("MUST NOT"), "{text}");
+    }
+}
