@@ -396,6 +396,21 @@ struct StoredKey {
     name: String,
 }
 
+impl StoredKey {
+    fn new(res: &'static ApiResource, namespace: &str, name: &str) -> StoredKey {
+        StoredKey {
+            plural: res.plural,
+            group: res.group,
+            namespace: if res.namespaced {
+                namespace.to_owned()
+            } else {
+                String::new()
+            },
+            name: name.to_owned(),
+        }
+    }
+}
+
 /// One cluster's API: objects, resourceVersions, watches, RBAC.
 pub struct ApiStore {
     state: ClusterState,
@@ -641,16 +656,7 @@ impl ApiStore {
             self.delete(&key);
             return Some(old);
         }
-        let key = StoredKey {
-            plural: res.plural,
-            group: res.group,
-            namespace: if res.namespaced {
-                namespace.to_owned()
-            } else {
-                String::new()
-            },
-            name: name.to_owned(),
-        };
+        let key = StoredKey::new(res, namespace, name);
         let (mut old, _) = self.stored.remove(&key)?;
         self.rv += 1;
         old["metadata"]["resourceVersion"] = json!(self.rv.to_string());
@@ -672,16 +678,7 @@ impl ApiStore {
             Some(kind) => self.get_model(&ObjectKey::new(kind, namespace, name)),
             None => self
                 .stored
-                .get(&StoredKey {
-                    plural: res.plural,
-                    group: res.group,
-                    namespace: if res.namespaced {
-                        namespace.to_owned()
-                    } else {
-                        String::new()
-                    },
-                    name: name.to_owned(),
-                })
+                .get(&StoredKey::new(res, namespace, name))
                 .map(|(v, _)| v.clone()),
         }
     }

@@ -241,11 +241,20 @@ impl Started for Running {
     }
 }
 
+/// What to start: an image, its arguments, environment and mounts.
+pub struct Spec {
+    name: String,
+    tag: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    mounts: Vec<(PathBuf, String)>,
+    startup_timeout: Duration,
+}
+
 /// The Docker engine, through testcontainers (feature `container`).
 #[cfg(feature = "container")]
 mod engine {
     use std::path::PathBuf;
-    use std::time::Duration;
 
     use testcontainers::core::{Mount, WaitFor};
     use testcontainers::runners::SyncRunner;
@@ -253,14 +262,7 @@ mod engine {
 
     use super::TargetError;
 
-    pub struct Spec {
-        pub name: String,
-        pub tag: String,
-        pub args: Vec<String>,
-        pub env: Vec<(String, String)>,
-        pub mounts: Vec<(PathBuf, String)>,
-        pub startup_timeout: Duration,
-    }
+    pub use super::Spec;
 
     /// A started container; stopped and removed when dropped.
     pub struct Container(testcontainers::Container<GenericImage>);
@@ -311,19 +313,10 @@ mod engine {
 /// Without the `container` feature: every use says how to get it.
 #[cfg(not(feature = "container"))]
 mod engine {
-    use std::path::PathBuf;
-    use std::time::Duration;
 
     use super::TargetError;
 
-    pub struct Spec {
-        pub name: String,
-        pub tag: String,
-        pub args: Vec<String>,
-        pub env: Vec<(String, String)>,
-        pub mounts: Vec<(PathBuf, String)>,
-        pub startup_timeout: Duration,
-    }
+    pub use super::Spec;
 
     pub struct Container;
 
