@@ -30,16 +30,7 @@ fn scenarios(filter: &str) -> Vec<Scenario> {
 
 /// A peer for `image`, or why the test cannot run here.
 fn image(image: &str) -> Option<ContainerPeer> {
-    let options = ContainerOptions {
-        image: image.into(),
-        style: None,
-        corefile: None,
-        args: None,
-        env: Vec::new(),
-        mounts: Vec::new(),
-        port: None,
-        start_timeout: Duration::from_secs(30),
-    };
+    let options = ContainerOptions::new(image, Duration::from_secs(30));
     let peer = match ContainerPeer::new(options) {
         Ok(p) => p,
         Err(e) => {

@@ -449,14 +449,8 @@ impl ApiStore {
         for s in state.objects.values() {
             store.apply(s.resource.clone());
         }
-        for (other, _) in &state.others {
-            if let Some(res) = ApiResource::by_kind(&other.api_version, &other.kind) {
-                let mut body = other.body.clone();
-                if res.namespaced && body["metadata"]["namespace"].is_null() {
-                    body["metadata"]["namespace"] = json!("default");
-                }
-                let _ = store.put(res, body);
-            }
+        for (res, body) in served_others(state) {
+            let _ = store.put(res, body);
         }
         store
     }
@@ -481,16 +475,7 @@ impl ApiStore {
                 self.apply(s.resource.clone());
             }
         }
-        let mut wanted: Vec<(&'static ApiResource, Value)> = Vec::new();
-        for (other, _) in &state.others {
-            if let Some(res) = ApiResource::by_kind(&other.api_version, &other.kind) {
-                let mut body = other.body.clone();
-                if res.namespaced && body["metadata"]["namespace"].is_null() {
-                    body["metadata"]["namespace"] = json!("default");
-                }
-                wanted.push((res, body));
-            }
-        }
+        let wanted = served_others(state);
         let stale: Vec<StoredKey> = self.stored.keys().cloned().collect();
         for k in stale {
             if let Some(res) = RESOURCES
@@ -921,6 +906,23 @@ impl ApiStore {
     pub fn open_watches(&self) -> usize {
         self.watches.iter().filter(|w| !w.tx.is_closed()).count()
     }
+}
+
+/// The objects of a world the model keeps aside (Deployments, ...) that the
+/// API serves, as JSON with their namespace filled in.
+fn served_others(state: &ClusterState) -> Vec<(&'static ApiResource, Value)> {
+    state
+        .others
+        .iter()
+        .filter_map(|(other, _)| {
+            let res = ApiResource::by_kind(&other.api_version, &other.kind)?;
+            let mut body = other.body.clone();
+            if res.namespaced && body["metadata"]["namespace"].is_null() {
+                body["metadata"]["namespace"] = json!("default");
+            }
+            Some((res, body))
+        })
+        .collect()
 }
 
 /// 410 Gone: `from` is older than `oldest`, the oldest version still served.

@@ -55,6 +55,23 @@ pub struct ContainerOptions {
     pub start_timeout: Duration,
 }
 
+impl ContainerOptions {
+    /// `image` started in its guessed style, with the scenario's Corefile,
+    /// on a free port.
+    pub fn new(image: &str, start_timeout: Duration) -> ContainerOptions {
+        ContainerOptions {
+            image: image.to_owned(),
+            style: None,
+            corefile: None,
+            args: None,
+            env: Vec::new(),
+            mounts: Vec::new(),
+            port: None,
+            start_timeout,
+        }
+    }
+}
+
 /// An image started per scenario.
 pub struct ContainerPeer {
     options: ContainerOptions,

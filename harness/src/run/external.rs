@@ -330,7 +330,7 @@ fn stale_note(
     r: &mut Running,
     q: &Question,
     reply: &Reply,
-    view: &ClusterView,
+    view: impl FnOnce() -> Option<ClusterView>,
 ) -> Option<CacheNote> {
     let key = (q.name.to_lowercase(), q.qtype);
     let now = Instant::now();
@@ -345,7 +345,7 @@ fn stale_note(
         }
     };
     let policy = r.config.cache_for(&q.name)?;
-    let fresh = answer(&r.config, view, q);
+    let fresh = answer(&r.config, &view()?, q);
     let differs = fresh.reply().is_none_or(|f| !same(f, reply));
     if !differs {
         return None;
@@ -473,12 +473,7 @@ impl Target for ExternalTarget {
         self.lift_outage();
         for api in self.stores_of(cluster) {
             if let Ok(mut a) = api.lock() {
-                match change {
-                    Change::Upsert(r) => a.apply(r.clone()),
-                    Change::Delete(k) => {
-                        a.delete(k);
-                    }
-                }
+                change.apply_to(&mut a);
             }
         }
         self.settle();
@@ -492,13 +487,16 @@ impl Target for ExternalTarget {
             .ok_or_else(|| TargetError("the DNS server is not running".into()))?;
         let outcome = wire::ask(addr, question, self.options.query_timeout)
             .map_err(|e| TargetError(e.to_string()))?;
-        let view = self
-            .api(CURRENT)
-            .and_then(|a| a.lock().ok().map(|a| ClusterView::from_state(a.state())));
-        if let (Some(r), Outcome::Reply(reply), Some(view)) =
-            (self.resolver.as_mut(), &outcome, view)
-        {
-            r.note = stale_note(r, question, reply, &view);
+        let current = self.api(CURRENT);
+        // The world's view is built only when an unchanged, cached answer
+        // needs judging.
+        let view = || {
+            current
+                .as_ref()
+                .and_then(|a| a.lock().ok().map(|a| ClusterView::from_state(a.state())))
+        };
+        if let (Some(r), Outcome::Reply(reply)) = (self.resolver.as_mut(), &outcome) {
+            r.note = stale_note(r, question, reply, view);
         }
         Ok(outcome)
     }
@@ -512,13 +510,7 @@ impl Target for ExternalTarget {
         // Only whole lines; the rest waits for the next call.
         let whole = new.rfind('\n').map_or(0, |i| i + 1);
         self.log_read += whole;
-        let mut unique: Vec<String> = Vec::new();
-        for e in peer.log_events(&new[..whole]) {
-            if !unique.contains(&e) {
-                unique.push(e);
-            }
-        }
-        unique
+        super::target::unique_events(peer.log_events(&new[..whole]))
     }
 
     fn take_note(&mut self) -> Option<CacheNote> {
@@ -565,18 +557,7 @@ impl Target for ExternalTarget {
         let stores = self.stores_of(cluster);
         for api in &stores {
             if let Ok(mut a) = api.lock() {
-                match fault {
-                    Fault::DropWatches => a.drop_watches(),
-                    Fault::ExpireHistory => a.expire_history(),
-                    Fault::Unavailable(_) => {
-                        a.faults.unavailable = true;
-                        a.drop_watches();
-                    }
-                    Fault::CrdsMissing(missing) => {
-                        a.faults.crds_missing = *missing;
-                        a.drop_watches();
-                    }
-                }
+                fault.apply_to(&mut a);
             }
         }
         if let (Fault::Unavailable(d), Some(r)) = (fault, self.resolver.as_mut()) {

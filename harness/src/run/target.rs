@@ -70,6 +70,48 @@ pub enum Change {
     Delete(ObjectKey),
 }
 
+impl Change {
+    /// Makes the change in a cluster's API.
+    pub fn apply_to(&self, api: &mut ApiStore) {
+        match self {
+            Change::Upsert(r) => api.apply(r.clone()),
+            Change::Delete(key) => {
+                api.delete(key);
+            }
+        }
+    }
+}
+
+impl Fault {
+    /// Breaks a cluster's API this way. An outage starts here; when it ends
+    /// is the caller's clock's business.
+    pub fn apply_to(&self, api: &mut ApiStore) {
+        match self {
+            Fault::DropWatches => api.drop_watches(),
+            Fault::ExpireHistory => api.expire_history(),
+            Fault::Unavailable(_) => {
+                api.faults.unavailable = true;
+                api.drop_watches();
+            }
+            Fault::CrdsMissing(missing) => {
+                api.faults.crds_missing = *missing;
+                api.drop_watches();
+            }
+        }
+    }
+}
+
+/// Each event once, in the order first seen (retries repeat the same error).
+pub fn unique_events(events: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::new();
+    for e in events {
+        if !unique.contains(&e) {
+            unique.push(e);
+        }
+    }
+    unique
+}
+
 /// An answer served from the cache.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CacheNote {
@@ -356,12 +398,7 @@ impl Target for ReferenceTarget {
             return Ok(());
         }
         if let Ok(mut api) = s.api.lock() {
-            match change {
-                Change::Upsert(r) => api.apply(r.clone()),
-                Change::Delete(key) => {
-                    api.delete(key);
-                }
-            }
+            change.apply_to(&mut api);
         }
         s.settle();
         Ok(())
@@ -426,14 +463,7 @@ impl Target for ReferenceTarget {
             .map(|e| format!("api: {e}"))
             .collect();
         s.events_seen = w.errors.len();
-        // Retries repeat the same error: show each once per step.
-        let mut unique: Vec<String> = Vec::new();
-        for e in new {
-            if !unique.contains(&e) {
-                unique.push(e);
-            }
-        }
-        unique
+        unique_events(new)
     }
 
     fn reconfigure(&mut self, config: &ResolverConfig, _corefile: &str) -> Result<(), TargetError> {
@@ -451,19 +481,10 @@ impl Target for ReferenceTarget {
             return Ok(());
         }
         if let Ok(mut api) = s.api.lock() {
-            match fault {
-                Fault::DropWatches => api.drop_watches(),
-                Fault::ExpireHistory => api.expire_history(),
-                Fault::Unavailable(d) => {
-                    api.faults.unavailable = true;
-                    api.drop_watches();
-                    s.down_until = Some(now + *d);
-                }
-                Fault::CrdsMissing(missing) => {
-                    api.faults.crds_missing = *missing;
-                    api.drop_watches();
-                }
-            }
+            fault.apply_to(&mut api);
+        }
+        if let Fault::Unavailable(d) = fault {
+            s.down_until = Some(now + *d);
         }
         s.settle_at_least(Duration::from_secs(1));
         Ok(())

@@ -120,19 +120,9 @@ impl TargetSpec {
                 })
                 .map(|t| Box::new(t) as Box<dyn Target>),
             TargetSpec::Container(image) => {
-                let mut o = options
-                    .container
-                    .clone()
-                    .unwrap_or_else(|| ContainerOptions {
-                        image: String::new(),
-                        style: None,
-                        corefile: None,
-                        args: None,
-                        env: Vec::new(),
-                        mounts: Vec::new(),
-                        port: None,
-                        start_timeout: options.external.start_timeout,
-                    });
+                let mut o = options.container.clone().unwrap_or_else(|| {
+                    ContainerOptions::new(image, options.external.start_timeout)
+                });
                 o.image = image.clone();
                 ContainerPeer::new(o)
                     .and_then(|peer| {
