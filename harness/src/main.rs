@@ -690,6 +690,13 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
         bar.inc(1);
     });
     bar.finish_and_clear();
+    for k in report.stale() {
+        let line = k.line.map(|l| format!(":{l}")).unwrap_or_default();
+        eprintln!(
+            "warning: known difference not seen: {}{line} {} ({}); remove the entry, or mark it `intermittent: true` if a random delay decides it",
+            k.scenario, k.field, k.why
+        );
+    }
     let md = mcsdns::run::diff::markdown(&report);
     let json = serde_json::to_string_pretty(&report).into_diagnostic()?;
     match args.format {

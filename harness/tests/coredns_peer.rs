@@ -129,14 +129,11 @@ fn the_coredns_profile_has_no_unexplained_difference_from_real_coredns() {
         "{}",
         mcsdns::run::diff::markdown(&report)
     );
-    // Every known difference still happens (a stale entry hides nothing).
-    for k in &known {
-        assert!(
-            report.disagreements.iter().any(|d| d.field == k.field
-                && (d.scenario == k.scenario
-                    || (k.scenario.ends_with('/') && d.scenario.starts_with(&k.scenario)))
-                && k.line.is_none_or(|l| l == d.line)),
-            "known difference no longer seen: {k:?}"
-        );
-    }
+    // Every known difference still happens (a stale entry hides nothing),
+    // but those that ride on client-go's jittered backoff.
+    let stale: Vec<_> = report.stale().collect();
+    assert!(
+        stale.is_empty(),
+        "known differences no longer seen: {stale:#?}"
+    );
 }

@@ -80,10 +80,63 @@ fn the_two_profiles_disagree_where_the_semantics_table_says_and_known_entries_ex
         line: None,
         field: Field::Answer,
         why: "the CoreDNS schema version".into(),
+        intermittent: false,
     }];
     let report = diff(&variants, &mut two_references(), &known, &|_| {});
     assert_eq!(report.unexplained().count(), 0);
     assert!(mcsdns::run::diff::markdown(&report).contains("known: the CoreDNS schema version"));
+    assert!(report.known_not_seen.is_empty());
+}
+
+#[test]
+fn a_known_difference_that_does_not_happen_is_stale_unless_intermittent() {
+    let plain = scenarios("spec/r1-schema-version");
+    let variants = Variants {
+        plain: &plain,
+        profiled: None,
+        uses_profile: vec![false, false],
+    };
+    let entry = |scenario: &str, field: Field, intermittent: bool| Known {
+        scenario: scenario.into(),
+        line: None,
+        field,
+        why: format!("{field} of {scenario}"),
+        intermittent,
+    };
+    let known = vec![
+        entry("spec/r1-schema-version", Field::Rcode, false),
+        entry("spec/", Field::Ttl, true),
+        // About a scenario this run did not include: not judged.
+        entry("seed/ra-flag", Field::Flags, false),
+    ];
+    // The same profile twice: no disagreement, so nothing is seen.
+    let report = diff(&variants, &mut two_references(), &known, &|_| {});
+    assert!(report.disagreements.is_empty());
+    let not_seen: Vec<(&str, Field)> = report
+        .known_not_seen
+        .iter()
+        .map(|k| (k.scenario.as_str(), k.field))
+        .collect();
+    assert_eq!(
+        not_seen,
+        [
+            ("spec/r1-schema-version", Field::Rcode),
+            ("spec/", Field::Ttl)
+        ]
+    );
+    let stale: Vec<Field> = report.stale().map(|k| k.field).collect();
+    assert_eq!(stale, [Field::Rcode]);
+    let md = mcsdns::run::diff::markdown(&report);
+    assert!(
+        md.contains(
+            "| spec/r1-schema-version | rcode | rcode of spec/r1-schema-version | **stale**"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| spec/ | ttl | ttl of spec/ | intermittent"),
+        "{md}"
+    );
 }
 
 #[test]

@@ -92,6 +92,8 @@ pub struct DiffReport {
     pub compared: usize,
     /// Every disagreement.
     pub disagreements: Vec<Disagreement>,
+    /// Known differences (of the scenarios run) that no disagreement matched.
+    pub known_not_seen: Vec<Known>,
 }
 
 impl DiffReport {
@@ -113,6 +115,13 @@ impl DiffReport {
         }
         m
     }
+
+    /// Known differences that should have been seen and were not: the
+    /// entry is stale and would hide a difference that comes back. Entries
+    /// marked intermittent are left out; their delay is random.
+    pub fn stale(&self) -> impl Iterator<Item = &Known> {
+        self.known_not_seen.iter().filter(|k| !k.intermittent)
+    }
 }
 
 /// An expected difference: a scenario (id, or a prefix ending in `/`), an
@@ -129,6 +138,23 @@ pub struct Known {
     pub field: Field,
     /// The explanation.
     pub why: String,
+    /// The difference rides on a randomized delay (client-go's jittered
+    /// backoff), so some runs do not see it; it is then not called stale.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intermittent: bool,
+}
+
+impl Known {
+    /// Whether this entry explains `field` at `line` of `scenario`.
+    pub fn covers(&self, scenario: &str, line: usize, field: Field) -> bool {
+        self.field == field && self.concerns(scenario) && self.line.is_none_or(|l| l == line)
+    }
+
+    /// Whether this entry is about `scenario` (by id or by folder).
+    pub fn concerns(&self, scenario: &str) -> bool {
+        self.scenario == scenario
+            || (self.scenario.ends_with('/') && scenario.starts_with(&self.scenario))
+    }
 }
 
 /// Reads a known-differences file (YAML list).
@@ -265,7 +291,9 @@ pub fn diff(
         scenarios: scenarios.len(),
         compared: 0,
         disagreements: Vec::new(),
+        known_not_seen: Vec::new(),
     };
+    let mut ran: Vec<&str> = Vec::new();
     for (j, s) in scenarios.iter().enumerate() {
         if super::interrupted() {
             break;
@@ -308,12 +336,7 @@ pub fn diff(
                 };
                 let explained = known
                     .iter()
-                    .find(|k| {
-                        k.field == field
-                            && (k.scenario == s.id
-                                || (k.scenario.ends_with('/') && s.id.starts_with(&k.scenario)))
-                            && k.line.is_none_or(|l| l == step.line)
-                    })
+                    .find(|k| k.covers(&s.id, step.line, field))
                     .map(|k| k.why.clone());
                 report.disagreements.push(Disagreement {
                     scenario: s.id.clone(),
@@ -326,8 +349,20 @@ pub fn diff(
                 });
             }
         }
+        ran.push(&s.id);
         progress(&s.id);
     }
+    report.known_not_seen = known
+        .iter()
+        .filter(|k| ran.iter().any(|id| k.concerns(id)))
+        .filter(|k| {
+            !report
+                .disagreements
+                .iter()
+                .any(|d| k.covers(&d.scenario, d.line, d.field))
+        })
+        .cloned()
+        .collect();
     report
 }
 
@@ -378,6 +413,25 @@ pub fn markdown(r: &DiffReport) -> String {
             cells.join(" | "),
             status.replace('|', "\\|")
         ));
+    }
+    if !r.known_not_seen.is_empty() {
+        out.push_str("\n## Known differences not seen in this run\n\n| scenario | field | why | status |\n|---|---|---|---|\n");
+        for k in &r.known_not_seen {
+            let place = match k.line {
+                Some(l) => format!("{}:{l}", k.scenario),
+                None => k.scenario.clone(),
+            };
+            let status = if k.intermittent {
+                "intermittent (a random delay decides)"
+            } else {
+                "**stale**: the entry would hide a difference that comes back"
+            };
+            out.push_str(&format!(
+                "| {place} | {} | {} | {status} |\n",
+                k.field,
+                k.why.replace('|', "\\|")
+            ));
+        }
     }
     out
 }
