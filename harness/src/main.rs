@@ -152,8 +152,9 @@ enum Format {
     Markdown,
 }
 
+/// Which scenarios a command runs.
 #[derive(Args)]
-struct RunArgs {
+struct ScenarioArgs {
     /// Scenario files or folders.
     #[arg(default_value = "scenarios")]
     paths: Vec<PathBuf>,
@@ -163,6 +164,12 @@ struct RunArgs {
     /// Run only scenarios with this tag (repeatable).
     #[arg(long)]
     tag: Vec<String>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    scenarios: ScenarioArgs,
     /// Parallel workers (default: the number of cores).
     #[arg(long, short)]
     jobs: Option<usize>,
@@ -240,15 +247,8 @@ struct ExternalArgs {
 
 #[derive(Args)]
 struct DiffArgs {
-    /// Scenario files or folders.
-    #[arg(default_value = "scenarios")]
-    paths: Vec<PathBuf>,
-    /// Run only scenarios whose id contains this (repeatable).
-    #[arg(long)]
-    filter: Vec<String>,
-    /// Run only scenarios with this tag (repeatable).
-    #[arg(long)]
-    tag: Vec<String>,
+    #[command(flatten)]
+    scenarios: ScenarioArgs,
     /// A target (at least two; the first is the baseline, run twice to find unstable answers).
     #[arg(long = "target", required = true, num_args = 1)]
     targets: Vec<String>,
@@ -535,6 +535,25 @@ fn load_scenarios(paths: &[PathBuf]) -> Result<Vec<(PathBuf, mcsdns::scenario::S
     Ok(all)
 }
 
+impl ScenarioArgs {
+    /// Loads the scenarios under `paths` that pass the filters, each with
+    /// its suite root; none matching is an error.
+    fn load(&self) -> Result<Vec<(PathBuf, mcsdns::scenario::Scenario)>> {
+        let selection = mcsdns::run::suite::Selection {
+            filters: self.filter.clone(),
+            tags: self.tag.clone(),
+        };
+        let chosen: Vec<_> = load_scenarios(&self.paths)?
+            .into_iter()
+            .filter(|(_, s)| selection.matches(s))
+            .collect();
+        if chosen.is_empty() {
+            return Err(miette::miette!("no scenario matches the filters"));
+        }
+        Ok(chosen)
+    }
+}
+
 impl ExternalArgs {
     fn options(&self) -> mcsdns::run::targets::TargetOptions {
         mcsdns::run::targets::TargetOptions {
@@ -649,18 +668,8 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
         Some(p) => mcsdns::run::diff::read_known(p).map_err(|e| miette::miette!("{e}"))?,
         None => Vec::new(),
     };
-    let selection = mcsdns::run::suite::Selection {
-        filters: args.filter.clone(),
-        tags: args.tag.clone(),
-    };
-    let scenarios: Vec<mcsdns::scenario::Scenario> = load_scenarios(&args.paths)?
-        .into_iter()
-        .map(|(_, s)| s)
-        .filter(|s| selection.matches(s))
-        .collect();
-    if scenarios.is_empty() {
-        return Err(miette::miette!("no scenario matches the filters"));
-    }
+    let scenarios: Vec<mcsdns::scenario::Scenario> =
+        args.scenarios.load()?.into_iter().map(|(_, s)| s).collect();
     // The profile applies to the reference resolver, in or out of process.
     let profiled: Vec<mcsdns::scenario::Scenario> = match args.profile {
         Some(p) => scenarios
@@ -785,18 +794,7 @@ fn run_suite(args: RunArgs) -> Result<ExitCode> {
     use mcsdns::run::{ReferenceTarget, Status, Target, record, suite};
     let spec = mcsdns::run::targets::TargetSpec::parse(&args.target)
         .map_err(|e| miette::miette!("--target {:?}: {e}", args.target))?;
-    let loaded = load_scenarios(&args.paths)?;
-    let selection = suite::Selection {
-        filters: args.filter.clone(),
-        tags: args.tag.clone(),
-    };
-    let (roots, scenarios): (Vec<PathBuf>, Vec<_>) = loaded
-        .into_iter()
-        .filter(|(_, s)| selection.matches(s))
-        .unzip();
-    if scenarios.is_empty() {
-        return Err(miette::miette!("no scenario matches the filters"));
-    }
+    let (roots, scenarios): (Vec<PathBuf>, Vec<_>) = args.scenarios.load()?.into_iter().unzip();
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

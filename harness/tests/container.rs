@@ -5,28 +5,20 @@
 //! elsewhere these tests skip and say what is missing.
 #![cfg(feature = "container")]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use common::suite_scenarios;
 use mcsdns::run::container::{ContainerOptions, ContainerPeer};
 use mcsdns::run::coredns::CoreDnsPeer;
 use mcsdns::run::external::{ExternalOptions, ExternalTarget, Server};
 use mcsdns::run::peer::Peer;
-use mcsdns::run::{ReferenceTarget, Status, Target, run_scenario, suite};
+use mcsdns::run::{ReferenceTarget, Status, Target, run_scenario};
 use mcsdns::scenario::Scenario;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn scenarios(filter: &str) -> Vec<Scenario> {
-    let root = repo().join("scenarios");
-    let (ok, errors) = suite::load_all(&suite::discover(&root).unwrap(), &root);
-    assert!(errors.is_empty(), "{errors:?}");
-    ok.into_iter().filter(|s| s.id.contains(filter)).collect()
-}
 
 /// A peer for `image`, or why the test cannot run here.
 fn image(image: &str) -> Option<ContainerPeer> {
@@ -85,7 +77,7 @@ fn the_suite_in_the_mcsdns_image_ends_as_in_process() {
     let Some(peer) = image("mcsdns:dev") else {
         return;
     };
-    let all = scenarios("");
+    let all = suite_scenarios("");
     let before = running_containers();
     let reference = statuses(&mut ReferenceTarget::new(), &all);
     let mut t = external(Box::new(peer), Duration::from_secs(5));
@@ -114,7 +106,7 @@ fn the_coredns_image_answers_as_the_coredns_program() {
             return;
         }
     };
-    let spec = scenarios("spec/");
+    let spec = suite_scenarios("spec/");
     let in_container = statuses(&mut external(Box::new(peer), Duration::from_secs(1)), &spec);
     let as_program = statuses(
         &mut external(Box::new(program), Duration::from_secs(1)),

@@ -5,18 +5,17 @@
 //! so, unless `coredns` is on the PATH, in `$GOBIN`, `$GOPATH/bin` or
 //! `~/go/bin`, or named by `MCSDNS_COREDNS`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
+use common::{repo, suite_scenarios};
 use mcsdns::run::coredns::CoreDnsPeer;
 use mcsdns::run::diff::{Variants, diff, read_known};
 use mcsdns::run::external::{ExternalOptions, ExternalTarget, Server};
-use mcsdns::run::{ReferenceTarget, ScenarioResult, Status, Target, run_scenario, suite};
+use mcsdns::run::{ReferenceTarget, ScenarioResult, Status, Target, run_scenario};
 use mcsdns::scenario::Scenario;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn coredns() -> Option<CoreDnsPeer> {
     let path = std::env::var_os("MCSDNS_COREDNS").map(PathBuf::from);
@@ -27,13 +26,6 @@ fn coredns() -> Option<CoreDnsPeer> {
             None
         }
     }
-}
-
-fn scenarios(filter: &str) -> Vec<Scenario> {
-    let root = repo().join("scenarios");
-    let (ok, errors) = suite::load_all(&suite::discover(&root).unwrap(), &root);
-    assert!(errors.is_empty(), "{errors:?}");
-    ok.into_iter().filter(|s| s.id.contains(filter)).collect()
 }
 
 fn target(peer: CoreDnsPeer, settle: Duration) -> ExternalTarget {
@@ -67,7 +59,7 @@ fn the_field_reports_failures_happen_on_real_coredns() {
         ("seed/local-shadowing", 31, "local-shadowing"),
         ("seed/port-mismatch", 17, "port-mismatch"),
     ] {
-        let s = scenarios(id).remove(0);
+        let s = suite_scenarios(id).remove(0);
         let r = run_scenario(&s, &mut t);
         let step = step_at(&r, line);
         assert_eq!(
@@ -84,7 +76,7 @@ fn the_field_reports_failures_happen_on_real_coredns() {
         );
     }
     // RBAC: the import is denied, and CoreDNS's own log says why.
-    let s = scenarios("seed/rbac-denied").remove(0);
+    let s = suite_scenarios("seed/rbac-denied").remove(0);
     let r = run_scenario(&s, &mut t);
     let step = step_at(&r, 44);
     assert!(
@@ -106,7 +98,7 @@ fn the_field_reports_failures_happen_on_real_coredns() {
 #[test]
 fn the_coredns_profile_has_no_unexplained_difference_from_real_coredns() {
     let Some(peer) = coredns() else { return };
-    let plain = scenarios("");
+    let plain = suite_scenarios("");
     let profiled: Vec<Scenario> = plain
         .iter()
         .map(|s| s.with_profile(mcsdns::resolver::Profile::Coredns).unwrap())

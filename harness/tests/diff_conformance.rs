@@ -1,24 +1,14 @@
 //! `mcsdns diff` and `mcsdns conformance` on targets that need nothing
 //! installed: the reference resolver against itself, and in two profiles.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::suite_scenarios;
 use mcsdns::report::conformance::{self, ExpectedFailure, Verdict};
 use mcsdns::resolver::Profile;
 use mcsdns::run::diff::{Field, Known, Variants, diff};
-use mcsdns::run::{ReferenceTarget, Target, run_scenario, suite};
+use mcsdns::run::{ReferenceTarget, Target, run_scenario};
 use mcsdns::scenario::Scenario;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn scenarios(filter: &str) -> Vec<Scenario> {
-    let root = repo().join("scenarios");
-    let (ok, errors) = suite::load_all(&suite::discover(&root).unwrap(), &root);
-    assert!(errors.is_empty(), "{errors:?}");
-    ok.into_iter().filter(|s| s.id.contains(filter)).collect()
-}
 
 fn two_references() -> Vec<Box<dyn Target>> {
     vec![
@@ -29,7 +19,7 @@ fn two_references() -> Vec<Box<dyn Target>> {
 
 #[test]
 fn a_target_agrees_with_itself_on_every_field() {
-    let plain = scenarios("spec/");
+    let plain = suite_scenarios("spec/");
     let variants = Variants {
         plain: &plain,
         profiled: None,
@@ -47,7 +37,7 @@ fn a_target_agrees_with_itself_on_every_field() {
 
 #[test]
 fn the_two_profiles_disagree_where_the_semantics_table_says_and_known_entries_explain() {
-    let plain = scenarios("spec/r1-schema-version");
+    let plain = suite_scenarios("spec/r1-schema-version");
     let profiled: Vec<Scenario> = plain
         .iter()
         .map(|s| s.with_profile(Profile::Coredns).unwrap())
@@ -90,7 +80,7 @@ fn the_two_profiles_disagree_where_the_semantics_table_says_and_known_entries_ex
 
 #[test]
 fn a_known_difference_that_does_not_happen_is_stale_unless_intermittent() {
-    let plain = scenarios("spec/r1-schema-version");
+    let plain = suite_scenarios("spec/r1-schema-version");
     let variants = Variants {
         plain: &plain,
         profiled: None,
@@ -144,9 +134,9 @@ fn conformance_honours_expected_failures_both_ways() {
     // R1 passes on the reference, R3 is made to fail by running the spec in
     // the coredns profile (SRV for unnamed ports).
     let mut results = Vec::new();
-    for s in scenarios("spec/r1-")
+    for s in suite_scenarios("spec/r1-")
         .into_iter()
-        .chain(scenarios("spec/r3-unnamed"))
+        .chain(suite_scenarios("spec/r3-unnamed"))
     {
         let s = if s.id.contains("r3-") {
             s.with_profile(Profile::Coredns).unwrap()

@@ -2,10 +2,13 @@
 //! through a kubeconfig over HTTPS and HTTP, and `mcsdns serve --kubeconfig`
 //! following changes made with kubectl.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::repo;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use k8s_openapi::api::core::v1::Service;
@@ -16,10 +19,6 @@ use mcsdns::cluster::follow;
 use mcsdns::model::{ServiceImport, World};
 use mcsdns::resolver::{Outcome, Question};
 use mcsdns::run::wire;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// The seed world served, with its kubeconfig written to a fresh folder.
 async fn seed_emulator(name: &str) -> (Emulator, PathBuf) {

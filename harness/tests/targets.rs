@@ -3,30 +3,21 @@
 //! started once with `--exec`, and real-cluster mode (`kube`) pointed at the
 //! emulator through the same kube-rs code path a real cluster uses.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use common::{repo, suite_scenarios};
 use mcsdns::cluster::emulator::Emulator;
 use mcsdns::model::{ClusterState, Kind};
 use mcsdns::run::external::{ExternalOptions, ExternalTarget, Server};
 use mcsdns::run::kube_target::{KubeOptions, KubeTarget, RUN_LABEL};
 use mcsdns::run::peer::ServePeer;
-use mcsdns::run::{ReferenceTarget, Status, Target, run_scenario, suite};
+use mcsdns::run::{ReferenceTarget, Status, Target, run_scenario};
 use mcsdns::scenario::Scenario;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn suite_scenarios(filter: &str) -> Vec<Scenario> {
-    let root = repo().join("scenarios");
-    let files = suite::discover(&root).unwrap();
-    let (ok, errors) = suite::load_all(&files, &root);
-    assert!(errors.is_empty(), "{errors:?}");
-    ok.into_iter().filter(|s| s.id.contains(filter)).collect()
-}
 
 fn statuses(
     target: &mut dyn Target,

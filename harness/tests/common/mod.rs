@@ -10,6 +10,20 @@ use mcsdns::model::World;
 use mcsdns::resolver::text::rdata_text;
 use mcsdns::resolver::{ClusterView, Outcome, Profile, Question, Reply, ResolverConfig, answer};
 
+/// The repository's root.
+pub fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The built-in suite's scenarios whose id contains `filter`.
+pub fn suite_scenarios(filter: &str) -> Vec<mcsdns::scenario::Scenario> {
+    let root = repo().join("scenarios");
+    let files = mcsdns::run::suite::discover(&root).expect("scenarios/ is readable");
+    let (ok, errors) = mcsdns::run::suite::load_all(&files, &root);
+    assert!(errors.is_empty(), "{errors:?}");
+    ok.into_iter().filter(|s| s.id.contains(filter)).collect()
+}
+
 /// The world file of the spec suite: cluster `c1`, imports of every shape.
 pub fn world_path() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/spec/c1/world.yaml")
