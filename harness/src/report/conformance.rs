@@ -14,6 +14,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::{clause_key, esc};
 use crate::run::{ScenarioResult, Status};
 
 /// A requirement's outcome.
@@ -114,15 +115,6 @@ pub fn read_expected(path: &Path) -> Result<Vec<ExpectedFailure>, String> {
     serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn clause_order(c: &str) -> (String, u32) {
-    let letters: String = c
-        .chars()
-        .take_while(|ch| ch.is_ascii_alphabetic())
-        .collect();
-    let number = c[letters.len()..].parse().unwrap_or(u32::MAX);
-    (letters, number)
-}
-
 /// Builds the report from the results of scenarios that name a clause.
 pub fn build(
     target: &str,
@@ -171,7 +163,7 @@ pub fn build(
             }
         })
         .collect();
-    requirements.sort_by_key(|r| clause_order(&r.clause));
+    requirements.sort_by_key(|r| clause_key(&r.clause));
     let mut totals = BTreeMap::new();
     for r in &requirements {
         *totals.entry(r.verdict.word().to_owned()).or_insert(0) += 1;
@@ -194,12 +186,6 @@ pub fn json(c: &Conformance) -> String {
 /// As YAML.
 pub fn yaml(c: &Conformance) -> String {
     serde_saphyr::to_string(c).unwrap_or_default()
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// As one self-contained HTML page.

@@ -3,15 +3,8 @@
 
 use std::fmt::Write;
 
-use super::status_word;
+use super::{clause_key, esc, status_word};
 use crate::run::{Status, SuiteResult};
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}\
@@ -43,7 +36,7 @@ pub fn render(suite: &SuiteResult) -> String {
         .iter()
         .filter(|r| r.clause.is_some())
         .collect();
-    by_clause.sort_by_key(|r| clause_key(r.clause.as_deref()));
+    by_clause.sort_by_key(|r| clause_key(r.clause.as_deref().unwrap_or_default()));
     if !by_clause.is_empty() {
         let _ = write!(
             s,
@@ -109,14 +102,4 @@ pub fn render(suite: &SuiteResult) -> String {
     }
     s.push_str("</body></html>\n");
     s
-}
-
-/// Orders `R2` before `R10`.
-fn clause_key(c: Option<&str>) -> (String, u32) {
-    let c = c.unwrap_or("");
-    let digits: String = c.chars().filter(char::is_ascii_digit).collect();
-    (
-        c.chars().filter(|ch| !ch.is_ascii_digit()).collect(),
-        digits.parse().unwrap_or(0),
-    )
 }

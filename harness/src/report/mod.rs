@@ -10,6 +10,24 @@ use std::path::{Path, PathBuf};
 
 use crate::run::SuiteResult;
 
+/// Escapes text for HTML, in elements and in quoted attributes.
+pub(crate) fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Orders clauses by their letters, then by number: `R2` before `R10`.
+pub(crate) fn clause_key(c: &str) -> (String, u32) {
+    let letters: String = c
+        .chars()
+        .take_while(|ch| ch.is_ascii_alphabetic())
+        .collect();
+    let number = c[letters.len()..].parse().unwrap_or(u32::MAX);
+    (letters, number)
+}
+
 /// The result as pretty JSON.
 pub fn json(suite: &SuiteResult) -> String {
     serde_json::to_string_pretty(suite).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))

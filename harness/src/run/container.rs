@@ -11,12 +11,11 @@
 //! other shapes (Lighthouse-style images read their own configuration).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::coredns;
 use super::peer::{Peer, PeerSetup, Started};
 use super::target::TargetError;
-use crate::resolver::corefile::Corefile;
 
 /// Where the emulator's kubeconfig is mounted in the container.
 pub const KUBECONFIG_IN_CONTAINER: &str = "/etc/mcsdns/kubeconfig";
@@ -113,19 +112,12 @@ impl ContainerPeer {
             None => setup.corefile.map(str::to_owned),
         };
         let rendered = match self.style() {
-            Style::Coredns => {
-                let text = corefile_text
-                    .as_deref()
-                    .unwrap_or(coredns::DEFAULT_COREFILE);
-                let cf = Corefile::parse(Path::new("Corefile"), text)
-                    .map_err(|e| TargetError(format!("the Corefile does not parse: {e}")))?;
-                Some(coredns::render(
-                    &cf,
-                    port,
-                    Path::new(KUBECONFIG_IN_CONTAINER),
-                    &setup.context,
-                ))
-            }
+            Style::Coredns => Some(coredns::render_text(
+                corefile_text.as_deref(),
+                port,
+                Path::new(KUBECONFIG_IN_CONTAINER),
+                &setup.context,
+            )?),
             Style::Mcsdns => corefile_text,
         };
         let fill = |a: &str| {
@@ -207,27 +199,18 @@ impl Peer for ContainerPeer {
             mounts,
             startup_timeout: self.options.start_timeout.max(timeout),
         })?;
-        let deadline = Instant::now() + self.options.start_timeout.max(timeout);
-        loop {
-            if std::net::TcpStream::connect_timeout(&setup.listen, Duration::from_millis(100))
-                .is_ok()
-            {
-                return Ok(Box::new(Running {
-                    container: started,
-                    addr: setup.listen,
-                }));
-            }
-            if Instant::now() > deadline {
-                return Err(TargetError(format!(
-                    "the container of {} did not listen on {} within {} s; its log ends:\n{}",
-                    self.options.image,
-                    setup.listen,
-                    self.options.start_timeout.as_secs(),
-                    tail(&started.logs(), 15)
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        super::peer::wait_listening(
+            &format!("the container of {}", self.options.image),
+            setup.listen,
+            self.options.start_timeout.max(timeout),
+            || None,
+            || super::peer::tail(&started.logs(), 15),
+        )?;
+        Ok(Box::new(Running {
+            container: started,
+            addr: setup.listen,
+            read: (0, 0),
+        }))
     }
 
     fn log_events(&self, log: &str) -> Vec<String> {
@@ -238,14 +221,11 @@ impl Peer for ContainerPeer {
     }
 }
 
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
 struct Running {
     container: engine::Container,
     addr: std::net::SocketAddr,
+    /// How much of standard output and of standard error has been returned.
+    read: (usize, usize),
 }
 
 impl Started for Running {
@@ -253,8 +233,11 @@ impl Started for Running {
         self.addr
     }
 
-    fn log(&self) -> String {
-        self.container.logs()
+    fn new_log(&mut self) -> String {
+        let (out, err) = self.container.streams();
+        let mut new = super::peer::new_lines(&out, &mut self.read.0);
+        new.push_str(&super::peer::new_lines(&err, &mut self.read.1));
+        new
     }
 }
 
@@ -285,10 +268,19 @@ mod engine {
     pub struct Container(testcontainers::Container<GenericImage>);
 
     impl Container {
+        /// Its standard output and standard error so far.
+        pub fn streams(&self) -> (String, String) {
+            let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+            (
+                text(self.0.stdout_to_vec().unwrap_or_default()),
+                text(self.0.stderr_to_vec().unwrap_or_default()),
+            )
+        }
+
+        /// Both streams, output first, for error messages.
         pub fn logs(&self) -> String {
-            let mut out = self.0.stdout_to_vec().unwrap_or_default();
-            out.extend(self.0.stderr_to_vec().unwrap_or_default());
-            String::from_utf8_lossy(&out).into_owned()
+            let (out, err) = self.streams();
+            out + &err
         }
     }
 
@@ -338,6 +330,10 @@ mod engine {
     pub struct Container;
 
     impl Container {
+        pub fn streams(&self) -> (String, String) {
+            (String::new(), String::new())
+        }
+
         pub fn logs(&self) -> String {
             String::new()
         }

@@ -96,18 +96,12 @@ impl Peer for CoreDnsPeer {
     }
 
     fn command(&self, setup: &PeerSetup<'_>) -> Result<Command, TargetError> {
-        let corefile = match setup.corefile {
-            Some(text) => Corefile::parse(Path::new("Corefile"), text)
-                .map_err(|e| TargetError(format!("the scenario's Corefile does not parse: {e}")))?,
-            None => Corefile::parse(Path::new("Corefile"), DEFAULT_COREFILE)
-                .map_err(|e| TargetError(e.to_string()))?,
-        };
-        let text = render(
-            &corefile,
+        let text = render_text(
+            setup.corefile,
             setup.listen.port(),
             setup.kubeconfig,
             &setup.context,
-        );
+        )?;
         let path = setup.dir.join("Corefile");
         std::fs::write(&path, text)
             .map_err(|e| TargetError(format!("cannot write {}: {e}", path.display())))?;
@@ -165,6 +159,19 @@ fn write_directive(out: &mut String, d: &Directive, depth: usize) {
         }
         out.push_str(&format!("{pad}}}\n"));
     }
+}
+
+/// Renders Corefile `text` (CoreDNS's default one when there is none) as
+/// [`render`] does.
+pub fn render_text(
+    text: Option<&str>,
+    port: u16,
+    kubeconfig: &Path,
+    context: &str,
+) -> Result<String, TargetError> {
+    let corefile = Corefile::parse(Path::new("Corefile"), text.unwrap_or(DEFAULT_COREFILE))
+        .map_err(|e| TargetError(format!("the Corefile does not parse: {e}")))?;
+    Ok(render(&corefile, port, kubeconfig, context))
 }
 
 /// Renders `corefile` for a peer listening on 127.0.0.1:`port` and reading

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::expect::Observed;
-use super::result::{ScenarioResult, Status};
+use super::result::ScenarioResult;
 use super::runner::run_scenario;
 use super::target::Target;
 use crate::resolver::{Outcome, Reply};
@@ -236,15 +236,9 @@ pub fn value(o: &Observed, field: Field) -> Option<String> {
 }
 
 fn observations(r: &ScenarioResult) -> Vec<Option<&Observed>> {
-    r.steps
-        .iter()
-        .map(|s| {
-            (s.status != Status::Skipped
-                && s.failures.iter().all(|f| !f.contains("could not start")))
-            .then_some(s.observed.as_ref())
-            .flatten()
-        })
-        .collect()
+    // Skipped steps and steps of a target that could not start observed
+    // nothing.
+    r.steps.iter().map(|s| s.observed.as_ref()).collect()
 }
 
 /// The scenarios each target runs: most run them as written, the

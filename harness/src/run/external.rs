@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::peer::{self, Peer, PeerSetup, Started};
-use super::record::{answer_set, summary};
+use super::record::same_answer;
 use super::target::{CacheNote, Capabilities, Change, Fault, Target, TargetError};
 use super::wire;
 use crate::cluster::emulator::{Emulator, RESOLVER_USER};
@@ -87,8 +87,6 @@ pub struct ExternalTarget {
     options: ExternalOptions,
     exec: Option<Child>,
     process: Option<Box<dyn Started>>,
-    /// How much of the peer's log has been reported.
-    log_read: usize,
     /// The scenario's resolver cluster and how it is configured.
     resolver: Option<Running>,
     /// Whether the fixed server has answered once.
@@ -154,7 +152,6 @@ impl ExternalTarget {
             options,
             exec: None,
             process: None,
-            log_read: 0,
             resolver: None,
             ready: false,
         };
@@ -230,7 +227,6 @@ impl ExternalTarget {
             return Err(TargetError("not started".into()));
         };
         self.process = None;
-        self.log_read = 0;
         // A free port can be taken between choosing it and the peer binding
         // it: try another.
         let mut attempt = 0;
@@ -334,22 +330,15 @@ fn stale_note(
 ) -> Option<CacheNote> {
     let key = (q.name.to_lowercase(), q.qtype);
     let now = Instant::now();
-    let same = |a: &Reply, b: &Reply| {
-        a.rcode == b.rcode && answer_set(&a.answers) == answer_set(&b.answers)
-    };
     let since = match r.seen.get(&key) {
-        Some((at, before)) if same(before, reply) => *at,
+        Some((at, before)) if same_answer(before, reply) => *at,
         _ => {
             r.seen.insert(key, (now, reply.clone()));
             return None;
         }
     };
     let policy = r.config.cache_for(&q.name)?;
-    let fresh = answer(&r.config, &view()?, q);
-    let differs = fresh.reply().is_none_or(|f| !same(f, reply));
-    if !differs {
-        return None;
-    }
+    let fresh = CacheNote::fresh_if_changed(&answer(&r.config, &view()?, q), reply)?;
     let remaining = reply
         .answers
         .iter()
@@ -361,10 +350,7 @@ fn stale_note(
         age: now.duration_since(since).as_secs(),
         remaining,
         line: policy.line,
-        fresh: Some(match fresh.reply() {
-            Some(f) => summary(f),
-            None => "no answer".into(),
-        }),
+        fresh: Some(fresh),
     })
 }
 
@@ -502,15 +488,10 @@ impl Target for ExternalTarget {
     }
 
     fn take_events(&mut self) -> Vec<String> {
-        let (Server::Managed(peer), Some(p)) = (&self.server, self.process.as_ref()) else {
+        let (Server::Managed(peer), Some(p)) = (&self.server, self.process.as_mut()) else {
             return Vec::new();
         };
-        let text = p.log();
-        let new = text.get(self.log_read..).unwrap_or_default().to_owned();
-        // Only whole lines; the rest waits for the next call.
-        let whole = new.rfind('\n').map_or(0, |i| i + 1);
-        self.log_read += whole;
-        super::target::unique_events(peer.log_events(&new[..whole]))
+        super::target::unique_events(peer.log_events(&p.new_log()))
     }
 
     fn take_note(&mut self) -> Option<CacheNote> {

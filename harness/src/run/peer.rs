@@ -36,8 +36,17 @@ pub struct PeerSetup<'a> {
 pub trait Started: Send {
     /// Where it answers DNS.
     fn addr(&self) -> SocketAddr;
-    /// Its whole log so far.
-    fn log(&self) -> String;
+    /// The whole lines it has logged since the last call.
+    fn new_log(&mut self) -> String;
+}
+
+/// The whole lines of `text` after `read` bytes, moving `read` past them;
+/// a line still being written waits for the next call.
+pub(crate) fn new_lines(text: &str, read: &mut usize) -> String {
+    let new = text.get(*read..).unwrap_or_default();
+    let whole = new.rfind('\n').map_or(0, |i| i + 1);
+    *read += whole;
+    new[..whole].to_owned()
 }
 
 /// A DNS server the harness can start: a program, or an image.
@@ -128,6 +137,8 @@ pub struct PeerProcess {
     pub log: PathBuf,
     /// Where it serves.
     pub addr: SocketAddr,
+    /// How much of the log [`Started::new_log`] has returned.
+    log_read: usize,
 }
 
 impl Started for PeerProcess {
@@ -135,8 +146,10 @@ impl Started for PeerProcess {
         self.addr
     }
 
-    fn log(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
+    fn new_log(&mut self) -> String {
+        let text =
+            String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned();
+        new_lines(&text, &mut self.log_read)
     }
 }
 
@@ -147,15 +160,8 @@ impl Drop for PeerProcess {
     }
 }
 
-impl PeerProcess {
-    /// The last lines of its log, for error messages.
-    pub fn log_tail(&self, lines: usize) -> String {
-        tail(&self.log, lines)
-    }
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+/// The last `lines` lines of `text`, for error messages.
+pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
@@ -207,28 +213,49 @@ pub fn start_process(
         child,
         log,
         addr: setup.listen,
+        log_read: 0,
     };
+    let log_path = process.log.clone();
+    wait_listening(
+        name,
+        setup.listen,
+        timeout,
+        || match process.child.try_wait() {
+            Ok(Some(status)) => Some(format!("exited ({status})")),
+            _ => None,
+        },
+        || tail(&std::fs::read_to_string(&log_path).unwrap_or_default(), 15),
+    )?;
+    Ok(process)
+}
+
+/// Waits until `name` listens on TCP at `addr`, for up to `timeout`.
+/// Listening on TCP is enough: a resolver that has not synced may rightly
+/// stay silent on UDP. `gone` says why it never will (it exited);
+/// `log_tail` gives its last lines for the error.
+pub(crate) fn wait_listening(
+    name: &str,
+    addr: SocketAddr,
+    timeout: Duration,
+    mut gone: impl FnMut() -> Option<String>,
+    log_tail: impl Fn() -> String,
+) -> Result<(), TargetError> {
     let started = Instant::now();
     loop {
-        if let Ok(Some(status)) = process.child.try_wait() {
+        if let Some(why) = gone() {
             return Err(TargetError(format!(
-                "{} exited ({status}) before it answered DNS; its log ends:\n{}",
-                name,
-                process.log_tail(15)
+                "{name} {why} before it answered DNS; its log ends:\n{}",
+                log_tail()
             )));
         }
-        // Listening on TCP is enough: a resolver that has not synced may
-        // rightly stay silent on UDP.
-        if std::net::TcpStream::connect_timeout(&setup.listen, Duration::from_millis(100)).is_ok() {
-            return Ok(process);
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            return Ok(());
         }
         if started.elapsed() > timeout {
             return Err(TargetError(format!(
-                "{} did not answer DNS on {} within {} s; its log ends:\n{}",
-                name,
-                setup.listen,
+                "{name} did not answer DNS on {addr} within {} s; its log ends:\n{}",
                 timeout.as_secs(),
-                process.log_tail(15)
+                log_tail()
             )));
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -190,6 +190,11 @@ pub fn answer_set(records: &[hickory_proto::rr::Record]) -> Vec<String> {
     v
 }
 
+/// Whether two replies have the same rcode and answer records (in any order).
+pub fn same_answer(a: &crate::resolver::Reply, b: &crate::resolver::Reply) -> bool {
+    a.rcode == b.rcode && answer_set(&a.answers) == answer_set(&b.answers)
+}
+
 /// A reply in a few words: `NOERROR 10.10.0.5`, `NODATA`, `NXDOMAIN`.
 pub fn summary(r: &crate::resolver::Reply) -> String {
     if r.rcode == ResponseCode::NoError && r.answers.is_empty() {

@@ -21,10 +21,16 @@ pub fn run_scenario(scenario: &Scenario, target: &mut dyn Target) -> ScenarioRes
     let mut world = scenario.world.clone();
     let mut setup = scenario.resolver.clone();
     let mut steps = Vec::new();
-    let start_error = target.start(scenario).err();
+    // After an interrupt nothing new is started: a `kube` target would
+    // create objects on real clusters only to delete them again.
+    let mut blocked: Option<String> =
+        super::interrupted().then(|| "the run was interrupted".into());
+    let start_error = match blocked {
+        None => target.start(scenario).err(),
+        Some(_) => None,
+    };
     // Once a step that changes the world or the clock is skipped, the
     // checks after it would judge a world the scenario did not describe.
-    let mut blocked: Option<String> = None;
     for step in &scenario.steps {
         if blocked.is_none() && super::interrupted() {
             blocked = Some("the run was interrupted".into());

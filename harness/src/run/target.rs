@@ -125,6 +125,18 @@ pub struct CacheNote {
     pub fresh: Option<String>,
 }
 
+impl CacheNote {
+    /// What the resolver would answer now (`fresh`), when that differs from
+    /// the `served` answer: a stale one.
+    pub fn fresh_if_changed(fresh: &Outcome, served: &crate::resolver::Reply) -> Option<String> {
+        match fresh.reply() {
+            Some(f) if crate::run::record::same_answer(f, served) => None,
+            Some(f) => Some(crate::run::record::summary(f)),
+            None => Some("no answer".into()),
+        }
+    }
+}
+
 /// Why a target could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -422,19 +434,11 @@ impl Target for ReferenceTarget {
             }) = s.cache.get(question, now)
         {
             let fresh = answer(&s.config, &view, question);
-            let differs = fresh.reply().is_none_or(|f| {
-                f.rcode != hit.rcode
-                    || crate::run::record::answer_set(&f.answers)
-                        != crate::run::record::answer_set(&hit.answers)
-            });
             s.note = Some(CacheNote {
                 age,
                 remaining,
                 line: p.line,
-                fresh: differs.then(|| match fresh.reply() {
-                    Some(f) => crate::run::record::summary(f),
-                    None => "no answer".into(),
-                }),
+                fresh: CacheNote::fresh_if_changed(&fresh, &hit),
             });
             return Ok(Outcome::Reply(hit));
         }
