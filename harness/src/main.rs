@@ -211,7 +211,9 @@ struct ExternalArgs {
     /// KUBECONFIG and MCSDNS_CONTEXT set to the emulator's.
     #[arg(long, value_name = "CMD")]
     exec: Option<String>,
-    /// Where the emulator writes its kubeconfig (default: a temporary folder).
+    /// Where the emulator writes its kubeconfig (default: a temporary folder);
+    /// each further target of the run (parallel workers, `diff`'s other
+    /// targets) writes in DIR/target-N.
     #[arg(long, value_name = "DIR")]
     emulator_dir: Option<PathBuf>,
     /// kube target: the kubeconfig (default: $KUBECONFIG or ~/.kube/config).
@@ -744,6 +746,7 @@ fn catch_interrupts() {
                 mcsdns::run::interrupt();
             }
             if tokio::signal::ctrl_c().await.is_ok() {
+                mcsdns::run::external::stop_exec_commands();
                 std::process::exit(130);
             }
         });

@@ -12,6 +12,7 @@
 //! a while ([`Capabilities::settle`]) before they count as failures.
 
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -108,13 +109,37 @@ impl Drop for ExternalTarget {
     fn drop(&mut self) {
         self.process = None;
         if let Some(mut c) = self.exec.take() {
+            kill_group(c.id());
             let _ = c.kill();
             let _ = c.wait();
+            if let Ok(mut groups) = EXEC_GROUPS.lock() {
+                groups.retain(|g| *g != c.id());
+            }
         }
         if self.owns_dir {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// The process groups of `--exec` commands still running.
+static EXEC_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// Stops every `--exec` command still running; for a quit that skips
+/// clean-up (the second Ctrl-C).
+pub fn stop_exec_commands() {
+    if let Ok(groups) = EXEC_GROUPS.lock() {
+        groups.iter().copied().for_each(kill_group);
+    }
+}
+
+/// Sends SIGKILL to process group `id` (std has no killpg).
+fn kill_group(id: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{id}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 fn err(what: &str) -> impl Fn(String) -> TargetError + '_ {
@@ -136,7 +161,7 @@ impl ExternalTarget {
             .block_on(emulator.add_cluster(CURRENT, &ClusterState::new(CURRENT)))
             .map_err(|e| err("cannot start the API emulator")(e.to_string()))?;
         let (dir, owns_dir) = match &options.dir {
-            Some(d) => (d.clone(), false),
+            Some(d) => (claim_dir(d)?, false),
             None => (temp_dir()?, true),
         };
         let kubeconfig = emulator
@@ -162,9 +187,13 @@ impl ExternalTarget {
             let err2 = out
                 .try_clone()
                 .map_err(|e| err("cannot write exec.log")(e.to_string()))?;
+            // Its own process group: everything the command starts is
+            // stopped with it, and the terminal's first Ctrl-C (finish the
+            // step) does not reach it.
             let child = Command::new("sh")
                 .arg("-c")
                 .arg(cmd)
+                .process_group(0)
                 .env("KUBECONFIG", &target.kubeconfig)
                 .env("MCSDNS_KUBECONFIG", &target.kubeconfig)
                 .env("MCSDNS_CONTEXT", format!("{RESOLVER_USER}@{CURRENT}"))
@@ -174,6 +203,9 @@ impl ExternalTarget {
                 .stderr(Stdio::from(err2))
                 .spawn()
                 .map_err(|e| err("cannot run --exec")(e.to_string()))?;
+            if let Ok(mut groups) = EXEC_GROUPS.lock() {
+                groups.push(child.id());
+            }
             target.exec = Some(child);
         }
         Ok(target)
@@ -352,6 +384,21 @@ fn stale_note(
         line: policy.line,
         fresh: Some(fresh),
     })
+}
+
+/// The user's emulator folder for the first target of the process; each
+/// further one (parallel workers, `diff`'s other targets) gets
+/// `DIR/target-N`, so that no two write the same kubeconfig and Corefile.
+fn claim_dir(dir: &Path) -> Result<PathBuf, TargetError> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CLAIMS: AtomicU32 = AtomicU32::new(0);
+    let dir = match CLAIMS.fetch_add(1, Ordering::SeqCst) {
+        0 => dir.to_owned(),
+        n => dir.join(format!("target-{}", n + 1)),
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| err("cannot create the emulator folder")(format!("{}: {e}", dir.display())))?;
+    Ok(dir)
 }
 
 fn temp_dir() -> Result<PathBuf, TargetError> {
