@@ -101,10 +101,11 @@ pub fn publish(state: SharedState, snapshot: SharedSnapshot) -> tokio::task::Joi
             let notified = changed.notified();
             let view = match state.lock() {
                 Ok(s) => {
-                    for e in s.errors.iter().skip(logged) {
+                    let (new, total) = s.errors_since(logged);
+                    for e in new {
                         tracing::warn!("{e}");
                     }
-                    logged = s.errors.len();
+                    logged = total;
                     s.view.clone()
                 }
                 Err(_) => return,

@@ -20,7 +20,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::mock::{Body, to_response};
 use super::rest::{self, ApiRequest};
-use super::store::SharedApi;
+use super::store::{ApiError, SharedApi};
 
 /// The identity of a request without a token.
 pub const ANONYMOUS: &str = "system:anonymous";
@@ -88,9 +88,15 @@ impl Tls {
 }
 
 fn unauthorized() -> Response<Body> {
-    let status = serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": "Unauthorized", "reason": "Unauthorized", "code": 401});
-    to_response(rest::ApiReply::Json(401, status))
+    to_response(
+        ApiError::new(
+            401,
+            "Unauthorized",
+            "Unauthorized".into(),
+            serde_json::json!({}),
+        )
+        .into(),
+    )
 }
 
 /// Answers one HTTP request.
@@ -153,11 +159,15 @@ async fn answer(
         (rest::ApiReply::PortForward { port, to }, Some(upgrade), Some(key)) => {
             port_forward(upgrade, &key, port, to)
         }
-        (rest::ApiReply::PortForward { .. }, _, _) => {
-            let status = serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                "message": "port-forward needs a WebSocket upgrade (v4.channel.k8s.io)", "reason": "BadRequest", "code": 400});
-            to_response(rest::ApiReply::Json(400, status))
-        }
+        (rest::ApiReply::PortForward { .. }, _, _) => to_response(
+            ApiError::new(
+                400,
+                "BadRequest",
+                "port-forward needs a WebSocket upgrade (v4.channel.k8s.io)".into(),
+                serde_json::json!({}),
+            )
+            .into(),
+        ),
         (reply, _, _) => to_response(reply),
     }
 }

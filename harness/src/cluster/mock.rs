@@ -22,12 +22,16 @@ pub fn to_response(reply: ApiReply) -> Response<Body> {
     let mut content_type = "application/json";
     let (code, body) = match reply {
         ApiReply::PortForward { .. } => {
-            let status = serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                "message": "port-forward needs a connection upgrade, which only the HTTP emulator serves",
-                "reason": "BadRequest", "code": 400});
-            (
+            let e = super::store::ApiError::new(
                 400,
-                Full::new(Bytes::from(status.to_string())).boxed_unsync(),
+                "BadRequest",
+                "port-forward needs a connection upgrade, which only the HTTP emulator serves"
+                    .into(),
+                serde_json::json!({}),
+            );
+            (
+                e.code,
+                Full::new(Bytes::from(e.status.to_string())).boxed_unsync(),
             )
         }
         ApiReply::Bytes(kind, bytes) => {

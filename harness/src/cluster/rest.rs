@@ -68,16 +68,8 @@ impl From<ApiError> for ApiReply {
     }
 }
 
-fn status(code: u16, reason: &str, message: String, details: Value) -> ApiError {
-    ApiError {
-        code,
-        status: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": reason, "details": details, "code": code}),
-    }
-}
-
 fn not_found_path() -> ApiError {
-    status(
+    ApiError::new(
         404,
         "NotFound",
         "the server could not find the requested resource".into(),
@@ -86,7 +78,7 @@ fn not_found_path() -> ApiError {
 }
 
 fn not_found(t: &Target, name: &str) -> ApiError {
-    status(
+    ApiError::new(
         404,
         "NotFound",
         format!("{} \"{name}\" not found", qualified(t.res)),
@@ -133,7 +125,7 @@ impl Query {
                                 out.field_namespace = Some(n.trim_start_matches('=').to_owned())
                             }
                             _ => {
-                                return Err(status(
+                                return Err(ApiError::new(
                                     400,
                                     "BadRequest",
                                     format!("field label not supported: {term}"),
@@ -156,7 +148,7 @@ impl Query {
         match &self.resource_version {
             None => Ok(0),
             Some(v) => v.parse().map_err(|_| {
-                status(
+                ApiError::new(
                     400,
                     "BadRequest",
                     format!("invalid resource version: {v}"),
@@ -182,7 +174,7 @@ fn handle_inner(
 ) -> Result<ApiReply, ApiError> {
     let mut store = api
         .lock()
-        .map_err(|_| status(500, "InternalError", "store poisoned".into(), json!({})))?;
+        .map_err(|_| ApiError::new(500, "InternalError", "store poisoned".into(), json!({})))?;
     if req.method == "GET" && req.path == "/openapi/v2" {
         // An empty OpenAPI v2 document (protobuf, which is what clients
         // ask for): kubectl finds no schema for any kind and leaves
@@ -196,7 +188,7 @@ fn handle_inner(
         && let Some(doc) = discovery(&store, req.path)
     {
         if store.faults.unavailable {
-            return Err(status(
+            return Err(ApiError::new(
                 503,
                 "ServiceUnavailable",
                 "the server is currently unable to handle the request".into(),
@@ -210,13 +202,16 @@ fn handle_inner(
     }
     let mut target = route(req.path).ok_or_else(not_found_path)?;
     let query = Query::parse(req.query)?;
+    // The path decides between an object and a collection; field selectors
+    // only narrow a list or a watch.
+    let named = target.name.clone();
     if target.name.is_none() && query.field_name.is_some() {
         target.name = query.field_name.clone();
     }
     if target.namespace.is_none() && target.res.namespaced {
         target.namespace = query.field_namespace.clone();
     }
-    match (req.method, &target.name) {
+    match (req.method, &named) {
         ("GET", None) | ("GET", Some(_)) if query.watch => {
             store.authorize(identity, "watch", &target)?;
             // A streaming list starts with the current objects whatever
@@ -268,7 +263,7 @@ fn handle_inner(
             store.authorize(identity, "delete", &target)?;
             delete(&mut store, &target, name, query.dry_run).map(|v| ApiReply::Json(200, v))
         }
-        (method, _) => Err(status(
+        (method, _) => Err(ApiError::new(
             405,
             "MethodNotAllowed",
             format!("{method} is not supported on {}", req.path),
@@ -318,7 +313,7 @@ fn port_forward(
         })
         .collect();
     let [port] = ports.as_slice() else {
-        return Err(status(
+        return Err(ApiError::new(
             400,
             "BadRequest",
             "exactly one port can be forwarded per connection here".into(),
@@ -335,7 +330,7 @@ fn port_forward(
         .and_then(|(_, a)| a.trim().parse::<std::net::SocketAddr>().ok())
         .filter(|a| a.ip().is_loopback())
         .ok_or_else(|| {
-            status(
+            ApiError::new(
                 400,
                 "BadRequest",
                 format!("pod {pod} has no port {port} reachable here (annotation {PORT_FORWARD_ANNOTATION})"),
@@ -347,7 +342,7 @@ fn port_forward(
 
 /// Reads a request body: JSON, or YAML for server-side apply.
 fn decode(req: &ApiRequest<'_>) -> Result<Value, ApiError> {
-    let bad = |e: String| status(400, "BadRequest", e, json!({}));
+    let bad = |e: String| ApiError::new(400, "BadRequest", e, json!({}));
     if req.content_type.contains("yaml") {
         let text = std::str::from_utf8(req.body).map_err(|e| bad(e.to_string()))?;
         return serde_saphyr::from_str(text).map_err(|e| bad(format!("invalid YAML: {e}")));
@@ -355,21 +350,41 @@ fn decode(req: &ApiRequest<'_>) -> Result<Value, ApiError> {
     serde_json::from_slice(req.body).map_err(|e| bad(format!("invalid JSON: {e}")))
 }
 
-/// Checks an object's identity against the path and fills in what the
-/// server fills in.
-fn admit(store: &ApiStore, t: &Target, body: &mut Value) -> Result<(), ApiError> {
-    if !body.is_object() {
-        return Err(status(
+/// An object whose `metadata` and `spec`, where present, are objects: what
+/// the server writes into (name, namespace, ClusterIP) must have a place.
+fn well_formed(body: &Value) -> Result<(), ApiError> {
+    let Some(fields) = body.as_object() else {
+        return Err(ApiError::new(
             400,
             "BadRequest",
             "the body is not an object".into(),
             json!({}),
         ));
+    };
+    for field in ["metadata", "spec"] {
+        if fields
+            .get(field)
+            .is_some_and(|v| !v.is_object() && !v.is_null())
+        {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                format!("{field} is not an object"),
+                json!({}),
+            ));
+        }
     }
+    Ok(())
+}
+
+/// Checks an object's identity against the path and fills in what the
+/// server fills in.
+fn admit(store: &ApiStore, t: &Target, body: &mut Value) -> Result<(), ApiError> {
+    well_formed(body)?;
     if let Some(kind) = body["kind"].as_str()
         && kind != t.res.kind
     {
-        return Err(status(
+        return Err(ApiError::new(
             400,
             "BadRequest",
             format!(
@@ -384,7 +399,7 @@ fn admit(store: &ApiStore, t: &Target, body: &mut Value) -> Result<(), ApiError>
             let name = format!("{prefix}{:05x}", store.resource_version() + 1);
             body["metadata"]["name"] = json!(name);
         } else {
-            return Err(status(
+            return Err(ApiError::new(
                 422,
                 "Invalid",
                 format!(
@@ -399,7 +414,7 @@ fn admit(store: &ApiStore, t: &Target, body: &mut Value) -> Result<(), ApiError>
         let path_ns = t.namespace.clone().unwrap_or_else(|| "default".into());
         match body["metadata"]["namespace"].as_str() {
             Some(ns) if ns != path_ns => {
-                return Err(status(
+                return Err(ApiError::new(
                     400,
                     "BadRequest",
                     "the namespace of the provided object does not match the namespace sent on the request".into(),
@@ -412,7 +427,7 @@ fn admit(store: &ApiStore, t: &Target, body: &mut Value) -> Result<(), ApiError>
         if let Some(nsres) = namespaces
             && store.get(nsres, "", &path_ns).is_none()
         {
-            return Err(status(
+            return Err(ApiError::new(
                 404,
                 "NotFound",
                 format!("namespaces \"{path_ns}\" not found"),
@@ -464,7 +479,7 @@ fn allocate_cluster_ip(store: &ApiStore, body: &mut Value) {
 fn validate(t: &Target, body: &Value) -> Result<(), ApiError> {
     if let Some(kind) = t.res.model {
         crate::model::Resource::from_json(kind, body.clone()).map_err(|e| {
-            status(
+            ApiError::new(
                 400,
                 "BadRequest",
                 format!(
@@ -494,7 +509,7 @@ fn create(
         .unwrap_or_default()
         .to_owned();
     if store.get(t.res, &ns, &name).is_some() {
-        return Err(status(
+        return Err(ApiError::new(
             409,
             "AlreadyExists",
             format!("{} \"{name}\" already exists", qualified(t.res)),
@@ -528,8 +543,9 @@ fn update(
     let current = store
         .get(t.res, &ns, name)
         .ok_or_else(|| not_found(t, name))?;
+    well_formed(&body)?;
     if body["metadata"]["name"].as_str().is_some_and(|n| n != name) {
-        return Err(status(
+        return Err(ApiError::new(
             400,
             "BadRequest",
             "the name of the object does not match the name on the URL".into(),
@@ -552,7 +568,7 @@ fn update(
 }
 
 fn conflict(t: &Target, name: &str) -> ApiError {
-    status(
+    ApiError::new(
         409,
         "Conflict",
         format!(
@@ -581,7 +597,7 @@ fn patch_object(
         }
         return Err(not_found(t, name));
     };
-    let bad = |e: String| status(422, "Invalid", e, json!({}));
+    let bad = |e: String| ApiError::new(422, "Invalid", e, json!({}));
     match req
         .content_type
         .split(';')
@@ -600,7 +616,7 @@ fn patch_object(
                 .map_err(|e| bad(format!("the JSON patch does not apply: {e}")))?;
         }
         other => {
-            return Err(status(
+            return Err(ApiError::new(
                 415,
                 "UnsupportedMediaType",
                 format!(
@@ -728,5 +744,72 @@ fn discovery(store: &ApiStore, path: &str) -> Option<Value> {
             (!doc["resources"].as_array().is_none_or(Vec::is_empty)).then_some(doc)
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::cluster::store::{ADMIN, ApiStore};
+    use crate::model::ClusterState;
+
+    fn api() -> SharedApi {
+        Arc::new(Mutex::new(ApiStore::new(&ClusterState::new("c1"))))
+    }
+
+    fn call(api: &SharedApi, method: &str, path: &str, query: &str, body: &str) -> (u16, Value) {
+        let req = ApiRequest {
+            method,
+            path,
+            query,
+            content_type: "application/json",
+            body: body.as_bytes(),
+        };
+        match handle(api, ADMIN, &req) {
+            ApiReply::Json(code, v) => (code, v),
+            _ => panic!("{method} {path}: not a JSON reply"),
+        }
+    }
+
+    #[test]
+    fn a_body_without_room_for_server_fields_is_a_bad_request_and_the_store_lives_on() {
+        let api = api();
+        let svc = "/api/v1/namespaces/default/services";
+        for (method, path, body) in [
+            ("POST", svc, "[]"),
+            ("POST", svc, r#"{"metadata": "x"}"#),
+            ("POST", svc, r#"{"metadata": {"name": "a"}, "spec": "x"}"#),
+            ("PUT", "/api/v1/namespaces/default", "[]"),
+            ("PUT", "/api/v1/namespaces/default", r#"{"metadata": 1}"#),
+        ] {
+            let (code, status) = call(&api, method, path, "", body);
+            assert_eq!(code, 400, "{method} {body}: {status}");
+            assert_eq!(status["reason"], "BadRequest");
+        }
+        let (code, _) = call(&api, "GET", "/api/v1/namespaces/default", "", "");
+        assert_eq!(code, 200, "the store still answers");
+    }
+
+    #[test]
+    fn a_name_field_selector_narrows_a_list_and_stays_a_list() {
+        let api = api();
+        let path = "/api/v1/namespaces";
+        let (code, list) = call(
+            &api,
+            "GET",
+            path,
+            "fieldSelector=metadata.name%3Ddefault",
+            "",
+        );
+        assert_eq!(code, 200);
+        assert_eq!(list["kind"], "NamespaceList");
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0]["metadata"]["name"], "default");
+        let (code, list) = call(&api, "GET", path, "fieldSelector=metadata.name%3Dnone", "");
+        assert_eq!(code, 200, "{list}");
+        assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
     }
 }

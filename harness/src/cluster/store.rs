@@ -292,7 +292,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(code: u16, reason: &str, message: String, details: Value) -> ApiError {
+    /// A `Status` failure as the API server words it.
+    pub fn new(code: u16, reason: &str, message: String, details: Value) -> ApiError {
         ApiError {
             code,
             status: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -941,26 +942,9 @@ fn labels(v: &Value) -> Option<BTreeMap<String, String>> {
 
 /// The time now as RFC 3339 (UTC, seconds), as `creationTimestamp` holds it.
 fn rfc3339_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    k8s_openapi::jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// Finds what a request path names:

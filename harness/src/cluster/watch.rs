@@ -77,8 +77,11 @@ pub struct WatchState {
     pub view: ClusterView,
     /// Known objects and their resourceVersions, per source.
     pub known: BTreeMap<Source, BTreeMap<ObjectKey, u64>>,
-    /// Watch errors seen, oldest first (for reports).
-    pub errors: Vec<String>,
+    /// The latest watch errors, oldest first (for reports); at most
+    /// `ERRORS_KEPT`, so [`WatchState::push_error`] adds them.
+    pub errors: std::collections::VecDeque<String>,
+    /// How many errors were ever pushed, kept or not.
+    pub errors_total: usize,
     /// Each source's sync state.
     pub sync: BTreeMap<Source, Sync>,
     /// Woken after every event, for a server that republishes the view.
@@ -87,6 +90,27 @@ pub struct WatchState {
 
 /// How many watch errors are kept (a long-running server retries forever).
 const ERRORS_KEPT: usize = 1000;
+
+impl WatchState {
+    /// Records a watch error, forgetting the oldest past `ERRORS_KEPT`.
+    pub fn push_error(&mut self, error: String) {
+        if self.errors.len() >= ERRORS_KEPT {
+            self.errors.pop_front();
+        }
+        self.errors.push_back(error);
+        self.errors_total += 1;
+    }
+
+    /// The kept errors pushed after the first `seen` ever pushed, and the
+    /// count to pass next time.
+    pub fn errors_since(&self, seen: usize) -> (impl Iterator<Item = &String>, usize) {
+        let dropped = self.errors_total - self.errors.len();
+        (
+            self.errors.iter().skip(seen.saturating_sub(dropped)),
+            self.errors_total,
+        )
+    }
+}
 
 /// The watch state shared between watcher tasks and readers.
 pub type SharedState = Arc<Mutex<WatchState>>;
@@ -178,10 +202,7 @@ fn apply(
                 watcher::Error::WatchError(s) => s.message.clone(),
                 other => other.to_string(),
             };
-            if st.errors.len() >= ERRORS_KEPT {
-                st.errors.remove(0);
-            }
-            st.errors.push(format!("{source}: {message}"));
+            st.push_error(format!("{source}: {message}"));
             if !st.sync.get(&source).is_some_and(Sync::is_synced) {
                 st.sync.insert(source, Sync::Failed(message));
                 derive_sync(st);
@@ -282,4 +303,29 @@ pub fn spawn(client: &Client, state: &SharedState) -> Vec<tokio::task::JoinHandl
             state.clone(),
         )),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readers_see_new_errors_after_old_ones_are_forgotten() {
+        let mut st = WatchState::default();
+        let mut seen = 0;
+        for round in 0..3 {
+            for i in 0..ERRORS_KEPT {
+                st.push_error(format!("{round}/{i}"));
+            }
+            let (new, total) = st.errors_since(seen);
+            let new: Vec<&String> = new.collect();
+            assert_eq!(new.len(), ERRORS_KEPT, "round {round}");
+            assert_eq!(new[0], &format!("{round}/0"));
+            seen = total;
+        }
+        assert_eq!(st.errors.len(), ERRORS_KEPT);
+        st.push_error("last".into());
+        let (new, _) = st.errors_since(seen);
+        assert_eq!(new.collect::<Vec<_>>(), [&"last".to_owned()]);
+    }
 }

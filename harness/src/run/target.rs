@@ -293,7 +293,7 @@ impl Running {
             }
         });
         if !settled && let Ok(mut st) = self.watch.lock() {
-            st.errors.push(format!(
+            st.push_error(format!(
                 "resolver: the watchers did not catch up within {}s of virtual time; the view may be stale",
                 SETTLE_LIMIT.as_secs()
             ));
@@ -327,7 +327,12 @@ impl ReferenceTarget {
     pub fn watch_errors(&self) -> Vec<String> {
         self.state
             .as_ref()
-            .and_then(|s| s.watch.lock().ok().map(|w| w.errors.clone()))
+            .and_then(|s| {
+                s.watch
+                    .lock()
+                    .ok()
+                    .map(|w| w.errors.iter().cloned().collect())
+            })
             .unwrap_or_default()
     }
 
@@ -460,13 +465,9 @@ impl Target for ReferenceTarget {
         let Ok(w) = s.watch.lock() else {
             return Vec::new();
         };
-        let new: Vec<String> = w
-            .errors
-            .iter()
-            .skip(s.events_seen)
-            .map(|e| format!("api: {e}"))
-            .collect();
-        s.events_seen = w.errors.len();
+        let (new, total) = w.errors_since(s.events_seen);
+        let new: Vec<String> = new.map(|e| format!("api: {e}")).collect();
+        s.events_seen = total;
         unique_events(new)
     }
 
