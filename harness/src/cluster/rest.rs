@@ -16,6 +16,7 @@ use super::patch;
 use super::store::{
     ApiError, ApiResource, ApiStore, Delivery, RESOURCES, Selector, SharedApi, Target, route,
 };
+use crate::model::{Kind, ObjectKey};
 
 /// The Kubernetes version the emulator reports.
 pub const SERVED_VERSION: (&str, &str) = ("1", "33");
@@ -293,10 +294,7 @@ fn port_forward(
     pod: &str,
     query: &str,
 ) -> Result<ApiReply, ApiError> {
-    let pods = RESOURCES
-        .iter()
-        .find(|r| r.plural == "pods")
-        .ok_or_else(not_found_path)?;
+    let pods = ApiResource::by_plural("", "pods").ok_or_else(not_found_path)?;
     let t = Target {
         namespace: Some(ns.to_owned()),
         name: Some(pod.to_owned()),
@@ -423,9 +421,10 @@ fn admit(store: &ApiStore, t: &Target, body: &mut Value) -> Result<(), ApiError>
             }
             _ => body["metadata"]["namespace"] = json!(path_ns),
         }
-        let namespaces = RESOURCES.iter().find(|r| r.plural == "namespaces");
-        if let Some(nsres) = namespaces
-            && store.get(nsres, "", &path_ns).is_none()
+        if !store
+            .state()
+            .objects
+            .contains_key(&ObjectKey::new(Kind::Namespace, "", &path_ns))
         {
             return Err(ApiError::new(
                 404,

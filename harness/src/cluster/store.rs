@@ -50,6 +50,13 @@ impl ApiResource {
             .unwrap_or(&RESOURCES[0])
     }
 
+    /// The resource of a path's group and plural (`""`, `pods`).
+    pub fn by_plural(group: &str, plural: &str) -> Option<&'static ApiResource> {
+        RESOURCES
+            .iter()
+            .find(|r| r.group == group && r.plural == plural)
+    }
+
     /// The resource of a manifest's `apiVersion` and `kind`.
     pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ApiResource> {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
@@ -479,10 +486,7 @@ impl ApiStore {
         let wanted = served_others(state);
         let stale: Vec<StoredKey> = self.stored.keys().cloned().collect();
         for k in stale {
-            if let Some(res) = RESOURCES
-                .iter()
-                .find(|r| r.plural == k.plural && r.group == k.group)
-            {
+            if let Some(res) = ApiResource::by_plural(k.group, k.plural) {
                 self.remove(res, &k.namespace, &k.name);
             }
         }
@@ -968,9 +972,7 @@ pub fn route(path: &str) -> Option<Target> {
         }
         _ => return None,
     };
-    let res = RESOURCES
-        .iter()
-        .find(|r| r.group == group && r.plural == resource)?;
+    let res = ApiResource::by_plural(group, resource)?;
     let version = res.versions.iter().copied().find(|v| *v == version)?;
     if namespace.is_some() && !res.namespaced {
         return None;

@@ -431,6 +431,12 @@ impl KubeTarget {
                 .runtime
                 .block_on(wire::ask_over(&mut f.stream, q, timeout))
             {
+                Ok(o @ Outcome::Silent(_)) => {
+                    // A reply may still come, or half of one: the next
+                    // question gets a fresh stream.
+                    self.forward = None;
+                    return Ok(o);
+                }
                 Ok(o) => return Ok(o),
                 Err(e) if attempt == 0 => {
                     tracing::debug!(pod = %f.pod, "port-forward broke ({e}); opening a new one");
