@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use hickory_proto::rr::RecordType;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
+use mcsdns::client::wire;
 use mcsdns::cluster::emulator::Emulator;
 use mcsdns::model::{ClusterState, ServiceImport};
 use mcsdns::resolver::{Outcome, Question};
-use mcsdns::run::{peer, wire};
+use mcsdns::target::peer;
 
 struct Peer {
     name: String,

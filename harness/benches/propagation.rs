@@ -11,9 +11,9 @@ use std::time::Instant;
 use hickory_proto::rr::RecordType;
 use mcsdns::model::{Loaded, Resource, parse_manifests};
 use mcsdns::resolver::Question;
-use mcsdns::run::target::Change;
-use mcsdns::run::{ReferenceTarget, Target};
+use mcsdns::scenario::Change;
 use mcsdns::scenario::load_scenario;
+use mcsdns::target::{ReferenceTarget, Target};
 
 fn import(i: usize, ip: usize) -> Resource {
     let yaml = format!(

@@ -7,7 +7,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use mcsdns::run::{ReferenceTarget, Status, Target, suite};
+use mcsdns::run::{Status, suite};
+use mcsdns::target::{ReferenceTarget, Target};
 
 fn main() {
     let rounds: usize = std::env::var("MCSDNS_BENCH_ROUNDS")

@@ -20,10 +20,15 @@
 //! ```
 #![warn(missing_docs)]
 
+// Layers, lowest first: each module imports only from those above it here
+// (tests/layers.rs holds the order).
+pub mod check;
+pub mod client;
 pub mod cluster;
+pub mod error;
 pub mod model;
 pub mod report;
 pub mod resolver;
 pub mod run;
 pub mod scenario;
-pub mod source_error;
+pub mod target;

@@ -557,9 +557,9 @@ impl ScenarioArgs {
 }
 
 impl ExternalArgs {
-    fn options(&self) -> mcsdns::run::targets::TargetOptions {
-        mcsdns::run::targets::TargetOptions {
-            external: mcsdns::run::external::ExternalOptions {
+    fn options(&self) -> mcsdns::target::spec::TargetOptions {
+        mcsdns::target::spec::TargetOptions {
+            external: mcsdns::target::emulated::EmulatedOptions {
                 settle: self.settle,
                 start_timeout: self.start_timeout,
                 dir: self.emulator_dir.clone(),
@@ -570,11 +570,11 @@ impl ExternalArgs {
             kubeconfig: self.kubeconfig.clone(),
             dns: self.dns,
             dry_run: self.dry_run,
-            container: Some(mcsdns::run::container::ContainerOptions {
+            container: Some(mcsdns::target::peer::container::ContainerOptions {
                 image: String::new(),
                 style: match self.container_style.as_deref() {
-                    Some("coredns") => Some(mcsdns::run::container::Style::Coredns),
-                    Some("mcsdns") => Some(mcsdns::run::container::Style::Mcsdns),
+                    Some("coredns") => Some(mcsdns::target::peer::container::Style::Coredns),
+                    Some("mcsdns") => Some(mcsdns::target::peer::container::Style::Mcsdns),
                     _ => None,
                 },
                 corefile: self.corefile.clone(),
@@ -604,7 +604,7 @@ impl ExternalArgs {
 
 fn run_conformance(args: ConformanceArgs) -> Result<ExitCode> {
     use mcsdns::report::conformance;
-    let spec = mcsdns::run::targets::TargetSpec::parse(&args.target)
+    let spec = mcsdns::target::spec::TargetSpec::parse(&args.target)
         .map_err(|e| miette::miette!("--target {:?}: {e}", args.target))?;
     let expected = match &args.expected_failures {
         Some(p) => conformance::read_expected(p).map_err(|e| miette::miette!("{e}"))?,
@@ -618,7 +618,7 @@ fn run_conformance(args: ConformanceArgs) -> Result<ExitCode> {
     if scenarios.is_empty() {
         return Err(miette::miette!("no scenario names a requirement (clause)"));
     }
-    if spec != mcsdns::run::targets::TargetSpec::Reference {
+    if spec != mcsdns::target::spec::TargetSpec::Reference {
         catch_interrupts();
     }
     let mut target = spec.make(&args.external.options());
@@ -657,7 +657,7 @@ fn run_conformance(args: ConformanceArgs) -> Result<ExitCode> {
 }
 
 fn run_diff(args: DiffArgs) -> Result<ExitCode> {
-    use mcsdns::run::targets::TargetSpec;
+    use mcsdns::target::spec::TargetSpec;
     if args.targets.len() < 2 {
         return Err(miette::miette!("give at least two --target"));
     }
@@ -685,7 +685,7 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
     };
     catch_interrupts();
     let options = args.external.options();
-    let mut targets: Vec<Box<dyn mcsdns::run::Target>> =
+    let mut targets: Vec<Box<dyn mcsdns::target::Target>> =
         specs.iter().map(|s| s.make(&options)).collect();
     let variants = mcsdns::run::diff::Variants {
         plain: &scenarios,
@@ -746,7 +746,7 @@ fn catch_interrupts() {
                 mcsdns::run::interrupt();
             }
             if tokio::signal::ctrl_c().await.is_ok() {
-                mcsdns::run::external::stop_exec_commands();
+                mcsdns::target::emulated::stop_exec_commands();
                 std::process::exit(130);
             }
         });
@@ -794,8 +794,9 @@ fn run_apiserver(args: ApiserverArgs) -> Result<ExitCode> {
 }
 
 fn run_suite(args: RunArgs) -> Result<ExitCode> {
-    use mcsdns::run::{ReferenceTarget, Status, Target, record, suite};
-    let spec = mcsdns::run::targets::TargetSpec::parse(&args.target)
+    use mcsdns::run::{Status, record, suite};
+    use mcsdns::target::{ReferenceTarget, Target};
+    let spec = mcsdns::target::spec::TargetSpec::parse(&args.target)
         .map_err(|e| miette::miette!("--target {:?}: {e}", args.target))?;
     let (roots, scenarios): (Vec<PathBuf>, Vec<_>) = args.scenarios.load()?.into_iter().unzip();
     let jobs = args
@@ -803,20 +804,20 @@ fn run_suite(args: RunArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     // One outside server answers for one scenario at a time.
     let jobs = if spec.is_shared() { 1 } else { jobs };
-    if let mcsdns::run::targets::TargetSpec::Kube(contexts) = &spec
+    if let mcsdns::target::spec::TargetSpec::Kube(contexts) = &spec
         && args.external.dry_run
     {
         let run = "r000000";
         for (i, s) in scenarios.iter().enumerate() {
             println!("scenario {} ({}):", s.id, s.path.display());
-            for line in mcsdns::run::kube_target::plan(s, contexts, run, i + 1) {
+            for line in mcsdns::target::kube::plan(s, contexts, run, i + 1) {
                 println!("  {line}");
             }
         }
         println!("dry run: nothing was changed (the run id is chosen at random when it runs)");
         return Ok(ExitCode::SUCCESS);
     }
-    if spec != mcsdns::run::targets::TargetSpec::Reference {
+    if spec != mcsdns::target::spec::TargetSpec::Reference {
         catch_interrupts();
     }
     let external = args.external.options();
@@ -850,7 +851,7 @@ fn run_suite(args: RunArgs) -> Result<ExitCode> {
                 Err(why) => eprintln!("{}: expectations not recorded: {why}", s.path.display()),
             }
             std::fs::write(&snap, record::snapshot_file(&r.transcript())).into_diagnostic()?;
-        } else if spec != mcsdns::run::targets::TargetSpec::Reference {
+        } else if spec != mcsdns::target::spec::TargetSpec::Reference {
             // Snapshots hold the reference resolver's transcripts; other
             // targets are judged by the scenarios' expectations.
         } else if let Some(diff) = record::snapshot_diff(root, r) {
@@ -970,7 +971,7 @@ fn run_lint(args: LintArgs) -> Result<ExitCode> {
 fn run_bundle(args: BundleArgs) -> Result<ExitCode> {
     let root = suite_root(&args.scenario);
     let scenario = mcsdns::scenario::load_scenario(&args.scenario, &root)?;
-    let result = mcsdns::run::run_scenario(&scenario, &mut mcsdns::run::ReferenceTarget::new());
+    let result = mcsdns::run::run_scenario(&scenario, &mut mcsdns::target::ReferenceTarget::new());
     let bundle = mcsdns::run::bundle::make(&scenario, &result).into_diagnostic()?;
     let text = serde_json::to_string_pretty(&bundle).into_diagnostic()?;
     std::fs::write(&args.output, text)

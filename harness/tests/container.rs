@@ -13,12 +13,13 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::suite_scenarios;
-use mcsdns::run::container::{ContainerOptions, ContainerPeer};
-use mcsdns::run::coredns::CoreDnsPeer;
-use mcsdns::run::external::{ExternalOptions, ExternalTarget, Server};
-use mcsdns::run::peer::Peer;
-use mcsdns::run::{ReferenceTarget, Status, Target, run_scenario};
+use mcsdns::run::{Status, run_scenario};
 use mcsdns::scenario::Scenario;
+use mcsdns::target::emulated::{EmulatedOptions, EmulatedTarget, Server};
+use mcsdns::target::peer::Peer;
+use mcsdns::target::peer::container::{ContainerOptions, ContainerPeer};
+use mcsdns::target::peer::coredns::CoreDnsPeer;
+use mcsdns::target::{ReferenceTarget, Target};
 
 /// A peer for `image`, or why the test cannot run here.
 fn image(image: &str) -> Option<ContainerPeer> {
@@ -51,10 +52,10 @@ fn statuses(target: &mut dyn Target, scenarios: &[Scenario]) -> BTreeMap<String,
         .collect()
 }
 
-fn external(peer: Box<dyn Peer>, settle: Duration) -> ExternalTarget {
-    ExternalTarget::new(
+fn external(peer: Box<dyn Peer>, settle: Duration) -> EmulatedTarget {
+    EmulatedTarget::new(
         Server::Managed(peer),
-        ExternalOptions {
+        EmulatedOptions {
             settle,
             ..Default::default()
         },

@@ -11,11 +11,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::{repo, suite_scenarios};
-use mcsdns::run::coredns::CoreDnsPeer;
 use mcsdns::run::diff::{Variants, diff, read_known};
-use mcsdns::run::external::{ExternalOptions, ExternalTarget, Server};
-use mcsdns::run::{ReferenceTarget, ScenarioResult, Status, Target, run_scenario};
+use mcsdns::run::{ScenarioResult, Status, run_scenario};
 use mcsdns::scenario::Scenario;
+use mcsdns::target::emulated::{EmulatedOptions, EmulatedTarget, Server};
+use mcsdns::target::peer::coredns::CoreDnsPeer;
+use mcsdns::target::{ReferenceTarget, Target};
 
 fn coredns() -> Option<CoreDnsPeer> {
     let path = std::env::var_os("MCSDNS_COREDNS").map(PathBuf::from);
@@ -28,10 +29,10 @@ fn coredns() -> Option<CoreDnsPeer> {
     }
 }
 
-fn target(peer: CoreDnsPeer, settle: Duration) -> ExternalTarget {
-    ExternalTarget::new(
+fn target(peer: CoreDnsPeer, settle: Duration) -> EmulatedTarget {
+    EmulatedTarget::new(
         Server::Managed(Box::new(peer)),
-        ExternalOptions {
+        EmulatedOptions {
             settle,
             ..Default::default()
         },

@@ -7,8 +7,9 @@ use common::suite_scenarios;
 use mcsdns::report::conformance::{self, ExpectedFailure, Verdict};
 use mcsdns::resolver::Profile;
 use mcsdns::run::diff::{Field, Known, Variants, diff};
-use mcsdns::run::{ReferenceTarget, Target, run_scenario};
+use mcsdns::run::run_scenario;
 use mcsdns::scenario::Scenario;
+use mcsdns::target::{ReferenceTarget, Target};
 
 fn two_references() -> Vec<Box<dyn Target>> {
     vec![

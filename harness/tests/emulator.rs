@@ -14,11 +14,11 @@ use hickory_proto::rr::RecordType;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
+use mcsdns::client::wire;
 use mcsdns::cluster::emulator::Emulator;
 use mcsdns::cluster::follow;
 use mcsdns::model::{ServiceImport, World};
 use mcsdns::resolver::{Outcome, Question};
-use mcsdns::run::wire;
 
 /// The seed world served, with its kubeconfig written to a fresh folder.
 async fn seed_emulator(name: &str) -> (Emulator, PathBuf) {
@@ -357,7 +357,7 @@ async fn serve_through_a_kubeconfig_follows_changes_made_with_kubectl() {
         return;
     }
     let (_emulator, kc) = seed_emulator("serve").await;
-    let listen = mcsdns::run::peer::free_port().unwrap();
+    let listen = mcsdns::target::peer::free_port().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mcsdns"))
         .args(["serve", "--kubeconfig"])
         .arg(&kc)

@@ -6,13 +6,14 @@ use std::process::Command;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::Name;
+use mcsdns::client::connect::{AddressKind, connect};
+use mcsdns::client::resolve::{candidates, walk};
 use mcsdns::model::{World, rbac};
 use mcsdns::resolver::{Outcome, Reply};
-use mcsdns::run::connect::{AddressKind, connect};
-use mcsdns::run::resolve::{candidates, walk};
-use mcsdns::run::{ReferenceTarget, Status, run_scenario};
+use mcsdns::run::{Status, run_scenario};
 use mcsdns::scenario::load::{default_search, parse_scenario};
 use mcsdns::scenario::{Client, Libc, load_scenario};
+use mcsdns::target::ReferenceTarget;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -12,9 +12,10 @@ use mcsdns::cluster::mock::client;
 use mcsdns::cluster::store::ApiStore;
 use mcsdns::model::{Kind, ObjectKey, Resource, ServiceImport, World};
 use mcsdns::resolver::{ClusterView, Profile, Question, ResolverConfig, answer};
-use mcsdns::run::target::{Change, Fault};
-use mcsdns::run::{ReferenceTarget, Target, run_scenario, suite};
+use mcsdns::run::{run_scenario, suite};
 use mcsdns::scenario::load_scenario;
+use mcsdns::scenario::{Change, Fault};
+use mcsdns::target::{ReferenceTarget, Target};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

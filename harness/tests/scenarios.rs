@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use mcsdns::run::record::{snapshot_contents, snapshot_path};
-use mcsdns::run::{ReferenceTarget, Status, run_scenario, suite};
+use mcsdns::run::{Status, run_scenario, suite};
 use mcsdns::scenario::load_scenario;
+use mcsdns::target::ReferenceTarget;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")

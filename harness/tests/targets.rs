@@ -13,11 +13,12 @@ use std::time::Duration;
 use common::{repo, suite_scenarios};
 use mcsdns::cluster::emulator::Emulator;
 use mcsdns::model::{ClusterState, Kind};
-use mcsdns::run::external::{ExternalOptions, ExternalTarget, Server};
-use mcsdns::run::kube_target::{KubeOptions, KubeTarget, RUN_LABEL};
-use mcsdns::run::peer::ServePeer;
-use mcsdns::run::{ReferenceTarget, Status, Target, run_scenario};
+use mcsdns::run::{Status, run_scenario};
 use mcsdns::scenario::Scenario;
+use mcsdns::target::emulated::{EmulatedOptions, EmulatedTarget, Server};
+use mcsdns::target::kube::{KubeOptions, KubeTarget, RUN_LABEL};
+use mcsdns::target::peer::ServePeer;
+use mcsdns::target::{ReferenceTarget, Target};
 
 fn statuses(
     target: &mut dyn Target,
@@ -50,9 +51,9 @@ fn the_suite_on_serve_ends_as_in_process() {
     let scenarios = suite_scenarios("");
     assert!(scenarios.len() >= 40);
     let reference = statuses(&mut ReferenceTarget::new(), &scenarios);
-    let mut serve = ExternalTarget::new(
+    let mut serve = EmulatedTarget::new(
         Server::Managed(Box::new(serve_peer())),
-        ExternalOptions::default(),
+        EmulatedOptions::default(),
     )
     .unwrap();
     let outside = statuses(&mut serve, &scenarios);
@@ -70,15 +71,15 @@ fn the_suite_on_serve_ends_as_in_process() {
 #[test]
 fn a_fixed_server_started_once_follows_each_scenarios_world() {
     let scenarios = suite_scenarios("spec/r");
-    let addr = mcsdns::run::peer::free_port().unwrap();
+    let addr = mcsdns::target::peer::free_port().unwrap();
     let exe = env!("CARGO_BIN_EXE_mcsdns");
-    let options = ExternalOptions {
+    let options = EmulatedOptions {
         exec: Some(format!(
             "exec '{exe}' serve --kubeconfig \"$KUBECONFIG\" --context \"$MCSDNS_CONTEXT\" --listen \"$MCSDNS_LISTEN\""
         )),
         ..Default::default()
     };
-    let mut target = ExternalTarget::new(Server::Fixed(addr), options).unwrap();
+    let mut target = EmulatedTarget::new(Server::Fixed(addr), options).unwrap();
     assert_eq!(target.name(), format!("dns={addr}"));
     assert!(!target.capabilities().reconfigure);
     let got = statuses(&mut target, &scenarios);
@@ -117,7 +118,7 @@ fn clusters(name: &str) -> Clusters {
     }
     let dir = std::env::temp_dir().join(format!("mcsdns-kube-{name}-{}", std::process::id()));
     let kubeconfig = emulator.write(&dir, None).unwrap();
-    let dns = mcsdns::run::peer::free_port().unwrap();
+    let dns = mcsdns::target::peer::free_port().unwrap();
     let serve = Command::new(env!("CARGO_BIN_EXE_mcsdns"))
         .args(["serve", "--kubeconfig"])
         .arg(&kubeconfig)

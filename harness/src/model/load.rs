@@ -13,7 +13,7 @@ use super::crd::{
     ServiceImportStatus,
 };
 use super::resource::{Kind, OtherObject, Resource};
-use crate::source_error::SourceError;
+use crate::error::SourceError;
 
 /// Where an object came from: a file and the line its document starts on.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -92,7 +92,7 @@ pub fn render(suite: &SuiteResult) -> String {
                     s,
                     "<div class=\"diag\"><b>{}</b> ({})<br>{}<pre>{}</pre></div>",
                     esc(&d.title),
-                    esc(d.id),
+                    esc(d.id.as_str()),
                     esc(&d.detail),
                     esc(&d.fix)
                 );

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::source_error::SourceError;
+use crate::error::SourceError;
 
 /// A word of the Corefile and where it stands.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::record::unified_diff;
 use super::result::ScenarioResult;
 use super::runner::run_scenario;
-use super::target::ReferenceTarget;
 use crate::scenario::{Scenario, load_scenario};
+use crate::target::ReferenceTarget;
 
 /// The format name written into bundles.
 pub const FORMAT: &str = "mcsdns-bundle/1";

@@ -12,12 +12,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::expect::Observed;
 use super::result::ScenarioResult;
 use super::runner::run_scenario;
-use super::target::Target;
+use crate::check::Observed;
 use crate::resolver::{Outcome, Reply};
 use crate::scenario::Scenario;
+use crate::target::Target;
 
 /// A field of an observation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,23 +1,12 @@
-//! Runs scenarios on targets, judges the results and explains failures.
+//! Runs scenarios on targets: perform each step, observe what the target
+//! answered, judge it; then suites, record mode, bundles and differential runs.
 
 pub mod bundle;
-pub mod connect;
-pub mod container;
-pub mod coredns;
-pub mod diagnose;
 pub mod diff;
-pub mod expect;
-pub mod external;
-pub mod kube_target;
-pub mod peer;
 pub mod record;
-pub mod resolve;
 pub mod result;
 pub mod runner;
 pub mod suite;
-pub mod target;
-pub mod targets;
-pub mod wire;
 
 pub use result::{ScenarioResult, Status, StepResult, SuiteResult};
 
@@ -36,4 +25,3 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 pub use runner::run_scenario;
-pub use target::{Capabilities, ReferenceTarget, Target};

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::diagnose::Diagnosis;
+use crate::check::diagnose::Diagnosis;
 
 /// How a step or scenario ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -44,7 +44,7 @@ pub struct StepResult {
     pub diagnoses: Vec<Diagnosis>,
     /// What the step produced, for record mode.
     #[serde(skip)]
-    pub observed: Option<super::expect::Observed>,
+    pub observed: Option<crate::check::Observed>,
 }
 
 /// One scenario's result.

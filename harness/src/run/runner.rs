@@ -4,16 +4,18 @@ use std::time::Instant;
 
 use hickory_proto::rr::RecordType;
 
-use super::connect::connect;
-use super::diagnose::{self, Context};
-use super::expect::{Observed, judge};
-use super::resolve::{Resolution, walk};
 use super::result::{ScenarioResult, Status, StepResult};
-use super::target::{CacheNote, Change, Target};
+use crate::check::CacheNote;
+use crate::check::diagnose::{self, Context};
+use crate::check::{Observed, judge};
+use crate::client::connect::connect;
+use crate::client::resolve::{Resolution, walk};
 use crate::model::{Loaded, Resource, World};
 use crate::resolver::text::render;
 use crate::resolver::{Outcome, Question};
+use crate::scenario::Change;
 use crate::scenario::{Action, PlannedStep, ResolverSetup, Scenario};
+use crate::target::Target;
 
 /// Runs `scenario` on `target`.
 pub fn run_scenario(scenario: &Scenario, target: &mut dyn Target) -> ScenarioResult {

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use super::result::{ScenarioResult, SuiteResult};
 use super::runner::run_scenario;
-use super::target::Target;
 use crate::scenario::{Scenario, ScenarioError, load_scenario};
+use crate::target::Target;
 
 /// Every `*.yaml` scenario file below `root`, sorted.
 pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {

@@ -10,14 +10,15 @@ use hickory_proto::rr::{Name, RecordType};
 
 use super::format::{ExpectSpec, ManifestSource, ScenarioFile, Step};
 use super::located::Located;
-use super::{Action, Check, Client, HeaderFlag, PlannedStep, ResolverSetup, Scenario, Section};
+use super::{
+    Action, Check, Client, DiagnosisId, HeaderFlag, PlannedStep, ResolverSetup, Scenario, Section,
+};
+use crate::error::{SourceError, did_you_mean};
 use crate::model::load::{load_file, parse_manifests};
 use crate::model::{ClusterState, Kind, Loaded, ObjectKey, World};
 use crate::resolver::config::{PluginKind, STOCK_ORDER};
 use crate::resolver::corefile::Corefile;
 use crate::resolver::{Profile, ResolverConfig};
-use crate::run::diagnose::DIAGNOSES;
-use crate::source_error::{SourceError, did_you_mean};
 
 /// A scenario that cannot be loaded.
 pub type ScenarioError = SourceError;
@@ -595,7 +596,7 @@ fn action(
             }
         }
         Step::Fault(f) => {
-            use crate::run::target::Fault;
+            use super::Fault;
             let mut faults = Vec::new();
             if f.drop_watches == Some(true) {
                 faults.push(Fault::DropWatches);
@@ -865,19 +866,15 @@ fn checks(
     if let Some(d) = &e.diagnosis {
         if d.value == "none" {
             out.push(Check::NoDiagnosis);
-        } else if DIAGNOSES.iter().any(|k| k.id == d.value) {
-            out.push(Check::Diagnosis(d.value.clone()));
+        } else if let Some(id) = DiagnosisId::parse(&d.value) {
+            out.push(Check::Diagnosis(id));
         } else {
             let mut err = cx.at(d, format!("unknown diagnosis {:?}", d.value));
-            err = match did_you_mean(&d.value, DIAGNOSES.iter().map(|k| k.id)) {
+            err = match did_you_mean(&d.value, DiagnosisId::ALL.map(DiagnosisId::as_str)) {
                 Some(s) => err.with_hint(format!("did you mean {s:?}?")),
                 None => err.with_hint(format!(
                     "known: {}",
-                    DIAGNOSES
-                        .iter()
-                        .map(|k| k.id)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    DiagnosisId::ALL.map(DiagnosisId::as_str).join(", ")
                 )),
             };
             return Err(err);

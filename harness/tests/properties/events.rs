@@ -7,9 +7,9 @@ use std::time::Duration;
 use hickory_proto::rr::RecordType;
 use mcsdns::model::{Kind, Loaded, ObjectKey, Resource, parse_manifests};
 use mcsdns::resolver::{ClusterView, Profile, Question, ResolverConfig, answer};
-use mcsdns::run::target::{Change, Fault};
-use mcsdns::run::{ReferenceTarget, Target};
 use mcsdns::scenario::load_scenario;
+use mcsdns::scenario::{Change, Fault};
+use mcsdns::target::{ReferenceTarget, Target};
 use proptest::prelude::*;
 
 use crate::worlds::cases;

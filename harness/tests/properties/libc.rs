@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use hickory_proto::rr::{Name, RecordType};
+use mcsdns::client::resolve::walk;
 use mcsdns::resolver::server::{SharedSnapshot, Snapshot, serve};
 use mcsdns::resolver::{ClusterView, Outcome, Profile, Question, ResolverConfig, answer};
-use mcsdns::run::resolve::walk;
 use mcsdns::scenario::{Client, Libc};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};

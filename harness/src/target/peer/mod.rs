@@ -4,14 +4,17 @@
 //! service account, and is stopped when the scenario ends, fails or is
 //! interrupted.
 
+pub mod container;
+pub mod coredns;
+
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::target::TargetError;
 use crate::resolver::Profile;
 use crate::resolver::config::PluginKind;
+use crate::target::TargetError;
 
 /// What a peer needs to start for one scenario.
 #[derive(Clone, Debug)]

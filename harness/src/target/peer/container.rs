@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::coredns;
-use super::peer::{Peer, PeerSetup, Started};
-use super::target::TargetError;
+use super::{Peer, PeerSetup, Started};
+use crate::target::TargetError;
 
 /// Where the emulator's kubeconfig is mounted in the container.
 pub const KUBECONFIG_IN_CONTAINER: &str = "/etc/mcsdns/kubeconfig";
@@ -199,12 +199,12 @@ impl Peer for ContainerPeer {
             mounts,
             startup_timeout: self.options.start_timeout.max(timeout),
         })?;
-        super::peer::wait_listening(
+        super::wait_listening(
             &format!("the container of {}", self.options.image),
             setup.listen,
             self.options.start_timeout.max(timeout),
             || None,
-            || super::peer::tail(&started.logs(), 15),
+            || super::tail(&started.logs(), 15),
         )?;
         Ok(Box::new(Running {
             container: started,
@@ -235,8 +235,8 @@ impl Started for Running {
 
     fn new_log(&mut self) -> String {
         let (out, err) = self.container.streams();
-        let mut new = super::peer::new_lines(&out, &mut self.read.0);
-        new.push_str(&super::peer::new_lines(&err, &mut self.read.1));
+        let mut new = super::new_lines(&out, &mut self.read.0);
+        new.push_str(&super::new_lines(&err, &mut self.read.1));
         new
     }
 }

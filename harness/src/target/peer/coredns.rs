@@ -14,9 +14,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::peer::{Peer, PeerSetup};
-use super::target::TargetError;
+use super::{Peer, PeerSetup};
 use crate::resolver::corefile::{Corefile, Directive};
+use crate::target::TargetError;
 
 /// The CoreDNS version the project is tested with (`go install
 /// github.com/coredns/coredns@v1.15.0`).

@@ -3,13 +3,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::container::{ContainerOptions, ContainerPeer};
-use super::coredns::CoreDnsPeer;
-use super::external::{ExternalOptions, ExternalTarget, Server};
-use super::kube_target::{KubeOptions, KubeTarget};
+use super::emulated::{EmulatedOptions, EmulatedTarget, Server};
+use super::kube::{KubeOptions, KubeTarget};
 use super::peer::ServePeer;
-use super::target::{Capabilities, Change, ReferenceTarget, Target, TargetError};
+use super::peer::container::{ContainerOptions, ContainerPeer};
+use super::peer::coredns::CoreDnsPeer;
+use super::{Capabilities, ReferenceTarget, Target, TargetError};
 use crate::resolver::{Outcome, Question};
+use crate::scenario::Change;
 use crate::scenario::Scenario;
 
 /// A parsed `--target`.
@@ -34,7 +35,7 @@ pub enum TargetSpec {
 #[derive(Clone, Debug, Default)]
 pub struct TargetOptions {
     /// For `dns` and `serve`.
-    pub external: ExternalOptions,
+    pub external: EmulatedOptions,
     /// For `kube`: the kubeconfig.
     pub kubeconfig: Option<PathBuf>,
     /// For `kube`: the cluster DNS address.
@@ -96,7 +97,7 @@ impl TargetSpec {
         let made: Result<Box<dyn Target>, TargetError> = match self {
             TargetSpec::Reference => Ok(Box::new(ReferenceTarget::new())),
             TargetSpec::Dns(addr) => {
-                ExternalTarget::new(Server::Fixed(*addr), options.external.clone())
+                EmulatedTarget::new(Server::Fixed(*addr), options.external.clone())
                     .map(|t| Box::new(t) as Box<dyn Target>)
             }
             TargetSpec::Serve(path) => {
@@ -107,7 +108,7 @@ impl TargetSpec {
                     }),
                 };
                 exe.and_then(|exe| {
-                    ExternalTarget::new(
+                    EmulatedTarget::new(
                         Server::Managed(Box::new(ServePeer { exe })),
                         options.external.clone(),
                     )
@@ -116,7 +117,7 @@ impl TargetSpec {
             }
             TargetSpec::Coredns(path) => CoreDnsPeer::find(path.as_deref())
                 .and_then(|peer| {
-                    ExternalTarget::new(Server::Managed(Box::new(peer)), options.external.clone())
+                    EmulatedTarget::new(Server::Managed(Box::new(peer)), options.external.clone())
                 })
                 .map(|t| Box::new(t) as Box<dyn Target>),
             TargetSpec::Container(image) => {
@@ -126,7 +127,7 @@ impl TargetSpec {
                 o.image = image.clone();
                 ContainerPeer::new(o)
                     .and_then(|peer| {
-                        ExternalTarget::new(
+                        EmulatedTarget::new(
                             Server::Managed(Box::new(peer)),
                             options.external.clone(),
                         )

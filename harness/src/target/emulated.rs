@@ -22,15 +22,17 @@ use std::collections::BTreeMap;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::peer::{self, Peer, PeerSetup, Started};
-use super::record::same_answer;
-use super::target::{CacheNote, Capabilities, Change, Fault, Target, TargetError};
-use super::wire;
+use super::{Capabilities, Target, TargetError};
+use crate::check::CacheNote;
+use crate::check::compare::same_answer;
+use crate::client::wire;
 use crate::cluster::emulator::{Emulator, RESOLVER_USER};
 use crate::cluster::store::SharedApi;
 use crate::model::ClusterState;
 use crate::resolver::config::PluginKind;
 use crate::resolver::{ClusterView, Outcome, Question, Reply, ResolverConfig, answer};
 use crate::scenario::Scenario;
+use crate::scenario::{Change, Fault};
 
 /// The emulator cluster that always holds the current scenario's resolver
 /// cluster, for a server started once for the whole run.
@@ -47,7 +49,7 @@ pub enum Server {
 
 /// Options of an external target.
 #[derive(Clone, Debug)]
-pub struct ExternalOptions {
+pub struct EmulatedOptions {
     /// How long a failed check is retried while the server catches up.
     pub settle: Duration,
     /// How long to wait for a server to answer at start.
@@ -64,9 +66,9 @@ pub struct ExternalOptions {
     pub max_wait: Duration,
 }
 
-impl Default for ExternalOptions {
+impl Default for EmulatedOptions {
     fn default() -> Self {
-        ExternalOptions {
+        EmulatedOptions {
             settle: Duration::from_secs(5),
             start_timeout: Duration::from_secs(20),
             query_timeout: Duration::from_secs(1),
@@ -78,14 +80,14 @@ impl Default for ExternalOptions {
 }
 
 /// A DNS server outside the process, its world in the API emulator.
-pub struct ExternalTarget {
+pub struct EmulatedTarget {
     runtime: tokio::runtime::Runtime,
     emulator: Emulator,
     dir: PathBuf,
     owns_dir: bool,
     kubeconfig: PathBuf,
     server: Server,
-    options: ExternalOptions,
+    options: EmulatedOptions,
     exec: Option<Child>,
     process: Option<Box<dyn Started>>,
     /// The scenario's resolver cluster and how it is configured.
@@ -105,7 +107,7 @@ struct Running {
     note: Option<CacheNote>,
 }
 
-impl Drop for ExternalTarget {
+impl Drop for EmulatedTarget {
     fn drop(&mut self) {
         self.process = None;
         if let Some(mut c) = self.exec.take() {
@@ -146,10 +148,10 @@ fn err(what: &str) -> impl Fn(String) -> TargetError + '_ {
     move |e| TargetError(format!("{what}: {e}"))
 }
 
-impl ExternalTarget {
+impl EmulatedTarget {
     /// Starts the emulator (with the `current` cluster) and, for a fixed
     /// server with `exec`, the server.
-    pub fn new(server: Server, options: ExternalOptions) -> Result<ExternalTarget, TargetError> {
+    pub fn new(server: Server, options: EmulatedOptions) -> Result<EmulatedTarget, TargetError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -167,7 +169,7 @@ impl ExternalTarget {
         let kubeconfig = emulator
             .write(&dir, Some(&format!("{RESOLVER_USER}@{CURRENT}")))
             .map_err(|e| err("cannot write the kubeconfig")(e.to_string()))?;
-        let mut target = ExternalTarget {
+        let mut target = EmulatedTarget {
             runtime,
             emulator,
             dir,
@@ -414,7 +416,7 @@ fn temp_dir() -> Result<PathBuf, TargetError> {
     Ok(dir)
 }
 
-impl Target for ExternalTarget {
+impl Target for EmulatedTarget {
     fn name(&self) -> String {
         match &self.server {
             Server::Fixed(a) => format!("dns={a}"),
@@ -538,7 +540,7 @@ impl Target for ExternalTarget {
         let (Server::Managed(peer), Some(p)) = (&self.server, self.process.as_mut()) else {
             return Vec::new();
         };
-        super::target::unique_events(peer.log_events(&p.new_log()))
+        super::unique_events(peer.log_events(&p.new_log()))
     }
 
     fn take_note(&mut self) -> Option<CacheNote> {

@@ -21,11 +21,12 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::core::{ApiResource as KubeApiResource, DynamicObject};
 use serde_json::{Value, json};
 
-use super::target::{Capabilities, Change, Target, TargetError};
-use super::wire;
+use super::{Capabilities, Target, TargetError};
+use crate::client::wire;
 use crate::cluster::store::ApiResource;
 use crate::model::{ClusterState, Kind, ObjectKey, Resource};
 use crate::resolver::{Outcome, Question};
+use crate::scenario::Change;
 use crate::scenario::Scenario;
 
 /// The label every object the run creates carries.

@@ -1,189 +1,19 @@
-//! Declares what a target can do, and the in-process reference target.
-//!
-//! A target is dumb: it changes its world when told, answers questions, and
-//! moves its clock if it has one. Judging the answers is the runner's job.
+//! Runs the reference resolver in process, on a virtual clock, fed through
+//! kube-rs watchers from an in-process Kubernetes API.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use std::sync::{Arc, Mutex};
-
+use super::{Capabilities, Target, TargetError, unique_events};
+use crate::check::CacheNote;
 use crate::cluster::mock::{SharedApi, client};
-use std::collections::BTreeMap;
-
 use crate::cluster::store::{ApiResource, ApiStore, Selector, Target as ApiTarget};
 use crate::cluster::watch::{SharedState, WATCHED, WatchState, spawn};
-use crate::model::{Kind, ObjectKey, Resource};
+use crate::model::{Kind, ObjectKey};
 use crate::resolver::view::Sync;
 use crate::resolver::{Outcome, Question, ResolverConfig, answer};
-use crate::scenario::Scenario;
-
-/// What a target can do besides answering queries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Capabilities {
-    /// It can create, change and delete objects of the world.
-    pub apply_state: bool,
-    /// It has a clock the runner can move.
-    pub advance_time: bool,
-    /// Its Corefile can be replaced mid-scenario.
-    pub reconfigure: bool,
-    /// Its API can be made to fail (dropped watches, 410, outages).
-    pub inject_faults: bool,
-    /// It learns changes asynchronously: a failed check is retried for
-    /// this long before it counts (`None`: answers are current at once).
-    pub settle: Option<Duration>,
-}
-
-impl std::fmt::Display for Fault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Fault::DropWatches => f.write_str("watches dropped"),
-            Fault::ExpireHistory => f.write_str("history expired (410 Gone)"),
-            Fault::Unavailable(d) => {
-                write!(f, "API unavailable for {}", crate::scenario::humanize(*d))
-            }
-            Fault::CrdsMissing(true) => f.write_str("MCS CRDs removed"),
-            Fault::CrdsMissing(false) => f.write_str("MCS CRDs installed"),
-        }
-    }
-}
-
-/// A fault of a cluster's Kubernetes API.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Fault {
-    /// Every open watch is cut; clients re-watch from their resourceVersion.
-    DropWatches,
-    /// The event history is forgotten: re-watches get 410 Gone and relist.
-    ExpireHistory,
-    /// The API answers 503 for this long (virtual time).
-    Unavailable(Duration),
-    /// The MCS CRDs are removed (true) or installed again (false).
-    CrdsMissing(bool),
-}
-
-/// A change of one object in one cluster.
-#[allow(clippy::large_enum_variant)] // see Resource
-#[derive(Clone, Debug)]
-pub enum Change {
-    /// Create or replace.
-    Upsert(Resource),
-    /// Delete.
-    Delete(ObjectKey),
-}
-
-impl Change {
-    /// Makes the change in a cluster's API.
-    pub fn apply_to(&self, api: &mut ApiStore) {
-        match self {
-            Change::Upsert(r) => api.apply(r.clone()),
-            Change::Delete(key) => {
-                api.delete(key);
-            }
-        }
-    }
-}
-
-impl Fault {
-    /// Breaks a cluster's API this way. An outage starts here; when it ends
-    /// is the caller's clock's business.
-    pub fn apply_to(&self, api: &mut ApiStore) {
-        match self {
-            Fault::DropWatches => api.drop_watches(),
-            Fault::ExpireHistory => api.expire_history(),
-            Fault::Unavailable(_) => {
-                api.faults.unavailable = true;
-                api.drop_watches();
-            }
-            Fault::CrdsMissing(missing) => {
-                api.faults.crds_missing = *missing;
-                api.drop_watches();
-            }
-        }
-    }
-}
-
-/// Each event once, in the order first seen (retries repeat the same error).
-pub fn unique_events(events: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut unique: Vec<String> = Vec::new();
-    for e in events {
-        if !unique.contains(&e) {
-            unique.push(e);
-        }
-    }
-    unique
-}
-
-/// An answer served from the cache.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CacheNote {
-    /// Seconds since it was cached.
-    pub age: u64,
-    /// Seconds until it expires.
-    pub remaining: u64,
-    /// The Corefile line of `cache`.
-    pub line: usize,
-    /// What the resolver would answer now, when that differs (a stale answer).
-    pub fresh: Option<String>,
-}
-
-impl CacheNote {
-    /// What the resolver would answer now (`fresh`), when that differs from
-    /// the `served` answer: a stale one.
-    pub fn fresh_if_changed(fresh: &Outcome, served: &crate::resolver::Reply) -> Option<String> {
-        match fresh.reply() {
-            Some(f) if crate::run::record::same_answer(f, served) => None,
-            Some(f) => Some(crate::run::record::summary(f)),
-            None => Some("no answer".into()),
-        }
-    }
-}
-
-/// Why a target could not do what it was asked.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TargetError(pub String);
-
-/// Something that answers DNS questions for a scenario.
-pub trait Target {
-    /// A short name for reports (`reference`, `dns=127.0.0.1:53`).
-    fn name(&self) -> String;
-    /// What it says it is, for reports (`CoreDNS-1.15.0`).
-    fn version(&self) -> String {
-        format!("{} (version unknown)", self.name())
-    }
-    /// What it can do.
-    fn capabilities(&self) -> Capabilities;
-    /// Sets the target up for a scenario's initial world.
-    fn start(&mut self, scenario: &Scenario) -> Result<(), TargetError>;
-    /// Applies a change of one cluster's objects.
-    fn apply(&mut self, cluster: &str, change: &Change) -> Result<(), TargetError>;
-    /// Asks one question.
-    fn query(&mut self, question: &Question) -> Result<Outcome, TargetError>;
-    /// What the target knows about its last answer that the answer does not
-    /// say (a reference target: that it came from a stale cache).
-    fn take_note(&mut self) -> Option<CacheNote> {
-        None
-    }
-    /// Replaces the resolver's configuration (parsed, and the Corefile's text).
-    fn reconfigure(&mut self, config: &ResolverConfig, corefile: &str) -> Result<(), TargetError> {
-        let _ = (config, corefile);
-        Err(TargetError("this target cannot be reconfigured".into()))
-    }
-    /// Events the target saw that no answer shows (API errors its watchers
-    /// met), since the last call.
-    fn take_events(&mut self) -> Vec<String> {
-        Vec::new()
-    }
-    /// Injects an API fault into a cluster.
-    fn fault(&mut self, cluster: &str, fault: &Fault) -> Result<(), TargetError> {
-        let _ = (cluster, fault);
-        Err(TargetError("this target cannot inject API faults".into()))
-    }
-    /// Moves the clock.
-    fn advance(&mut self, by: Duration) -> Result<(), TargetError> {
-        let _ = by;
-        Err(TargetError("this target has no clock".into()))
-    }
-}
+use crate::scenario::{Change, Fault, Scenario};
 
 /// The reference resolver, in process: deterministic, with a virtual clock.
 ///

@@ -5,72 +5,20 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
 use serde::Serialize;
 
-use super::connect::{AddressKind, Connection};
-use super::resolve::Resolution;
+use crate::client::connect::{AddressKind, Connection};
+use crate::client::resolve::Resolution;
 use crate::model::rbac;
 use crate::model::{ClusterState, Resource, World};
 use crate::resolver::config::{Plugin, PluginKind};
 use crate::resolver::zone::relative_labels;
 use crate::resolver::{Outcome, Question};
-use crate::scenario::{Client, ResolverSetup};
-
-/// A known failure pattern.
-pub struct DiagnosisKind {
-    /// Its id, as `expect: diagnosis:` names it.
-    pub id: &'static str,
-    /// One line.
-    pub title: &'static str,
-}
-
-/// Every diagnosis mcsdns knows.
-pub const DIAGNOSES: &[DiagnosisKind] = &[
-    DiagnosisKind {
-        id: "rbac-serviceimports",
-        title: "the resolver may not list and watch ServiceImports",
-    },
-    DiagnosisKind {
-        id: "ra-flag-off",
-        title: "answers lack the RA flag",
-    },
-    DiagnosisKind {
-        id: "import-without-ips",
-        title: "the ServiceImport has no ips",
-    },
-    DiagnosisKind {
-        id: "import-missing",
-        title: "no ServiceImport for this name in the resolver's cluster",
-    },
-    DiagnosisKind {
-        id: "headless-no-ready-endpoints",
-        title: "the headless import has no ready endpoints",
-    },
-    DiagnosisKind {
-        id: "local-shadowing",
-        title: "a same-named local Service shadows the import",
-    },
-    DiagnosisKind {
-        id: "search-list-missing-clusterset",
-        title: "the search list has no clusterset zone",
-    },
-    DiagnosisKind {
-        id: "port-mismatch",
-        title: "the port is not where the backends listen",
-    },
-    DiagnosisKind {
-        id: "mcs-zone-shadowed",
-        title: "the kubernetes plugin answers the multicluster zone first",
-    },
-    DiagnosisKind {
-        id: "stale-cache",
-        title: "the answer comes from the cache; the resolver now answers otherwise",
-    },
-];
+use crate::scenario::{Client, DiagnosisId, ResolverSetup};
 
 /// Explains a stale cached answer: the world is fixed, the cache is not.
-pub fn stale_cache(cx: &Context<'_>, note: &super::target::CacheNote) -> Option<Diagnosis> {
+pub fn stale_cache(cx: &Context<'_>, note: &super::CacheNote) -> Option<Diagnosis> {
     let fresh = note.fresh.as_ref()?;
     Some(Diagnosis {
-        id: "stale-cache",
+        id: DiagnosisId::StaleCache,
         title: format!(
             "a cached answer is served for {} more second(s)",
             note.remaining
@@ -91,8 +39,8 @@ pub fn stale_cache(cx: &Context<'_>, note: &super::target::CacheNote) -> Option<
 /// One explanation attached to a result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Diagnosis {
-    /// The id (one of [`DIAGNOSES`]).
-    pub id: &'static str,
+    /// Which known failure pattern this is.
+    pub id: DiagnosisId,
     /// What is wrong, in a line.
     pub title: String,
     /// The objects, rules and lines involved.
@@ -222,7 +170,7 @@ pub fn query(cx: &Context<'_>, q: &Question, outcome: &Outcome) -> Vec<Diagnosis
             .cloned()
             .unwrap_or_else(|| "system:coredns".into());
         out.push(Diagnosis {
-            id: "rbac-serviceimports",
+            id: DiagnosisId::RbacServiceImports,
             title: format!("{} may not list and watch ServiceImports in {}", cx.resolver.identity, cx.resolver.cluster),
             detail: format!(
                 "{denial}. The identity is bound to {roles}, which has no rule for group multicluster.x-k8s.io, resource serviceimports, verbs list and watch; without it the resolver never syncs.",
@@ -247,7 +195,7 @@ pub fn query(cx: &Context<'_>, q: &Question, outcome: &Outcome) -> Vec<Diagnosis
                 _ => None,
             });
         out.push(Diagnosis {
-            id: "ra-flag-off",
+            id: DiagnosisId::RaFlagOff,
             title:
                 "the answer has no RA flag, so dig warns \"recursion requested but not available\""
                     .into(),
@@ -279,14 +227,14 @@ pub fn query(cx: &Context<'_>, q: &Question, outcome: &Outcome) -> Vec<Diagnosis
                 && (labels.len() == 3 || (labels.len() == 5 && labels[0].starts_with('_') && labels[1].starts_with('_'))) =>
         {
             out.push(Diagnosis {
-            id: "import-without-ips",
+            id: DiagnosisId::ImportWithoutIps,
             title: format!("ServiceImport {ns}/{svc} in {} has no spec.ips, so {svc_name} has no address", cx.resolver.cluster),
             detail: "the MCS controller did not fill spec.ips (Karmada does not; Submariner only with clusterset IPs enabled). A ClusterSetIP import answers A/AAAA only from spec.ips.".into(),
             fix: format!("have the MCS controller allocate a clusterset IP, or set spec.ips on ServiceImport {ns}/{svc} by hand"),
         })
         }
         Some(si) if si.is_headless() && reply.rcode == ResponseCode::NXDomain && labels.len() == 3 && cx.mcs_ready(&ns, &svc) == 0 => out.push(Diagnosis {
-            id: "headless-no-ready-endpoints",
+            id: DiagnosisId::HeadlessNoReadyEndpoints,
             title: format!("headless ServiceImport {ns}/{svc} has no ready endpoints"),
             detail: format!("no ready endpoint in EndpointSlices labelled multicluster.kubernetes.io/service-name={svc} in namespace {ns} of {}", cx.resolver.cluster),
             fix: "check that the exporting clusters' Pods are ready and that the MCS controller copies their EndpointSlices".into(),
@@ -305,7 +253,7 @@ pub fn query(cx: &Context<'_>, q: &Question, outcome: &Outcome) -> Vec<Diagnosis
                 .map(|c| c.name.as_str())
                 .collect();
             out.push(Diagnosis {
-                id: "import-missing",
+                id: DiagnosisId::ImportMissing,
                 title: format!("no ServiceImport {ns}/{svc} in {}", cx.resolver.cluster),
                 detail: if exporters.is_empty() {
                     format!("no cluster exports {ns}/{svc} (no ServiceExport), so nothing is imported")
@@ -342,7 +290,7 @@ pub fn query(cx: &Context<'_>, q: &Question, outcome: &Outcome) -> Vec<Diagnosis
             && !zone_plugins[k].fallthrough.covers(&q.name)
         {
             out.push(Diagnosis {
-                id: "mcs-zone-shadowed",
+                id: DiagnosisId::McsZoneShadowed,
                 title: format!("the kubernetes plugin answers {zone} before multicluster can"),
                 detail: format!(
                     "{cf}:{kl}: kubernetes serves {zone} and runs first (plugin.cfg order), without fallthrough; {cf}:{ml}: multicluster {zone} never sees the query",
@@ -373,7 +321,7 @@ pub fn resolve(
         None => Vec::new(),
     };
     // RA matters to dig, not to a libc stub walking its search list.
-    out.retain(|d| d.id != "ra-flag-off");
+    out.retain(|d| d.id != DiagnosisId::RaFlagOff);
     let mcs_zones: Vec<Name> = cx
         .resolver
         .config
@@ -402,7 +350,7 @@ pub fn resolve(
                 && cx.import(&ns, &svc).is_some()
             {
                 out.push(Diagnosis {
-                    id: "local-shadowing",
+                    id: DiagnosisId::LocalShadowing,
                     title: format!("{name} resolved to the local Service {ns}/{svc}, not the import"),
                     detail: format!(
                         "the search list tries {answered} before any clusterset name; Service {ns}/{svc} exists in {}, so the ServiceImport {ns}/{svc} is never reached, healthy or not",
@@ -414,7 +362,7 @@ pub fn resolve(
         }
     }
     // The name would resolve through a clusterset zone the search list lacks.
-    if (resolution.answered.is_none() || out.iter().any(|d| d.id == "local-shadowing"))
+    if (resolution.answered.is_none() || out.iter().any(|d| d.id == DiagnosisId::LocalShadowing))
         && !name.ends_with('.')
     {
         for zone in &mcs_zones {
@@ -436,7 +384,7 @@ pub fn resolve(
             });
             if let Some((full, svc, ns)) = hit {
                 out.push(Diagnosis {
-                    id: "search-list-missing-clusterset",
+                    id: DiagnosisId::SearchListMissingClusterset,
                     title: format!("the client's search list has no {zone}"),
                     detail: format!(
                         "search {} ({} in {}): {name} never becomes {full}, where ServiceImport {ns}/{svc} answers",
@@ -504,7 +452,7 @@ pub fn connect(
         ));
     }
     out.push(Diagnosis {
-        id: "port-mismatch",
+        id: DiagnosisId::PortMismatch,
         title: format!("nothing listens on port {} behind {}", c.port, c.address),
         detail,
         fix: if matches!(c.kind, AddressKind::Pod { .. }) || !c.accepts.contains(&c.port) {

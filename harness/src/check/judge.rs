@@ -4,23 +4,11 @@
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
 
+use super::Observed;
 use super::diagnose::Diagnosis;
 use crate::resolver::Outcome;
 use crate::resolver::text::{rcode_name, rdata_text};
 use crate::scenario::{Check, HeaderFlag, Section};
-
-/// What a step produced, for the comparator.
-#[derive(Clone, Debug, Default)]
-pub struct Observed {
-    /// The DNS outcome the application sees (final attempt for a resolve).
-    pub outcome: Option<Outcome>,
-    /// For resolve: the candidate that answered (`Some(None)`: none did).
-    pub candidate: Option<Option<Name>>,
-    /// For connect: whether a backend was reached.
-    pub reachable: Option<bool>,
-    /// Diagnoses attached to the result.
-    pub diagnoses: Vec<Diagnosis>,
-}
 
 /// Every check that does not hold, as a sentence.
 pub fn judge(checks: &[Check], seen: &Observed) -> Vec<String> {
@@ -54,7 +42,7 @@ pub fn judge(checks: &[Check], seen: &Observed) -> Vec<String> {
                     }
                 )
             }),
-            (Check::Diagnosis(id), _) => (!seen.diagnoses.iter().any(|d| d.id == id))
+            (Check::Diagnosis(id), _) => (!seen.diagnoses.iter().any(|d| d.id == *id))
                 .then(|| format!("expected diagnosis {id}, got {}", ids(&seen.diagnoses))),
             (Check::NoDiagnosis, _) => (!seen.diagnoses.is_empty())
                 .then(|| format!("expected no diagnosis, got {}", ids(&seen.diagnoses))),
@@ -189,7 +177,10 @@ fn ids(d: &[Diagnosis]) -> String {
     if d.is_empty() {
         "none".into()
     } else {
-        d.iter().map(|d| d.id).collect::<Vec<_>>().join(", ")
+        d.iter()
+            .map(|d| d.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
