@@ -13,6 +13,7 @@ use mcsdns::model::{Loaded, Resource, parse_manifests};
 use mcsdns::resolver::Question;
 use mcsdns::scenario::Change;
 use mcsdns::scenario::load_scenario;
+use mcsdns::target::Operation;
 use mcsdns::target::{ReferenceTarget, Target};
 
 fn import(i: usize, ip: usize) -> Resource {
@@ -46,7 +47,10 @@ fn main() {
         target.start(&scenario).expect("target starts");
         for i in 0..size {
             target
-                .apply("c1", &Change::Upsert(import(i, i)))
+                .perform(Operation::Apply {
+                    cluster: "c1",
+                    change: &Change::Upsert(import(i, i)),
+                })
                 .expect("apply");
         }
         let mut samples = Vec::with_capacity(changes);
@@ -58,9 +62,12 @@ fn main() {
             let want = format!("10.{}.{}.{}", 60 + ip / 65536, (ip / 256) % 256, ip % 256);
             let t = Instant::now();
             target
-                .apply("c1", &Change::Upsert(import(i, ip)))
+                .perform(Operation::Apply {
+                    cluster: "c1",
+                    change: &Change::Upsert(import(i, ip)),
+                })
                 .expect("apply");
-            let outcome = target.query(&q).expect("query");
+            let outcome = target.ask(&q).map(|a| a.outcome).expect("query");
             let elapsed = t.elapsed();
             let got = outcome
                 .reply()

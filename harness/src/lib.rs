@@ -20,8 +20,9 @@
 //! ```
 #![warn(missing_docs)]
 
-// Layers, lowest first: each module imports only from those above it here
-// (tests/layers.rs holds the order).
+// The modules are layers: error, model, resolver, cluster, scenario,
+// client, check, target, run, report, each importing only from those before
+// it (tests/layers.rs holds the order; docs/architecture.md explains it).
 pub mod check;
 pub mod client;
 pub mod cluster;

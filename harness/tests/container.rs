@@ -27,7 +27,7 @@ fn image(image: &str) -> Option<ContainerPeer> {
     let peer = match ContainerPeer::new(options) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("skipped: {}", e.0);
+            eprintln!("skipped: {e}");
             return None;
         }
     };
@@ -103,7 +103,7 @@ fn the_coredns_image_answers_as_the_coredns_program() {
     ) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("skipped: {}", e.0);
+            eprintln!("skipped: {e}");
             return;
         }
     };

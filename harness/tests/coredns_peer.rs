@@ -23,7 +23,7 @@ fn coredns() -> Option<CoreDnsPeer> {
     match CoreDnsPeer::find(path.as_deref()) {
         Ok(p) => Some(p),
         Err(e) => {
-            eprintln!("skipped: {}", e.0);
+            eprintln!("skipped: {e}");
             None
         }
     }

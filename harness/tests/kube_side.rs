@@ -15,6 +15,7 @@ use mcsdns::resolver::{ClusterView, Profile, Question, ResolverConfig, answer};
 use mcsdns::run::{run_scenario, suite};
 use mcsdns::scenario::load_scenario;
 use mcsdns::scenario::{Change, Fault};
+use mcsdns::target::Operation;
 use mcsdns::target::{ReferenceTarget, Target};
 
 fn repo() -> PathBuf {
@@ -143,20 +144,49 @@ fn after_any_sequence_of_changes_and_faults_the_view_equals_the_world() {
                 0..=4 => {
                     let r = import(i, rng.next(1000));
                     world.apply(r.clone(), None);
-                    target.apply("c1", &Change::Upsert(r)).unwrap();
+                    target
+                        .perform(Operation::Apply {
+                            cluster: "c1",
+                            change: &Change::Upsert(r),
+                        })
+                        .unwrap();
                 }
                 5..=6 => {
                     let key = ObjectKey::new(Kind::ServiceImport, "default", &format!("s{i}"));
                     world.delete(&key);
-                    target.apply("c1", &Change::Delete(key)).unwrap();
+                    target
+                        .perform(Operation::Apply {
+                            cluster: "c1",
+                            change: &Change::Delete(key),
+                        })
+                        .unwrap();
                 }
-                7 => target.fault("c1", &Fault::DropWatches).unwrap(),
-                8 => target.fault("c1", &Fault::ExpireHistory).unwrap(),
+                7 => {
+                    target
+                        .perform(Operation::Fault {
+                            cluster: "c1",
+                            fault: &Fault::DropWatches,
+                        })
+                        .unwrap();
+                }
+                8 => {
+                    target
+                        .perform(Operation::Fault {
+                            cluster: "c1",
+                            fault: &Fault::ExpireHistory,
+                        })
+                        .unwrap();
+                }
                 _ => {
                     target
-                        .fault("c1", &Fault::Unavailable(std::time::Duration::from_secs(3)))
+                        .perform(Operation::Fault {
+                            cluster: "c1",
+                            fault: &Fault::Unavailable(std::time::Duration::from_secs(3)),
+                        })
                         .unwrap();
-                    target.advance(std::time::Duration::from_secs(3)).unwrap();
+                    target
+                        .perform(Operation::Advance(std::time::Duration::from_secs(3)))
+                        .unwrap();
                 }
             }
         }

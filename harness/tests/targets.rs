@@ -229,7 +229,10 @@ fn real_cluster_mode_never_touches_an_object_it_did_not_create() {
         });
     c.emulator.api("member2").unwrap().lock().unwrap().apply(ns);
     let err = kube.start(&scenario).unwrap_err();
-    assert!(err.0.contains("was not created by this run"), "{}", err.0);
+    assert!(
+        err.to_string().contains("was not created by this run"),
+        "{err}"
+    );
     drop(kube);
     // It is still there, unlabelled.
     let api = c.emulator.api("member2").unwrap();

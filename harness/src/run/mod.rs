@@ -3,6 +3,8 @@
 
 pub mod bundle;
 pub mod diff;
+pub mod observe;
+pub mod perform;
 pub mod record;
 pub mod result;
 pub mod runner;

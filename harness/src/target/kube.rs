@@ -21,7 +21,7 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::core::{ApiResource as KubeApiResource, DynamicObject};
 use serde_json::{Value, json};
 
-use super::{Capabilities, Target, TargetError};
+use super::{Answer, Capabilities, Events, Operation, Target, TargetError};
 use crate::client::wire;
 use crate::cluster::store::ApiResource;
 use crate::model::{ClusterState, Kind, ObjectKey, Resource};
@@ -231,7 +231,7 @@ impl KubeTarget {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| TargetError(format!("cannot start a runtime: {e}")))?;
+            .map_err(|e| TargetError::failed(format!("cannot start a runtime: {e}")))?;
         let mut clients = BTreeMap::new();
         for (cluster, context) in &options.contexts {
             let client = runtime
@@ -252,7 +252,7 @@ impl KubeTarget {
                         }
                     }
                 })
-                .map_err(|e| TargetError(format!("context {context}: {e}")))?;
+                .map_err(|e| TargetError::failed(format!("context {context}: {e}")))?;
             clients.insert(cluster.clone(), client);
         }
         Ok(KubeTarget {
@@ -275,7 +275,7 @@ impl KubeTarget {
 
     fn client(&self, cluster: &str) -> Result<kube::Client, TargetError> {
         self.clients.get(cluster).cloned().ok_or_else(|| {
-            TargetError(format!(
+            TargetError::failed(format!(
                 "the scenario's cluster {cluster} has no context: name it in --target kube={cluster}:CONTEXT"
             ))
         })
@@ -314,20 +314,20 @@ impl KubeTarget {
             let fresh = match api.get_opt(&name).await {
                 Ok(Some(existing)) => {
                     if existing.metadata.labels.as_ref().and_then(|l| l.get(RUN_LABEL)) != Some(&run) {
-                        return Err(TargetError(format!(
+                        return Err(TargetError::failed(format!(
                             "{key} exists and was not created by this run (no {RUN_LABEL}={run} label): not touched"
                         )));
                     }
                     Ok(false)
                 }
                 Ok(None) => Ok(true),
-                Err(e) => Err(TargetError(format!("cannot read {key}: {e}"))),
+                Err(e) => Err(TargetError::failed(format!("cannot read {key}: {e}"))),
             }?;
             let object: DynamicObject = serde_json::from_value(body)
-                .map_err(|e| TargetError(format!("cannot encode {key}: {e}")))?;
+                .map_err(|e| TargetError::failed(format!("cannot encode {key}: {e}")))?;
             api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&object))
                 .await
-                .map_err(|e| TargetError(format!("cannot apply {key}: {e}")))?;
+                .map_err(|e| TargetError::failed(format!("cannot apply {key}: {e}")))?;
             Ok::<bool, TargetError>(fresh)
         })?;
         if fresh {
@@ -356,13 +356,13 @@ impl KubeTarget {
                     api.delete(&key.name, &DeleteParams::default())
                         .await
                         .map(|_| ())
-                        .map_err(|e| TargetError(format!("cannot delete {key}: {e}")))
+                        .map_err(|e| TargetError::failed(format!("cannot delete {key}: {e}")))
                 }
-                Ok(Some(_)) => Err(TargetError(format!(
+                Ok(Some(_)) => Err(TargetError::failed(format!(
                     "{key} was not created by this run: not deleted"
                 ))),
                 Ok(None) => Ok(()),
-                Err(e) => Err(TargetError(format!("cannot read {key}: {e}"))),
+                Err(e) => Err(TargetError::failed(format!("cannot read {key}: {e}"))),
             }
         })?;
         self.created.retain(|c| {
@@ -385,24 +385,24 @@ impl KubeTarget {
             let list = pods
                 .list(&kube::api::ListParams::default().labels("k8s-app=kube-dns"))
                 .await
-                .map_err(|e| TargetError(format!("cannot list the kube-dns Pods of {cluster}: {e}")))?;
+                .map_err(|e| TargetError::failed(format!("cannot list the kube-dns Pods of {cluster}: {e}")))?;
             let pod = list
                 .items
                 .iter()
                 .filter_map(|p| p.metadata.name.clone())
                 .next()
                 .ok_or_else(|| {
-                    TargetError(format!(
+                    TargetError::failed(format!(
                         "cluster {cluster} has no Pod labelled k8s-app=kube-dns in kube-system to port-forward to; give --dns ADDR"
                     ))
                 })?;
             let mut forwarder = pods
                 .portforward(&pod, &[53])
                 .await
-                .map_err(|e| TargetError(format!("cannot port-forward to {pod}:53: {e}")))?;
+                .map_err(|e| TargetError::failed(format!("cannot port-forward to {pod}:53: {e}")))?;
             let stream = forwarder
                 .take_stream(53)
-                .ok_or_else(|| TargetError(format!("the port-forward to {pod} has no stream for port 53")))?;
+                .ok_or_else(|| TargetError::failed(format!("the port-forward to {pod} has no stream for port 53")))?;
             Ok::<_, TargetError>(Forward {
                 cluster: cluster.clone(),
                 pod,
@@ -443,11 +443,11 @@ impl KubeTarget {
                     tracing::debug!(pod = %f.pod, "port-forward broke ({e}); opening a new one");
                     self.forward = None;
                 }
-                Err(e) => return Err(TargetError(e)),
+                Err(e) => return Err(TargetError::failed(e)),
             }
         }
-        Err(TargetError(
-            "the port-forward could not be kept open".into(),
+        Err(TargetError::failed(
+            "the port-forward could not be kept open",
         ))
     }
 
@@ -536,6 +536,28 @@ fn ordered<'a>(state: &'a ClusterState, rename: &Rename) -> Vec<&'a Resource> {
     out
 }
 
+impl KubeTarget {
+    fn change(&mut self, cluster: &str, change: &Change) -> Result<(), TargetError> {
+        if !self.clients.contains_key(cluster) {
+            return Ok(());
+        }
+        match change {
+            Change::Upsert(r) => {
+                if r.kind().is_namespaced() && !self.rename.namespaces.contains(&r.key().namespace)
+                {
+                    return Err(TargetError::failed(format!(
+                        "{} is in namespace {}, which the scenario's world does not use: declare it in the world",
+                        r.key(),
+                        r.key().namespace
+                    )));
+                }
+                self.put(cluster, r)
+            }
+            Change::Delete(k) => self.remove(cluster, k),
+        }
+    }
+}
+
 impl Target for KubeTarget {
     fn name(&self) -> String {
         let list: Vec<String> = self
@@ -550,14 +572,12 @@ impl Target for KubeTarget {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             apply_state: true,
-            advance_time: false,
-            reconfigure: false,
-            inject_faults: false,
             settle: Some(self.options.settle),
+            ..Capabilities::ANSWER_ONLY
         }
     }
 
-    fn start(&mut self, scenario: &Scenario) -> Result<(), TargetError> {
+    fn start(&mut self, scenario: &Scenario) -> Result<Events, TargetError> {
         for p in self.clean_up() {
             eprintln!("mcsdns: {p}");
         }
@@ -586,7 +606,7 @@ impl Target for KubeTarget {
         for (cluster, state) in &scenario.world.clusters {
             if !self.clients.contains_key(cluster) {
                 if *cluster == scenario.resolver.cluster {
-                    return Err(TargetError(format!(
+                    return Err(TargetError::failed(format!(
                         "the resolver's cluster {cluster} has no context: name it in --target kube={cluster}:CONTEXT"
                     )));
                 }
@@ -608,37 +628,30 @@ impl Target for KubeTarget {
                 self.put(cluster, r)?;
             }
         }
-        Ok(())
+        Ok(Vec::new())
     }
 
-    fn apply(&mut self, cluster: &str, change: &Change) -> Result<(), TargetError> {
-        if !self.clients.contains_key(cluster) {
-            return Ok(());
-        }
-        match change {
-            Change::Upsert(r) => {
-                if r.kind().is_namespaced() && !self.rename.namespaces.contains(&r.key().namespace)
-                {
-                    return Err(TargetError(format!(
-                        "{} is in namespace {}, which the scenario's world does not use: declare it in the world",
-                        r.key(),
-                        r.key().namespace
-                    )));
-                }
-                self.put(cluster, r)
+    fn perform(&mut self, operation: Operation<'_>) -> Result<Events, TargetError> {
+        match operation {
+            Operation::Apply { cluster, change } => self.change(cluster, change)?,
+            other => {
+                return Err(TargetError::Unsupported {
+                    target: self.name(),
+                    capability: other.needs(),
+                });
             }
-            Change::Delete(k) => self.remove(cluster, k),
         }
+        Ok(Vec::new())
     }
 
-    fn query(&mut self, question: &Question) -> Result<Outcome, TargetError> {
+    fn ask(&mut self, question: &Question) -> Result<Answer, TargetError> {
         let asked = Question::new(self.rename.to_run(&question.name), question.qtype);
         let outcome = match self.options.dns {
             Some(addr) => wire::ask(addr, &asked, self.options.query_timeout)
-                .map_err(|e| TargetError(e.to_string()))?,
+                .map_err(|e| TargetError::failed(e.to_string()))?,
             None => self.ask_forwarded(&asked)?,
         };
-        Ok(match outcome {
+        Ok(Answer::plain(match outcome {
             Outcome::Reply(mut r) => {
                 for section in [&mut r.answers, &mut r.authorities, &mut r.additionals] {
                     *section = section
@@ -649,7 +662,7 @@ impl Target for KubeTarget {
                 Outcome::Reply(r)
             }
             silent => silent,
-        })
+        }))
     }
 }
 

@@ -1,8 +1,12 @@
-//! Declares what a target can do: the contract between the runner and
-//! every implementation under test.
+//! Declares what a target is: the contract between the runner and every
+//! implementation under test.
 //!
-//! A target is dumb: it changes its world when told, answers questions, and
-//! moves its clock if it has one. Judging the answers is the runner's job.
+//! A target is dumb: it sets up a scenario's world, performs what it is
+//! told (change an object, break the API, move the clock, reload its
+//! Corefile) and answers questions. Judging the answers is the runner's
+//! job. Whether a target can perform an operation is stated once, in its
+//! [`Capabilities`]; the runner skips what a target cannot do, with the
+//! reason, and never asks it.
 
 pub mod emulated;
 pub mod kube;
@@ -10,6 +14,8 @@ pub mod peer;
 pub mod reference;
 pub mod spec;
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use reference::ReferenceTarget;
@@ -17,6 +23,72 @@ pub use reference::ReferenceTarget;
 use crate::check::CacheNote;
 use crate::resolver::{Outcome, Question, ResolverConfig};
 use crate::scenario::{Change, Fault, Scenario};
+
+/// One thing a target can be asked to do besides answering.
+#[derive(Clone, Copy, Debug)]
+pub enum Operation<'a> {
+    /// Create, replace or delete an object of a cluster.
+    Apply {
+        /// The cluster.
+        cluster: &'a str,
+        /// The change.
+        change: &'a Change,
+    },
+    /// Make a cluster's API misbehave.
+    Fault {
+        /// The cluster.
+        cluster: &'a str,
+        /// What goes wrong.
+        fault: &'a Fault,
+    },
+    /// Move the clock.
+    Advance(Duration),
+    /// Replace the resolver's configuration.
+    Reconfigure {
+        /// The configuration, parsed.
+        config: &'a ResolverConfig,
+        /// The Corefile's text, for targets that run a real server.
+        corefile: &'a str,
+    },
+}
+
+impl Operation<'_> {
+    /// What a target must be able to do to perform it.
+    pub fn needs(&self) -> Capability {
+        match self {
+            Operation::Apply { .. } => Capability::ApplyState,
+            Operation::Fault { .. } => Capability::InjectFaults,
+            Operation::Advance(_) => Capability::AdvanceTime,
+            Operation::Reconfigure { .. } => Capability::Reconfigure,
+        }
+    }
+}
+
+/// One kind of operation a target may or may not support.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capability {
+    /// Create, change and delete objects of the world.
+    ApplyState,
+    /// Move a clock.
+    AdvanceTime,
+    /// Replace the Corefile mid-scenario.
+    Reconfigure,
+    /// Make the API fail (dropped watches, 410, outages).
+    InjectFaults,
+}
+
+impl Capability {
+    /// What a target without it cannot do, after its name
+    /// (`target dns=… cannot be reconfigured`).
+    pub fn lacking(self) -> &'static str {
+        match self {
+            Capability::ApplyState => "cannot change the world",
+            Capability::AdvanceTime => "has no clock to advance",
+            Capability::Reconfigure => "cannot be reconfigured",
+            Capability::InjectFaults => "cannot inject API faults",
+        }
+    }
+}
 
 /// What a target can do besides answering queries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,8 +106,33 @@ pub struct Capabilities {
     pub settle: Option<Duration>,
 }
 
+impl Capabilities {
+    /// Only answering: nothing can be changed.
+    pub const ANSWER_ONLY: Capabilities = Capabilities {
+        apply_state: false,
+        advance_time: false,
+        reconfigure: false,
+        inject_faults: false,
+        settle: None,
+    };
+
+    /// Whether the target can do this.
+    pub fn has(&self, capability: Capability) -> bool {
+        match capability {
+            Capability::ApplyState => self.apply_state,
+            Capability::AdvanceTime => self.advance_time,
+            Capability::Reconfigure => self.reconfigure,
+            Capability::InjectFaults => self.inject_faults,
+        }
+    }
+}
+
+/// What a target saw that no answer shows (API errors its watchers met, a
+/// peer's log lines), each once, in the order seen.
+pub type Events = Vec<String>;
+
 /// Each event once, in the order first seen (retries repeat the same error).
-pub fn unique_events(events: impl IntoIterator<Item = String>) -> Vec<String> {
+pub fn unique_events(events: impl IntoIterator<Item = String>) -> Events {
     let mut unique: Vec<String> = Vec::new();
     for e in events {
         if !unique.contains(&e) {
@@ -45,10 +142,95 @@ pub fn unique_events(events: impl IntoIterator<Item = String>) -> Vec<String> {
     unique
 }
 
+/// What a target answered to one question.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The DNS outcome, as a client sees it.
+    pub outcome: Outcome,
+    /// Set when the answer came from a cache (a stale one says what the
+    /// resolver would answer now).
+    pub cache: Option<CacheNote>,
+    /// Events since the target last reported.
+    pub events: Events,
+}
+
+impl Answer {
+    /// An answer with nothing more to say.
+    pub fn plain(outcome: Outcome) -> Answer {
+        Answer {
+            outcome,
+            cache: None,
+            events: Vec::new(),
+        }
+    }
+}
+
 /// Why a target could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TargetError(pub String);
+pub enum TargetError {
+    /// Asked before [`Target::start`].
+    #[error("not started")]
+    NotStarted,
+    /// Asked for an operation its capabilities do not include.
+    #[error("target {target} {}", .capability.lacking())]
+    Unsupported {
+        /// The target's name.
+        target: String,
+        /// What it lacks.
+        capability: Capability,
+    },
+    /// A program it needs is not installed.
+    #[error("{what} not found ({looked}); {install}")]
+    Missing {
+        /// The program.
+        what: String,
+        /// Where it looked.
+        looked: String,
+        /// How to install it, or where to point at it.
+        install: String,
+    },
+    /// A server it started could not bind its port (taken meanwhile).
+    #[error("{name} {why} before it answered DNS: {addr} is in use; its log ends:\n{log}")]
+    PortInUse {
+        /// The server.
+        name: String,
+        /// The address it was to listen on.
+        addr: SocketAddr,
+        /// How it ended (`exited (exit status: 1)`).
+        why: String,
+        /// Its last log lines.
+        log: String,
+    },
+    /// A file or folder it needs could not be written or read.
+    #[error("cannot {action} {}: {source}", .path.display())]
+    File {
+        /// What it tried (`write`, `read`, `create`).
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// Anything else, in words.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl TargetError {
+    /// An error in words.
+    pub fn failed(why: impl Into<String>) -> TargetError {
+        TargetError::Failed(why.into())
+    }
+
+    /// A file that could not be written, read or created.
+    pub fn file(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        TargetError::File {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
 
 /// Something that answers DNS questions for a scenario.
 pub trait Target {
@@ -58,37 +240,12 @@ pub trait Target {
     fn version(&self) -> String {
         format!("{} (version unknown)", self.name())
     }
-    /// What it can do.
+    /// What it can do; the runner asks for nothing else.
     fn capabilities(&self) -> Capabilities;
     /// Sets the target up for a scenario's initial world.
-    fn start(&mut self, scenario: &Scenario) -> Result<(), TargetError>;
-    /// Applies a change of one cluster's objects.
-    fn apply(&mut self, cluster: &str, change: &Change) -> Result<(), TargetError>;
+    fn start(&mut self, scenario: &Scenario) -> Result<Events, TargetError>;
+    /// Performs one operation its capabilities include.
+    fn perform(&mut self, operation: Operation<'_>) -> Result<Events, TargetError>;
     /// Asks one question.
-    fn query(&mut self, question: &Question) -> Result<Outcome, TargetError>;
-    /// What the target knows about its last answer that the answer does not
-    /// say (a reference target: that it came from a stale cache).
-    fn take_note(&mut self) -> Option<CacheNote> {
-        None
-    }
-    /// Replaces the resolver's configuration (parsed, and the Corefile's text).
-    fn reconfigure(&mut self, config: &ResolverConfig, corefile: &str) -> Result<(), TargetError> {
-        let _ = (config, corefile);
-        Err(TargetError("this target cannot be reconfigured".into()))
-    }
-    /// Events the target saw that no answer shows (API errors its watchers
-    /// met), since the last call.
-    fn take_events(&mut self) -> Vec<String> {
-        Vec::new()
-    }
-    /// Injects an API fault into a cluster.
-    fn fault(&mut self, cluster: &str, fault: &Fault) -> Result<(), TargetError> {
-        let _ = (cluster, fault);
-        Err(TargetError("this target cannot inject API faults".into()))
-    }
-    /// Moves the clock.
-    fn advance(&mut self, by: Duration) -> Result<(), TargetError> {
-        let _ = by;
-        Err(TargetError("this target has no clock".into()))
-    }
+    fn ask(&mut self, question: &Question) -> Result<Answer, TargetError>;
 }

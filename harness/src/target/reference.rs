@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Capabilities, Target, TargetError, unique_events};
+use super::{Answer, Capabilities, Events, Operation, Target, TargetError, unique_events};
 use crate::check::CacheNote;
 use crate::cluster::mock::{SharedApi, client};
 use crate::cluster::store::{ApiResource, ApiStore, Selector, Target as ApiTarget};
@@ -28,23 +28,22 @@ use crate::scenario::{Change, Fault, Scenario};
 #[derive(Default)]
 pub struct ReferenceTarget {
     clock: Duration,
-    state: Option<Running>,
+    state: Option<Session>,
 }
 
-struct Running {
+struct Session {
     runtime: tokio::runtime::Runtime,
     api: SharedApi,
     watch: SharedState,
     cluster: String,
     identity: String,
     config: ResolverConfig,
-    note: Option<CacheNote>,
     cache: crate::resolver::cache::Cache,
     down_until: Option<Duration>,
     events_seen: usize,
 }
 
-impl Drop for Running {
+impl Drop for Session {
     fn drop(&mut self) {
         // End the watch streams so the runtime's tasks finish.
         if let Ok(mut api) = self.api.lock() {
@@ -57,7 +56,7 @@ impl Drop for Running {
 /// longer than kube's largest watcher backoff.
 const SETTLE_LIMIT: Duration = Duration::from_secs(120);
 
-impl Running {
+impl Session {
     /// Whether every watcher has caught up with the API, or cannot.
     fn caught_up(&self) -> bool {
         let (Ok(api), Ok(st)) = (self.api.lock(), self.watch.lock()) else {
@@ -148,11 +147,6 @@ impl ReferenceTarget {
         ReferenceTarget::default()
     }
 
-    /// The virtual time since the scenario started.
-    pub fn now(&self) -> Duration {
-        self.clock
-    }
-
     /// The watch errors seen so far (the API's own words).
     pub fn watch_errors(&self) -> Vec<String> {
         self.state
@@ -173,10 +167,77 @@ impl ReferenceTarget {
             .and_then(|s| s.watch.lock().ok().map(|w| w.view.clone()))
     }
 
-    fn running(&mut self) -> Result<&mut Running, TargetError> {
-        self.state
-            .as_mut()
-            .ok_or_else(|| TargetError("not started".into()))
+    fn session(&mut self) -> Result<&mut Session, TargetError> {
+        self.state.as_mut().ok_or(TargetError::NotStarted)
+    }
+
+    fn change(&mut self, cluster: &str, change: &Change) -> Result<(), TargetError> {
+        let s = self.session()?;
+        if cluster != s.cluster {
+            // The resolver watches only its own cluster.
+            return Ok(());
+        }
+        if let Ok(mut api) = s.api.lock() {
+            change.apply_to(&mut api);
+        }
+        s.settle();
+        Ok(())
+    }
+
+    fn fault(&mut self, cluster: &str, fault: &Fault) -> Result<(), TargetError> {
+        let now = self.clock;
+        let s = self.session()?;
+        if cluster != s.cluster {
+            return Ok(());
+        }
+        if let Ok(mut api) = s.api.lock() {
+            fault.apply_to(&mut api);
+        }
+        if let Fault::Unavailable(d) = fault {
+            s.down_until = Some(now + *d);
+        }
+        s.settle_at_least(Duration::from_secs(1));
+        Ok(())
+    }
+
+    fn advance(&mut self, by: Duration) -> Result<(), TargetError> {
+        self.clock = self
+            .clock
+            .checked_add(by)
+            .ok_or_else(|| TargetError::failed("the virtual clock would overflow"))?;
+        let now = self.clock;
+        let s = self.session()?;
+        if s.down_until.is_some_and(|t| now >= t) {
+            s.down_until = None;
+            if let Ok(mut api) = s.api.lock() {
+                api.faults.unavailable = false;
+            }
+        }
+        // The watchers' own timers (retries) follow the scenario's clock.
+        s.settle_at_least(by.min(Duration::from_secs(24 * 3600)));
+        Ok(())
+    }
+
+    fn reconfigure(&mut self, config: &ResolverConfig) -> Result<(), TargetError> {
+        let s = self.session()?;
+        s.config = config.clone();
+        // A reload builds new plugin instances: the cache starts empty.
+        s.cache.clear();
+        Ok(())
+    }
+
+    /// The watch errors since the last report, each once.
+    fn events(&mut self) -> Events {
+        let Some(s) = self.state.as_mut() else {
+            return Vec::new();
+        };
+        let Ok(w) = s.watch.lock() else {
+            return Vec::new();
+        };
+        let (new, total) = w.errors_since(s.events_seen);
+        let new: Vec<String> = new.map(|e| format!("api: {e}")).collect();
+        s.events_seen = total;
+        unique_events(new)
     }
 }
 
@@ -202,18 +263,20 @@ impl Target for ReferenceTarget {
         }
     }
 
-    fn start(&mut self, scenario: &Scenario) -> Result<(), TargetError> {
+    fn start(&mut self, scenario: &Scenario) -> Result<Events, TargetError> {
         let cluster = scenario
             .world
             .clusters
             .get(&scenario.resolver.cluster)
-            .ok_or_else(|| TargetError(format!("no cluster {}", scenario.resolver.cluster)))?;
+            .ok_or_else(|| {
+                TargetError::failed(format!("no cluster {}", scenario.resolver.cluster))
+            })?;
         self.state = None;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .start_paused(true)
             .build()
-            .map_err(|e| TargetError(format!("cannot start a runtime: {e}")))?;
+            .map_err(|e| TargetError::failed(format!("cannot start a runtime: {e}")))?;
         let api: SharedApi = Arc::new(Mutex::new(ApiStore::new(cluster)));
         let watch: SharedState = Arc::new(Mutex::new(WatchState::default()));
         {
@@ -221,125 +284,72 @@ impl Target for ReferenceTarget {
             spawn(&client(api.clone(), &scenario.resolver.identity), &watch);
         }
         self.clock = Duration::ZERO;
-        let running = Running {
+        let session = Session {
             runtime,
             api,
             watch,
             cluster: scenario.resolver.cluster.clone(),
             identity: scenario.resolver.identity.clone(),
             config: scenario.resolver.config.clone(),
-            note: None,
             cache: Default::default(),
             down_until: None,
             events_seen: 0,
         };
-        running.settle();
-        self.state = Some(running);
-        Ok(())
+        session.settle();
+        self.state = Some(session);
+        Ok(self.events())
     }
 
-    fn apply(&mut self, cluster: &str, change: &Change) -> Result<(), TargetError> {
-        let s = self.running()?;
-        if cluster != s.cluster {
-            // The resolver watches only its own cluster.
-            return Ok(());
+    fn perform(&mut self, operation: Operation<'_>) -> Result<Events, TargetError> {
+        match operation {
+            Operation::Apply { cluster, change } => self.change(cluster, change)?,
+            Operation::Fault { cluster, fault } => self.fault(cluster, fault)?,
+            Operation::Advance(by) => self.advance(by)?,
+            Operation::Reconfigure { config, .. } => self.reconfigure(config)?,
         }
-        if let Ok(mut api) = s.api.lock() {
-            change.apply_to(&mut api);
-        }
-        s.settle();
-        Ok(())
+        Ok(self.events())
     }
 
-    fn query(&mut self, question: &Question) -> Result<Outcome, TargetError> {
+    fn ask(&mut self, question: &Question) -> Result<Answer, TargetError> {
         let now = self.clock;
-        let s = self.running()?;
+        let s = self.session()?;
         let view = s
             .watch
             .lock()
             .map(|w| w.view.clone())
-            .map_err(|_| TargetError("watch state poisoned".into()))?;
+            .map_err(|_| TargetError::failed("watch state poisoned"))?;
         let policy = s.config.cache_for(&question.name).cloned();
-        s.note = None;
-        if let Some(p) = &policy
-            && let Some(crate::resolver::cache::Hit {
-                reply: hit,
-                age,
-                remaining,
-            }) = s.cache.get(question, now)
-        {
-            let fresh = answer(&s.config, &view, question);
-            s.note = Some(CacheNote {
-                age,
-                remaining,
-                line: p.line,
-                fresh: CacheNote::fresh_if_changed(&fresh, &hit),
-            });
-            return Ok(Outcome::Reply(hit));
-        }
-        let mut outcome = answer(&s.config, &view, question);
-        if let (Some(policy), Outcome::Reply(reply)) = (&policy, &mut outcome) {
-            s.cache.put(question, reply, policy, now);
-        }
-        Ok(outcome)
-    }
-
-    fn take_note(&mut self) -> Option<CacheNote> {
-        self.state.as_mut().and_then(|s| s.note.take())
-    }
-
-    fn take_events(&mut self) -> Vec<String> {
-        let Some(s) = self.state.as_mut() else {
-            return Vec::new();
+        let mut cache = None;
+        let outcome = match &policy {
+            Some(p) => match s.cache.get(question, now) {
+                Some(crate::resolver::cache::Hit {
+                    reply: hit,
+                    age,
+                    remaining,
+                }) => {
+                    let fresh = answer(&s.config, &view, question);
+                    cache = Some(CacheNote {
+                        age,
+                        remaining,
+                        line: p.line,
+                        fresh: CacheNote::fresh_if_changed(&fresh, &hit),
+                    });
+                    Outcome::Reply(hit)
+                }
+                None => {
+                    let mut outcome = answer(&s.config, &view, question);
+                    if let Outcome::Reply(reply) = &mut outcome {
+                        s.cache.put(question, reply, p, now);
+                    }
+                    outcome
+                }
+            },
+            None => answer(&s.config, &view, question),
         };
-        let Ok(w) = s.watch.lock() else {
-            return Vec::new();
-        };
-        let (new, total) = w.errors_since(s.events_seen);
-        let new: Vec<String> = new.map(|e| format!("api: {e}")).collect();
-        s.events_seen = total;
-        unique_events(new)
-    }
-
-    fn reconfigure(&mut self, config: &ResolverConfig, _corefile: &str) -> Result<(), TargetError> {
-        let s = self.running()?;
-        s.config = config.clone();
-        // A reload builds new plugin instances: the cache starts empty.
-        s.cache.clear();
-        Ok(())
-    }
-
-    fn fault(&mut self, cluster: &str, fault: &Fault) -> Result<(), TargetError> {
-        let now = self.clock;
-        let s = self.running()?;
-        if cluster != s.cluster {
-            return Ok(());
-        }
-        if let Ok(mut api) = s.api.lock() {
-            fault.apply_to(&mut api);
-        }
-        if let Fault::Unavailable(d) = fault {
-            s.down_until = Some(now + *d);
-        }
-        s.settle_at_least(Duration::from_secs(1));
-        Ok(())
-    }
-
-    fn advance(&mut self, by: Duration) -> Result<(), TargetError> {
-        self.clock = self
-            .clock
-            .checked_add(by)
-            .ok_or_else(|| TargetError("the virtual clock would overflow".into()))?;
-        let now = self.clock;
-        let s = self.running()?;
-        if s.down_until.is_some_and(|t| now >= t) {
-            s.down_until = None;
-            if let Ok(mut api) = s.api.lock() {
-                api.faults.unavailable = false;
-            }
-        }
-        // The watchers' own timers (retries) follow the scenario's clock.
-        s.settle_at_least(by.min(Duration::from_secs(24 * 3600)));
-        Ok(())
+        Ok(Answer {
+            outcome,
+            cache,
+            events: self.events(),
+        })
     }
 }

@@ -8,9 +8,8 @@ use super::kube::{KubeOptions, KubeTarget};
 use super::peer::ServePeer;
 use super::peer::container::{ContainerOptions, ContainerPeer};
 use super::peer::coredns::CoreDnsPeer;
-use super::{Capabilities, ReferenceTarget, Target, TargetError};
-use crate::resolver::{Outcome, Question};
-use crate::scenario::Change;
+use super::{Answer, Capabilities, Events, Operation, ReferenceTarget, Target, TargetError};
+use crate::resolver::Question;
 use crate::scenario::Scenario;
 
 /// A parsed `--target`.
@@ -104,7 +103,7 @@ impl TargetSpec {
                 let exe = match path {
                     Some(p) => Ok(p.clone()),
                     None => std::env::current_exe().map_err(|e| {
-                        TargetError(format!("cannot find the mcsdns executable: {e}"))
+                        TargetError::failed(format!("cannot find the mcsdns executable: {e}"))
                     }),
                 };
                 exe.and_then(|exe| {
@@ -146,7 +145,7 @@ impl TargetSpec {
         made.unwrap_or_else(|e| {
             Box::new(Broken {
                 name: self.to_string(),
-                why: e.0,
+                why: e.to_string(),
             })
         })
     }
@@ -181,22 +180,16 @@ impl Target for Broken {
         self.name.clone()
     }
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            apply_state: false,
-            advance_time: false,
-            reconfigure: false,
-            inject_faults: false,
-            settle: None,
-        }
+        Capabilities::ANSWER_ONLY
     }
-    fn start(&mut self, _: &Scenario) -> Result<(), TargetError> {
-        Err(TargetError(self.why.clone()))
+    fn start(&mut self, _: &Scenario) -> Result<Events, TargetError> {
+        Err(TargetError::failed(self.why.clone()))
     }
-    fn apply(&mut self, _: &str, _: &Change) -> Result<(), TargetError> {
-        Err(TargetError(self.why.clone()))
+    fn perform(&mut self, _: Operation<'_>) -> Result<Events, TargetError> {
+        Err(TargetError::failed(self.why.clone()))
     }
-    fn query(&mut self, _: &Question) -> Result<Outcome, TargetError> {
-        Err(TargetError(self.why.clone()))
+    fn ask(&mut self, _: &Question) -> Result<Answer, TargetError> {
+        Err(TargetError::failed(self.why.clone()))
     }
 }
 

@@ -9,6 +9,7 @@ use mcsdns::model::{Kind, Loaded, ObjectKey, Resource, parse_manifests};
 use mcsdns::resolver::{ClusterView, Profile, Question, ResolverConfig, answer};
 use mcsdns::scenario::load_scenario;
 use mcsdns::scenario::{Change, Fault};
+use mcsdns::target::Operation;
 use mcsdns::target::{ReferenceTarget, Target};
 use proptest::prelude::*;
 
@@ -94,23 +95,27 @@ proptest! {
                 Op::Upsert(i, ip) => {
                     let r = import(*i, *ip);
                     world.apply(r.clone(), None);
-                    target.apply("c1", &Change::Upsert(r)).unwrap();
+                    target.perform(Operation::Apply { cluster: "c1", change: &Change::Upsert(r) }).unwrap();
                 }
                 Op::Delete(i) => {
                     let key = ObjectKey::new(Kind::ServiceImport, "team", &format!("s{i}"));
                     world.delete(&key);
-                    target.apply("c1", &Change::Delete(key)).unwrap();
+                    target.perform(Operation::Apply { cluster: "c1", change: &Change::Delete(key) }).unwrap();
                 }
-                Op::DropWatches => target.fault("c1", &Fault::DropWatches).unwrap(),
-                Op::Expire => target.fault("c1", &Fault::ExpireHistory).unwrap(),
+                Op::DropWatches => {
+                    target.perform(Operation::Fault { cluster: "c1", fault: &Fault::DropWatches }).unwrap();
+                }
+                Op::Expire => {
+                    target.perform(Operation::Fault { cluster: "c1", fault: &Fault::ExpireHistory }).unwrap();
+                }
                 Op::Outage(s) => {
-                    target.fault("c1", &Fault::Unavailable(Duration::from_secs(u64::from(*s)))).unwrap();
-                    target.advance(Duration::from_secs(u64::from(*s))).unwrap();
+                    target.perform(Operation::Fault { cluster: "c1", fault: &Fault::Unavailable(Duration::from_secs(u64::from(*s))) }).unwrap();
+                    target.perform(Operation::Advance(Duration::from_secs(u64::from(*s)))).unwrap();
                 }
                 Op::Rbac(allow) => {
                     for r in rbac(*allow) {
                         world.apply(r.clone(), None);
-                        target.apply("c1", &Change::Upsert(r)).unwrap();
+                        target.perform(Operation::Apply { cluster: "c1", change: &Change::Upsert(r) }).unwrap();
                     }
                     allowed = *allow;
                     ever_allowed |= *allow;

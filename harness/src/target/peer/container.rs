@@ -104,13 +104,13 @@ impl ContainerPeer {
     /// The Corefile text the container reads, and the arguments.
     fn prepare(&self, setup: &PeerSetup<'_>) -> Result<(Option<String>, Vec<String>), TargetError> {
         let port = setup.listen.port();
-        let corefile_text = match &self.options.corefile {
-            Some(p) => Some(
-                std::fs::read_to_string(p)
-                    .map_err(|e| TargetError(format!("cannot read {}: {e}", p.display())))?,
-            ),
-            None => setup.corefile.map(str::to_owned),
-        };
+        let corefile_text =
+            match &self.options.corefile {
+                Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
+                    TargetError::failed(format!("cannot read {}: {e}", p.display()))
+                })?),
+                None => setup.corefile.map(str::to_owned),
+            };
         let rendered = match self.style() {
             Style::Coredns => Some(coredns::render_text(
                 corefile_text.as_deref(),
@@ -181,7 +181,7 @@ impl Peer for ContainerPeer {
         let corefile_path = setup.dir.join("Corefile");
         if let Some(text) = &corefile {
             std::fs::write(&corefile_path, text).map_err(|e| {
-                TargetError(format!("cannot write {}: {e}", corefile_path.display()))
+                TargetError::failed(format!("cannot write {}: {e}", corefile_path.display()))
             })?;
         }
         let (name, tag) = self.name_and_tag();
@@ -294,7 +294,7 @@ mod engine {
             Err(_) => PathBuf::from("/var/run/docker.sock"),
         };
         std::os::unix::net::UnixStream::connect(&socket).map(|_| ()).map_err(|e| {
-            TargetError(format!(
+            TargetError::failed(format!(
                 "no Docker engine answers at {} ({e}); start one (see `just dockerd`) and set DOCKER_HOST",
                 socket.display()
             ))
@@ -313,9 +313,9 @@ mod engine {
         for (host, inside) in &spec.mounts {
             req = req.with_mount(Mount::bind_mount(host.display().to_string(), inside));
         }
-        req.start()
-            .map(Container)
-            .map_err(|e| TargetError(format!("cannot start {}:{}: {e}", spec.name, spec.tag)))
+        req.start().map(Container).map_err(|e| {
+            TargetError::failed(format!("cannot start {}:{}: {e}", spec.name, spec.tag))
+        })
     }
 }
 
@@ -340,9 +340,8 @@ mod engine {
     }
 
     fn missing() -> TargetError {
-        TargetError(
-            "this mcsdns was built without container support: build it with `--features container`"
-                .into(),
+        TargetError::failed(
+            "this mcsdns was built without container support: build it with `--features container`",
         )
     }
 

@@ -69,14 +69,20 @@ impl CoreDnsPeer {
                 return Ok(CoreDnsPeer { exe: c.clone() });
             }
         }
-        Err(TargetError(format!(
-            "CoreDNS not found (tried {}); install it with `go install github.com/coredns/coredns@{PINNED_VERSION}` or give --target coredns=PATH",
-            candidates
-                .iter()
-                .map(|c| c.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
+        Err(TargetError::Missing {
+            what: "CoreDNS".into(),
+            looked: format!(
+                "tried {}",
+                candidates
+                    .iter()
+                    .map(|c| c.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            install: format!(
+                "install it with `go install github.com/coredns/coredns@{PINNED_VERSION}` or give --target coredns=PATH"
+            ),
+        })
     }
 }
 
@@ -104,7 +110,7 @@ impl Peer for CoreDnsPeer {
         )?;
         let path = setup.dir.join("Corefile");
         std::fs::write(&path, text)
-            .map_err(|e| TargetError(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| TargetError::failed(format!("cannot write {}: {e}", path.display())))?;
         let mut c = Command::new(&self.exe);
         c.arg("-conf").arg(path);
         Ok(c)
@@ -170,7 +176,7 @@ pub fn render_text(
     context: &str,
 ) -> Result<String, TargetError> {
     let corefile = Corefile::parse(Path::new("Corefile"), text.unwrap_or(DEFAULT_COREFILE))
-        .map_err(|e| TargetError(format!("the Corefile does not parse: {e}")))?;
+        .map_err(|e| TargetError::failed(format!("the Corefile does not parse: {e}")))?;
     Ok(render(&corefile, port, kubeconfig, context))
 }
 

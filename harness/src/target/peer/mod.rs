@@ -62,7 +62,7 @@ pub trait Peer: Send {
     /// for peers that are programs.
     fn command(&self, setup: &PeerSetup<'_>) -> Result<Command, TargetError> {
         let _ = setup;
-        Err(TargetError(format!(
+        Err(TargetError::failed(format!(
             "{} is not started as a program",
             self.name()
         )))
@@ -121,8 +121,9 @@ impl Peer for ServePeer {
             .arg(setup.profile.to_string());
         if let Some(text) = setup.corefile {
             let path = setup.dir.join("Corefile");
-            std::fs::write(&path, text)
-                .map_err(|e| TargetError(format!("cannot write {}: {e}", path.display())))?;
+            std::fs::write(&path, text).map_err(|e| {
+                TargetError::failed(format!("cannot write {}: {e}", path.display()))
+            })?;
             c.arg("--corefile").arg(path);
         }
         let order: Vec<&str> = setup.order.iter().map(|p| p.as_str()).collect();
@@ -186,8 +187,8 @@ pub fn free_port() -> Result<SocketAddr, TargetError> {
             return Ok(addr);
         }
     }
-    Err(TargetError(
-        "no loopback port is free for both UDP and TCP".into(),
+    Err(TargetError::failed(
+        "no loopback port is free for both UDP and TCP",
     ))
 }
 
@@ -201,17 +202,17 @@ pub fn start_process(
 ) -> Result<PeerProcess, TargetError> {
     let log = setup.dir.join(format!("{name}.log"));
     let out = std::fs::File::create(&log)
-        .map_err(|e| TargetError(format!("cannot write {}: {e}", log.display())))?;
+        .map_err(|e| TargetError::failed(format!("cannot write {}: {e}", log.display())))?;
     let err = out
         .try_clone()
-        .map_err(|e| TargetError(format!("cannot write {}: {e}", log.display())))?;
+        .map_err(|e| TargetError::failed(format!("cannot write {}: {e}", log.display())))?;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
         .current_dir(setup.dir);
     let child = cmd
         .spawn()
-        .map_err(|e| TargetError(format!("cannot start {}: {e}", name)))?;
+        .map_err(|e| TargetError::failed(format!("cannot start {}: {e}", name)))?;
     let mut process = PeerProcess {
         child,
         log,
@@ -246,16 +247,26 @@ pub(crate) fn wait_listening(
     let started = Instant::now();
     loop {
         if let Some(why) = gone() {
-            return Err(TargetError(format!(
-                "{name} {why} before it answered DNS; its log ends:\n{}",
-                log_tail()
+            let log = log_tail();
+            // Go's `bind: address already in use`, Rust's `Address already
+            // in use (os error 98)`: the port was taken after it was chosen.
+            if log.to_ascii_lowercase().contains("address already in use") {
+                return Err(TargetError::PortInUse {
+                    name: name.to_owned(),
+                    addr,
+                    why,
+                    log,
+                });
+            }
+            return Err(TargetError::failed(format!(
+                "{name} {why} before it answered DNS; its log ends:\n{log}"
             )));
         }
         if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
             return Ok(());
         }
         if started.elapsed() > timeout {
-            return Err(TargetError(format!(
+            return Err(TargetError::failed(format!(
                 "{name} did not answer DNS on {addr} within {} s; its log ends:\n{}",
                 timeout.as_secs(),
                 log_tail()

@@ -11,26 +11,26 @@
 //! Such a server learns changes asynchronously, so checks are retried for
 //! a while ([`Capabilities::settle`]) before they count as failures.
 
+mod exec;
+mod folder;
+mod stale;
+
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use std::collections::BTreeMap;
-
-use hickory_proto::rr::{Name, RecordType};
-
+use self::exec::ExecCommand;
+pub use self::exec::stop_exec_commands;
+use self::folder::WorkDir;
+use self::stale::AnswersSeen;
 use super::peer::{self, Peer, PeerSetup, Started};
-use super::{Capabilities, Target, TargetError};
-use crate::check::CacheNote;
-use crate::check::compare::same_answer;
+use super::{Answer, Capabilities, Events, Operation, Target, TargetError, unique_events};
 use crate::client::wire;
 use crate::cluster::emulator::{Emulator, RESOLVER_USER};
 use crate::cluster::store::SharedApi;
 use crate::model::ClusterState;
 use crate::resolver::config::PluginKind;
-use crate::resolver::{ClusterView, Outcome, Question, Reply, ResolverConfig, answer};
+use crate::resolver::{ClusterView, Outcome, Question, ResolverConfig};
 use crate::scenario::Scenario;
 use crate::scenario::{Change, Fault};
 
@@ -83,69 +83,39 @@ impl Default for EmulatedOptions {
 pub struct EmulatedTarget {
     runtime: tokio::runtime::Runtime,
     emulator: Emulator,
-    dir: PathBuf,
-    owns_dir: bool,
+    dir: WorkDir,
     kubeconfig: PathBuf,
     server: Server,
     options: EmulatedOptions,
-    exec: Option<Child>,
+    exec: Option<ExecCommand>,
     process: Option<Box<dyn Started>>,
     /// The scenario's resolver cluster and how it is configured.
-    resolver: Option<Running>,
+    resolver: Option<ResolverState>,
     /// Whether the fixed server has answered once.
     ready: bool,
 }
 
-struct Running {
+struct ResolverState {
     cluster: String,
     corefile: Option<String>,
     config: ResolverConfig,
     order: Vec<PluginKind>,
     down_until: Option<Instant>,
-    /// Each question's last answer and since when it has been the same.
-    seen: BTreeMap<(Name, RecordType), (Instant, Reply)>,
-    note: Option<CacheNote>,
+    /// Each question's last answer, to tell a cached one.
+    seen: AnswersSeen,
 }
 
 impl Drop for EmulatedTarget {
     fn drop(&mut self) {
+        // The server first, then the command that started it, then its folder.
         self.process = None;
-        if let Some(mut c) = self.exec.take() {
-            kill_group(c.id());
-            let _ = c.kill();
-            let _ = c.wait();
-            if let Ok(mut groups) = EXEC_GROUPS.lock() {
-                groups.retain(|g| *g != c.id());
-            }
-        }
-        if self.owns_dir {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+        self.exec = None;
     }
 }
 
-/// The process groups of `--exec` commands still running.
-static EXEC_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
-
-/// Stops every `--exec` command still running; for a quit that skips
-/// clean-up (the second Ctrl-C).
-pub fn stop_exec_commands() {
-    if let Ok(groups) = EXEC_GROUPS.lock() {
-        groups.iter().copied().for_each(kill_group);
-    }
-}
-
-/// Sends SIGKILL to process group `id` (std has no killpg).
-fn kill_group(id: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{id}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-fn err(what: &str) -> impl Fn(String) -> TargetError + '_ {
-    move |e| TargetError(format!("{what}: {e}"))
+/// `what` failed, and why.
+fn failed(what: &str, why: impl std::fmt::Display) -> TargetError {
+    TargetError::failed(format!("{what}: {why}"))
 }
 
 impl EmulatedTarget {
@@ -156,24 +126,20 @@ impl EmulatedTarget {
             .worker_threads(1)
             .enable_all()
             .build()
-            .map_err(|e| TargetError(format!("cannot start a runtime: {e}")))?;
+            .map_err(|e| TargetError::failed(format!("cannot start a runtime: {e}")))?;
         let mut emulator = Emulator::new(crate::scenario::load::DEFAULT_IDENTITY)
-            .map_err(|e| err("cannot start the API emulator")(e.to_string()))?;
+            .map_err(|e| failed("cannot start the API emulator", e))?;
         runtime
             .block_on(emulator.add_cluster(CURRENT, &ClusterState::new(CURRENT)))
-            .map_err(|e| err("cannot start the API emulator")(e.to_string()))?;
-        let (dir, owns_dir) = match &options.dir {
-            Some(d) => (claim_dir(d)?, false),
-            None => (temp_dir()?, true),
-        };
+            .map_err(|e| failed("cannot start the API emulator", e))?;
+        let dir = WorkDir::claim(options.dir.as_deref())?;
         let kubeconfig = emulator
-            .write(&dir, Some(&format!("{RESOLVER_USER}@{CURRENT}")))
-            .map_err(|e| err("cannot write the kubeconfig")(e.to_string()))?;
+            .write(dir.path(), Some(&format!("{RESOLVER_USER}@{CURRENT}")))
+            .map_err(|e| failed("cannot write the kubeconfig", e))?;
         let mut target = EmulatedTarget {
             runtime,
             emulator,
             dir,
-            owns_dir,
             kubeconfig,
             server,
             options,
@@ -183,32 +149,14 @@ impl EmulatedTarget {
             ready: false,
         };
         if let (Server::Fixed(addr), Some(cmd)) = (&target.server, &target.options.exec) {
-            let log = target.dir.join("exec.log");
-            let out = std::fs::File::create(&log)
-                .map_err(|e| err("cannot write exec.log")(e.to_string()))?;
-            let err2 = out
-                .try_clone()
-                .map_err(|e| err("cannot write exec.log")(e.to_string()))?;
-            // Its own process group: everything the command starts is
-            // stopped with it, and the terminal's first Ctrl-C (finish the
-            // step) does not reach it.
-            let child = Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                .process_group(0)
-                .env("KUBECONFIG", &target.kubeconfig)
-                .env("MCSDNS_KUBECONFIG", &target.kubeconfig)
-                .env("MCSDNS_CONTEXT", format!("{RESOLVER_USER}@{CURRENT}"))
-                .env("MCSDNS_LISTEN", addr.to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(out))
-                .stderr(Stdio::from(err2))
-                .spawn()
-                .map_err(|e| err("cannot run --exec")(e.to_string()))?;
-            if let Ok(mut groups) = EXEC_GROUPS.lock() {
-                groups.push(child.id());
-            }
-            target.exec = Some(child);
+            let env = [
+                ("KUBECONFIG", target.kubeconfig.display().to_string()),
+                ("MCSDNS_KUBECONFIG", target.kubeconfig.display().to_string()),
+                ("MCSDNS_CONTEXT", format!("{RESOLVER_USER}@{CURRENT}")),
+                ("MCSDNS_LISTEN", addr.to_string()),
+            ];
+            let log = target.dir.path().join("exec.log");
+            target.exec = Some(ExecCommand::start(cmd, &env, &log)?);
         }
         Ok(target)
     }
@@ -258,7 +206,7 @@ impl EmulatedTarget {
             return Ok(());
         };
         let Some(r) = &self.resolver else {
-            return Err(TargetError("not started".into()));
+            return Err(TargetError::NotStarted);
         };
         self.process = None;
         // A free port can be taken between choosing it and the peer binding
@@ -277,14 +225,16 @@ impl EmulatedTarget {
                 corefile: r.corefile.as_deref(),
                 profile: r.config.profile,
                 order: &r.order,
-                dir: &self.dir,
+                dir: self.dir.path(),
             };
             match peer.start(&setup, self.options.start_timeout) {
                 Ok(p) => {
                     self.process = Some(p);
                     return Ok(());
                 }
-                Err(e) if attempt < 4 && peer.listen_port().is_none() && e.0.contains("in use") => {
+                Err(TargetError::PortInUse { .. })
+                    if attempt < 4 && peer.listen_port().is_none() =>
+                {
                     tracing::debug!("{listen} was taken; trying another port");
                 }
                 Err(e) => return Err(e),
@@ -310,15 +260,13 @@ impl EmulatedTarget {
             "dns-version.clusterset.local",
             hickory_proto::rr::RecordType::TXT,
         )
-        .map_err(|e| TargetError(e.to_string()))?;
+        .map_err(|e| TargetError::failed(e.to_string()))?;
         let started = Instant::now();
         while started.elapsed() < self.options.start_timeout {
-            if let Some(c) = self.exec.as_mut()
-                && let Ok(Some(status)) = c.try_wait()
-            {
-                return Err(TargetError(format!(
+            if let Some(status) = self.exec.as_mut().and_then(ExecCommand::exited) {
+                return Err(TargetError::failed(format!(
                     "the --exec command exited ({status}); see {}",
-                    self.dir.join("exec.log").display()
+                    self.dir.path().join("exec.log").display()
                 )));
             }
             if let Ok(Outcome::Reply(_)) = wire::ask(addr, &probe, Duration::from_millis(200)) {
@@ -327,7 +275,7 @@ impl EmulatedTarget {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(TargetError(format!(
+        Err(TargetError::failed(format!(
             "no DNS server answered at {addr} within {} s (start it with KUBECONFIG={} and context {RESOLVER_USER}@{CURRENT}, or pass --exec)",
             self.options.start_timeout.as_secs(),
             self.kubeconfig.display()
@@ -351,69 +299,6 @@ impl EmulatedTarget {
             }
         }
     }
-}
-
-/// Explains an answer that has not changed while the world has, where the
-/// Corefile caches the name: the server is serving it from its cache. The
-/// answer is judged against the reference engine on the API's objects now.
-fn stale_note(
-    r: &mut Running,
-    q: &Question,
-    reply: &Reply,
-    view: impl FnOnce() -> Option<ClusterView>,
-) -> Option<CacheNote> {
-    let key = (q.name.to_lowercase(), q.qtype);
-    let now = Instant::now();
-    let since = match r.seen.get(&key) {
-        Some((at, before)) if same_answer(before, reply) => *at,
-        _ => {
-            r.seen.insert(key, (now, reply.clone()));
-            return None;
-        }
-    };
-    let policy = r.config.cache_for(&q.name)?;
-    let fresh = CacheNote::fresh_if_changed(&answer(&r.config, &view()?, q), reply)?;
-    let remaining = reply
-        .answers
-        .iter()
-        .chain(&reply.authorities)
-        .map(|rec| u64::from(rec.ttl))
-        .min()
-        .unwrap_or(0);
-    Some(CacheNote {
-        age: now.duration_since(since).as_secs(),
-        remaining,
-        line: policy.line,
-        fresh: Some(fresh),
-    })
-}
-
-/// The user's emulator folder for the first target of the process; each
-/// further one (parallel workers, `diff`'s other targets) gets
-/// `DIR/target-N`, so that no two write the same kubeconfig and Corefile.
-fn claim_dir(dir: &Path) -> Result<PathBuf, TargetError> {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static CLAIMS: AtomicU32 = AtomicU32::new(0);
-    let dir = match CLAIMS.fetch_add(1, Ordering::SeqCst) {
-        0 => dir.to_owned(),
-        n => dir.join(format!("target-{}", n + 1)),
-    };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| err("cannot create the emulator folder")(format!("{}: {e}", dir.display())))?;
-    Ok(dir)
-}
-
-fn temp_dir() -> Result<PathBuf, TargetError> {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "mcsdns-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| err("cannot create a temporary folder")(e.to_string()))?;
-    Ok(dir)
 }
 
 impl Target for EmulatedTarget {
@@ -442,7 +327,7 @@ impl Target for EmulatedTarget {
         }
     }
 
-    fn start(&mut self, scenario: &Scenario) -> Result<(), TargetError> {
+    fn start(&mut self, scenario: &Scenario) -> Result<Events, TargetError> {
         self.process = None;
         self.emulator
             .set_resolver_identity(&scenario.resolver.identity);
@@ -457,7 +342,7 @@ impl Target for EmulatedTarget {
                 None => {
                     self.runtime
                         .block_on(self.emulator.add_cluster(name, state))
-                        .map_err(|e| err("cannot serve a cluster")(e.to_string()))?;
+                        .map_err(|e| failed("cannot serve a cluster", e))?;
                     added = true;
                 }
             }
@@ -477,7 +362,9 @@ impl Target for EmulatedTarget {
             .world
             .clusters
             .get(&scenario.resolver.cluster)
-            .ok_or_else(|| TargetError(format!("no cluster {}", scenario.resolver.cluster)))?;
+            .ok_or_else(|| {
+                TargetError::failed(format!("no cluster {}", scenario.resolver.cluster))
+            })?;
         if let Some(api) = self.api(CURRENT)
             && let Ok(mut a) = api.lock()
         {
@@ -486,25 +373,62 @@ impl Target for EmulatedTarget {
         if added {
             self.kubeconfig = self
                 .emulator
-                .write(&self.dir, Some(&format!("{RESOLVER_USER}@{CURRENT}")))
-                .map_err(|e| err("cannot write the kubeconfig")(e.to_string()))?;
+                .write(self.dir.path(), Some(&format!("{RESOLVER_USER}@{CURRENT}")))
+                .map_err(|e| failed("cannot write the kubeconfig", e))?;
         }
-        self.resolver = Some(Running {
+        self.resolver = Some(ResolverState {
             cluster: scenario.resolver.cluster.clone(),
             corefile: scenario.resolver.corefile_text.clone(),
             config: scenario.resolver.config.clone(),
             order: scenario.resolver.order.clone(),
             down_until: None,
-            seen: BTreeMap::new(),
-            note: None,
+            seen: AnswersSeen::default(),
         });
         self.wait_for_fixed()?;
         self.start_peer()?;
         self.settle();
-        Ok(())
+        Ok(self.events())
     }
 
-    fn apply(&mut self, cluster: &str, change: &Change) -> Result<(), TargetError> {
+    fn perform(&mut self, operation: Operation<'_>) -> Result<Events, TargetError> {
+        match operation {
+            Operation::Apply { cluster, change } => self.change(cluster, change)?,
+            Operation::Fault { cluster, fault } => self.fault(cluster, fault)?,
+            Operation::Advance(by) => self.advance(by)?,
+            Operation::Reconfigure { config, corefile } => self.reconfigure(config, corefile)?,
+        }
+        Ok(self.events())
+    }
+
+    fn ask(&mut self, question: &Question) -> Result<Answer, TargetError> {
+        self.lift_outage();
+        let addr = self
+            .addr()
+            .ok_or_else(|| TargetError::failed("the DNS server is not running"))?;
+        let outcome = wire::ask(addr, question, self.options.query_timeout)
+            .map_err(|e| TargetError::failed(e.to_string()))?;
+        let current = self.api(CURRENT);
+        // The world's view is built only when an unchanged, cached answer
+        // needs judging.
+        let view = || {
+            current
+                .as_ref()
+                .and_then(|a| a.lock().ok().map(|a| ClusterView::from_state(a.state())))
+        };
+        let cache = match (self.resolver.as_mut(), &outcome) {
+            (Some(r), Outcome::Reply(reply)) => r.seen.stale_note(&r.config, question, reply, view),
+            _ => None,
+        };
+        Ok(Answer {
+            outcome,
+            cache,
+            events: self.events(),
+        })
+    }
+}
+
+impl EmulatedTarget {
+    fn change(&mut self, cluster: &str, change: &Change) -> Result<(), TargetError> {
         self.lift_outage();
         for api in self.stores_of(cluster) {
             if let Ok(mut a) = api.lock() {
@@ -515,41 +439,17 @@ impl Target for EmulatedTarget {
         Ok(())
     }
 
-    fn query(&mut self, question: &Question) -> Result<Outcome, TargetError> {
-        self.lift_outage();
-        let addr = self
-            .addr()
-            .ok_or_else(|| TargetError("the DNS server is not running".into()))?;
-        let outcome = wire::ask(addr, question, self.options.query_timeout)
-            .map_err(|e| TargetError(e.to_string()))?;
-        let current = self.api(CURRENT);
-        // The world's view is built only when an unchanged, cached answer
-        // needs judging.
-        let view = || {
-            current
-                .as_ref()
-                .and_then(|a| a.lock().ok().map(|a| ClusterView::from_state(a.state())))
-        };
-        if let (Some(r), Outcome::Reply(reply)) = (self.resolver.as_mut(), &outcome) {
-            r.note = stale_note(r, question, reply, view);
-        }
-        Ok(outcome)
-    }
-
-    fn take_events(&mut self) -> Vec<String> {
+    /// The peer's log events since the last report.
+    fn events(&mut self) -> Events {
         let (Server::Managed(peer), Some(p)) = (&self.server, self.process.as_mut()) else {
             return Vec::new();
         };
-        super::unique_events(peer.log_events(&p.new_log()))
-    }
-
-    fn take_note(&mut self) -> Option<CacheNote> {
-        self.resolver.as_mut().and_then(|r| r.note.take())
+        unique_events(peer.log_events(&p.new_log()))
     }
 
     fn advance(&mut self, by: Duration) -> Result<(), TargetError> {
         if by > self.options.max_wait {
-            return Err(TargetError(format!(
+            return Err(TargetError::failed(format!(
                 "{} cannot be waited out in real time (the limit is {}; raise --max-wait)",
                 crate::scenario::humanize(by),
                 crate::scenario::humanize(self.options.max_wait)
