@@ -190,6 +190,13 @@ impl ZonePlugin {
             .filter(|z| z.zone_of(qname))
             .max_by_key(|z| z.num_labels())
     }
+
+    /// The first forward (non-reverse, non-MCS) zone: PTR targets are named there.
+    pub fn forward_zone(&self) -> Option<&Name> {
+        self.zones
+            .iter()
+            .find(|z| !super::zone::is_reverse(z) && !self.mcs_zones.contains(z))
+    }
 }
 
 /// The `cache` plugin's settings.
