@@ -1,7 +1,6 @@
 //! The reference resolver: configuration, indexed view, answer engine, server.
 
 pub mod cache;
-pub mod config;
 pub mod corefile;
 pub mod engine;
 pub mod export;
@@ -13,6 +12,8 @@ pub mod view;
 pub mod zone;
 
 pub use config::{Profile, ResolverConfig};
+/// Kept at `resolver::config`, where callers name the configuration's types.
+pub use corefile::config;
 pub use engine::answer;
 pub use reply::{Outcome, Question, Reply};
 pub use view::ClusterView;

@@ -11,6 +11,7 @@ use hickory_proto::rr::{Name, RecordType};
 
 use super::records::{address, child, dedup, relative_labels, srv, txt, weight};
 use super::{Flow, ZoneCx, ZoneSource};
+use crate::model::ServiceImport;
 use crate::resolver::reply::Question;
 use crate::resolver::view::host_label;
 
@@ -130,39 +131,55 @@ impl Coredns {
     }
 }
 
+/// The plugin's `findServices`: the items of one service that `sel` selects;
+/// `None` when the service, or anything it selects, is missing.
 fn find(cx: &ZoneCx<'_>, ns: &str, svc: &str, sel: Sel<'_>) -> Option<Vec<Item>> {
     if !cx.view.has_namespace(ns) {
         return None;
     }
-    let Some(si) = cx.view.import(ns, svc) else {
-        return None;
-    };
+    let si = cx.view.import(ns, svc)?;
+    if si.is_headless() || matches!(sel, Sel::Endpoint { .. }) {
+        find_endpoints(cx, ns, svc, sel)
+    } else {
+        find_cluster_set_ip(cx, si, ns, svc, sel)
+    }
+}
+
+/// The ClusterSetIP branch: one item per (ip x matching port).
+fn find_cluster_set_ip(
+    cx: &ZoneCx<'_>,
+    si: &ServiceImport,
+    ns: &str,
+    svc: &str,
+    sel: Sel<'_>,
+) -> Option<Vec<Item>> {
     let svc_name = child(cx.zone, &[svc, ns, "svc"]);
-    let headless_path = si.is_headless() || matches!(sel, Sel::Endpoint { .. });
-    if !headless_path {
-        // findServices, ClusterSetIP branch: one item per (ip x matching port).
-        let mut items = Vec::new();
-        let mut matched = false;
-        for p in &si.spec.ports {
-            if let Sel::Port { port, proto } = sel {
-                let name = p.name.as_deref().unwrap_or_default().to_ascii_lowercase();
-                if !(port.is_empty() || name == port)
-                    || !(proto.is_empty() || p.protocol().eq_ignore_ascii_case(proto))
-                {
-                    continue;
-                }
-            }
-            matched = true;
-            for ip in si.spec.ips.iter().filter_map(|s| s.parse::<IpAddr>().ok()) {
-                items.push(Item {
-                    ip,
-                    port: Some(p.port),
-                    target: svc_name.clone(),
-                });
+    let mut items = Vec::new();
+    let mut matched = false;
+    for p in &si.spec.ports {
+        if let Sel::Port { port, proto } = sel {
+            let name = p.name.as_deref().unwrap_or_default().to_ascii_lowercase();
+            if !(port.is_empty() || name == port)
+                || !(proto.is_empty() || p.protocol().eq_ignore_ascii_case(proto))
+            {
+                continue;
             }
         }
-        return if matched { Some(items) } else { None };
+        matched = true;
+        for ip in si.spec.ips.iter().filter_map(|s| s.parse::<IpAddr>().ok()) {
+            items.push(Item {
+                ip,
+                port: Some(p.port),
+                target: svc_name.clone(),
+            });
+        }
     }
+    matched.then_some(items)
+}
+
+/// The headless branch (also any endpoint name): one item per (endpoint
+/// address x matching port), portless slices giving port-less items.
+fn find_endpoints(cx: &ZoneCx<'_>, ns: &str, svc: &str, sel: Sel<'_>) -> Option<Vec<Item>> {
     let mut items = Vec::new();
     for ep in cx.view.mcs_endpoints(ns, svc) {
         let host = host_label(&ep, false);
