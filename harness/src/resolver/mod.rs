@@ -1,4 +1,5 @@
-//! The reference resolver: configuration, indexed view, answer engine, server.
+//! Answers DNS as the reference resolver: Corefile configuration, indexed view, zone sources,
+//! answer engine, cache and server.
 
 pub mod cache;
 pub mod corefile;

@@ -76,3 +76,108 @@ impl Gate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use hickory_proto::rr::Name;
+
+    use super::*;
+    use crate::resolver::config::STOCK_ORDER;
+    use crate::resolver::corefile::Corefile;
+    use crate::resolver::view::Sync;
+
+    const STANDALONE: &str =
+        ".:53 {\n    kubernetes cluster.local in-addr.arpa\n    multicluster clusterset.local\n}\n";
+    const IN_TREE: &str = ".:53 {\n    kubernetes cluster.local clusterset.local in-addr.arpa {\n        multicluster clusterset.local\n    }\n}\n";
+    const REVERSE_ONLY: &str = ".:53 {\n    kubernetes in-addr.arpa\n}\n";
+
+    fn config(corefile: &str, profile: Profile) -> ResolverConfig {
+        let cf = Corefile::parse(Path::new("Corefile"), corefile).unwrap();
+        ResolverConfig::from_corefile(&cf, profile, &STOCK_ORDER).unwrap()
+    }
+
+    /// The gate of the plugin serving `zone`.
+    fn gate(corefile: &str, profile: Profile, zone: &str, sync: &SyncState) -> Gate {
+        let config = config(corefile, profile);
+        let zone = Name::from_ascii(zone).unwrap();
+        let zp = config
+            .zone_plugins()
+            .find(|zp| zp.zones.contains(&zone))
+            .expect("a plugin serves the zone");
+        Gate::of(profile, zp, Role::of(zp, &zone), sync)
+    }
+
+    fn pending(imports: bool, local: bool) -> SyncState {
+        let state = |pending| if pending { Sync::Pending } else { Sync::Synced };
+        SyncState {
+            service_imports: state(imports),
+            mcs_endpoint_slices: Sync::Synced,
+            local: state(local),
+        }
+    }
+
+    #[test]
+    fn each_profile_and_plugin_waits_for_what_it_watches() {
+        use Gate::{Closed, NameErrorsWait as Wait, Open};
+        use Profile::{Coredns, Kep1645};
+        let mcs = "clusterset.local.";
+        let local = "cluster.local.";
+        let arpa = "in-addr.arpa.";
+        #[rustfmt::skip]
+        let table = [
+            // (Corefile, profile, zone, imports pending, local pending, gate)
+            (STANDALONE, Kep1645, mcs, false, false, Open),
+            (STANDALONE, Kep1645, mcs, true, false, Closed),
+            (IN_TREE, Kep1645, mcs, true, false, Closed),
+            (STANDALONE, Coredns, mcs, true, false, Open),
+            (IN_TREE, Coredns, mcs, true, false, Wait),
+            (IN_TREE, Coredns, mcs, false, true, Open),
+            (STANDALONE, Kep1645, local, false, true, Wait),
+            (STANDALONE, Coredns, local, true, false, Open),
+            (IN_TREE, Kep1645, local, true, false, Open),
+            (IN_TREE, Coredns, local, true, false, Wait),
+            (IN_TREE, Coredns, local, false, true, Wait),
+            (STANDALONE, Kep1645, arpa, false, true, Wait),
+            (IN_TREE, Coredns, arpa, true, false, Open),
+            (REVERSE_ONLY, Kep1645, arpa, false, true, Open),
+        ];
+        for (i, (corefile, profile, zone, imports, local, want)) in table.into_iter().enumerate() {
+            let got = gate(corefile, profile, zone, &pending(imports, local));
+            assert_eq!(
+                got, want,
+                "row {i}: {profile} {zone} imports pending {imports}, local pending {local}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_gate_holds_back_only_what_it_does_not_trust() {
+        let answer = || Flow::Answer {
+            records: Vec::new(),
+            glue: Vec::new(),
+        };
+        assert_eq!(Gate::Closed.pass(answer), Flow::NotReady);
+        assert_eq!(Gate::NameErrorsWait.pass(answer), answer());
+        assert_eq!(
+            Gate::NameErrorsWait.pass(|| Flow::NameError),
+            Flow::NotReady
+        );
+        assert_eq!(Gate::NameErrorsWait.pass(|| Flow::NoData), Flow::NoData);
+        assert_eq!(Gate::Open.pass(|| Flow::NameError), Flow::NameError);
+    }
+
+    #[test]
+    fn only_coredns_with_the_standalone_plugin_goes_silent() {
+        let view = |imports| {
+            let mut view = ClusterView::new("c");
+            view.sync = pending(imports, false);
+            view
+        };
+        assert!(silence(&config(STANDALONE, Profile::Coredns), &view(true)).is_some());
+        assert!(silence(&config(STANDALONE, Profile::Coredns), &view(false)).is_none());
+        assert!(silence(&config(STANDALONE, Profile::Kep1645), &view(true)).is_none());
+        assert!(silence(&config(IN_TREE, Profile::Coredns), &view(true)).is_none());
+    }
+}
