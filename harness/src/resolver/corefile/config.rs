@@ -4,8 +4,8 @@
 //! The chain order is CoreDNS's: the order of `plugin.cfg` at build time, not
 //! the order of lines in the Corefile. Stock CoreDNS runs `header` before
 //! `kubernetes`, and the multicluster plugin's README adds `multicluster`
-//! after `kubernetes`; [`ResolverConfig::plugin_order`] changes that, as a
-//! custom build would.
+//! after `kubernetes`; the `order` given to [`ResolverConfig::from_corefile`]
+//! (a scenario's `plugin_order`) changes that, as a custom build would.
 
 use std::fmt;
 use std::path::Path;
