@@ -708,7 +708,7 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
             k.scenario, k.field, k.why
         );
     }
-    let md = mcsdns::run::diff::markdown(&report);
+    let md = mcsdns::report::diff::markdown(&report);
     let json = serde_json::to_string_pretty(&report).into_diagnostic()?;
     match args.format {
         DiffFormat::Markdown => println!("{md}"),
@@ -795,7 +795,7 @@ fn run_apiserver(args: ApiserverArgs) -> Result<ExitCode> {
 
 fn run_suite(args: RunArgs) -> Result<ExitCode> {
     use mcsdns::run::{Status, record, suite};
-    use mcsdns::target::{ReferenceTarget, Target};
+    use mcsdns::target::Target;
     let spec = mcsdns::target::spec::TargetSpec::parse(&args.target)
         .map_err(|e| miette::miette!("--target {:?}: {e}", args.target))?;
     let (roots, scenarios): (Vec<PathBuf>, Vec<_>) = args.scenarios.load()?.into_iter().unzip();
@@ -832,41 +832,20 @@ fn run_suite(args: RunArgs) -> Result<ExitCode> {
         bar.inc(1);
     });
     bar.finish_and_clear();
-    // Snapshots: record them, or hold every answer to them.
-    for ((r, s), root) in result.scenarios.iter_mut().zip(&scenarios).zip(&roots) {
-        let snap = record::snapshot_path(root, &r.id);
-        if args.record {
-            if let Some(parent) = snap.parent() {
-                std::fs::create_dir_all(parent).into_diagnostic()?;
-            }
-            match record::fill_expectations(s, r) {
-                Ok(Some(text)) => {
-                    // Re-run the rewritten file, so the snapshot's line numbers are its own.
-                    let again = mcsdns::scenario::load::parse_scenario(&s.path, root, &text)?;
-                    std::fs::write(&s.path, &text).into_diagnostic()?;
-                    *r = mcsdns::run::run_scenario(&again, &mut ReferenceTarget::new());
-                    eprintln!("recorded missing expectations into {}", s.path.display());
-                }
-                Ok(None) => {}
-                Err(why) => eprintln!("{}: expectations not recorded: {why}", s.path.display()),
-            }
-            std::fs::write(&snap, record::snapshot_file(&r.transcript())).into_diagnostic()?;
-        } else if spec != mcsdns::target::spec::TargetSpec::Reference {
-            // Snapshots hold the reference resolver's transcripts; other
-            // targets are judged by the scenarios' expectations.
-        } else if let Some(diff) = record::snapshot_diff(root, r) {
-            r.status = Status::Failed;
-            if let Some(first) = r.steps.first_mut() {
-                first.failures.push(format!(
-                    "answers differ from the snapshot {} (review, then `mcsdns run --record`):\n{diff}",
-                    snap.display()
-                ));
-                first.status = Status::Failed;
-            }
-        }
+    // Snapshots hold the reference resolver's transcripts; other targets
+    // are judged by the scenarios' expectations alone.
+    let reference = spec == mcsdns::target::spec::TargetSpec::Reference;
+    let mode = match (args.record, reference) {
+        (true, snapshots) => record::SnapshotMode::Record { snapshots },
+        (false, true) => record::SnapshotMode::Check,
+        (false, false) => record::SnapshotMode::Ignore,
+    };
+    let mut rerun = |s: &mcsdns::scenario::Scenario| mcsdns::run::run_scenario(s, make().as_mut());
+    for line in record::apply(mode, &mut result.scenarios, &scenarios, &roots, &mut rerun)? {
+        eprintln!("{line}");
     }
     match args.format {
-        Format::Human => print_human(&result),
+        Format::Human => print!("{}", mcsdns::report::human::render(&result)),
         Format::Json => println!("{}", mcsdns::report::json(&result)),
         Format::Junit => println!("{}", mcsdns::report::junit::render(&result)),
         Format::Markdown => println!("{}", mcsdns::report::markdown::render(&result)),
@@ -880,79 +859,11 @@ fn run_suite(args: RunArgs) -> Result<ExitCode> {
             println!("reports: {}", names.join(", "));
         }
     }
-    result.scenarios.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(if result.count(Status::Failed) > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn print_human(result: &mcsdns::run::SuiteResult) {
-    use mcsdns::run::Status;
-    let width = result
-        .scenarios
-        .iter()
-        .map(|s| s.id.len())
-        .max()
-        .unwrap_or(10);
-    println!(
-        "{:<6} {:<width$} {:>6} {:>9}  clause",
-        "status", "scenario", "steps", "ms"
-    );
-    for s in &result.scenarios {
-        let skipped = s
-            .steps
-            .iter()
-            .filter(|st| st.status == Status::Skipped)
-            .count();
-        let steps = if skipped > 0 {
-            format!("{}/{}s", s.steps.len(), skipped)
-        } else {
-            s.steps.len().to_string()
-        };
-        println!(
-            "{:<6} {:<width$} {:>6} {:>9.2}  {}",
-            mcsdns::report::status_word(s.status),
-            s.id,
-            steps,
-            s.duration_ms,
-            s.clause
-                .as_deref()
-                .map(|c| format!("{c} {}", s.level.as_deref().unwrap_or("")))
-                .unwrap_or_default()
-        );
-    }
-    for s in result
-        .scenarios
-        .iter()
-        .filter(|s| s.status == Status::Failed)
-    {
-        println!("\nFAIL {} ({})", s.id, s.name);
-        for st in s.steps.iter().filter(|st| st.status == Status::Failed) {
-            for f in &st.failures {
-                println!("  {}:{}: {}: {f}", s.path, st.line, st.action);
-            }
-            for d in &st.diagnoses {
-                println!(
-                    "  diagnosis {}: {}\n    {}\n    fix: {}",
-                    d.id,
-                    d.title,
-                    d.detail,
-                    d.fix.replace('\n', "\n         ")
-                );
-            }
-        }
-    }
-    println!(
-        "\n{} passed, {} failed, {} skipped ({} step(s) skipped) in {:.0} ms on {}",
-        result.count(Status::Passed),
-        result.count(Status::Failed),
-        result.count(Status::Skipped),
-        result.skipped_steps(),
-        result.duration_ms,
-        result.target
-    );
 }
 
 fn run_lint(args: LintArgs) -> Result<ExitCode> {

@@ -120,7 +120,7 @@ fn the_coredns_profile_has_no_unexplained_difference_from_real_coredns() {
     assert!(
         unexplained.is_empty(),
         "{}",
-        mcsdns::run::diff::markdown(&report)
+        mcsdns::report::diff::markdown(&report)
     );
     // Every known difference still happens (a stale entry hides nothing),
     // but those that ride on client-go's jittered backoff.

@@ -75,7 +75,7 @@ fn the_two_profiles_disagree_where_the_semantics_table_says_and_known_entries_ex
     }];
     let report = diff(&variants, &mut two_references(), &known, &|_| {});
     assert_eq!(report.unexplained().count(), 0);
-    assert!(mcsdns::run::diff::markdown(&report).contains("known: the CoreDNS schema version"));
+    assert!(mcsdns::report::diff::markdown(&report).contains("known: the CoreDNS schema version"));
     assert!(report.known_not_seen.is_empty());
 }
 
@@ -117,7 +117,7 @@ fn a_known_difference_that_does_not_happen_is_stale_unless_intermittent() {
     );
     let stale: Vec<Field> = report.stale().map(|k| k.field).collect();
     assert_eq!(stale, [Field::Rcode]);
-    let md = mcsdns::run::diff::markdown(&report);
+    let md = mcsdns::report::diff::markdown(&report);
     assert!(
         md.contains(
             "| spec/r1-schema-version | rcode | rcode of spec/r1-schema-version | **stale**"

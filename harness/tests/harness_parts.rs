@@ -449,3 +449,78 @@ fn a_named_target_port_resolves_through_the_slice_without_a_deployment() {
         "8080 is not a Service port"
     );
 }
+
+#[test]
+fn a_snapshot_mismatch_fails_the_scenario_not_its_first_step() {
+    use mcsdns::run::record::{SnapshotMode, apply, snapshot_file, snapshot_path};
+    let root = temp("snapshot");
+    std::fs::create_dir_all(root.join("c1")).unwrap();
+    std::fs::copy(
+        repo().join("fixtures/spec/c1/world.yaml"),
+        root.join("c1/world.yaml"),
+    )
+    .unwrap();
+    let text = "world:\n  c1:\n    - path: c1\nresolver:\n  cluster: c1\nsteps:\n  - query: web.team.svc.clusterset.local A\n  - expect:\n      answer: [10.42.0.1]\n";
+    let path = root.join("s.yaml");
+    std::fs::write(&path, text).unwrap();
+    let s = load_scenario(&path, &root).unwrap();
+    let result = run_scenario(&s, &mut ReferenceTarget::new());
+    assert_eq!(result.status, Status::Passed);
+    let snap = snapshot_path(&root, &result.id);
+    std::fs::create_dir_all(snap.parent().unwrap()).unwrap();
+    std::fs::write(
+        &snap,
+        snapshot_file(&result.transcript().replace("10.42.0.1", "10.42.0.9")),
+    )
+    .unwrap();
+
+    let mut results = vec![result.clone()];
+    let mut rerun = |s: &mcsdns::scenario::Scenario| run_scenario(s, &mut ReferenceTarget::new());
+    apply(
+        SnapshotMode::Check,
+        &mut results,
+        std::slice::from_ref(&s),
+        std::slice::from_ref(&root),
+        &mut rerun,
+    )
+    .unwrap();
+    let checked = &results[0];
+    assert_eq!(checked.status, Status::Failed);
+    assert!(
+        checked.steps.iter().all(|st| st.failures.is_empty()),
+        "no step is blamed"
+    );
+    let mismatch = checked
+        .snapshot_mismatch
+        .as_ref()
+        .expect("a scenario-level failure");
+    assert!(
+        mismatch.diff.contains("-") && mismatch.diff.contains("10.42.0.9"),
+        "{}",
+        mismatch.diff
+    );
+    let lines = checked.failures();
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].starts_with(&format!(
+            "{}: answers differ from the snapshot",
+            path.display()
+        )),
+        "{}",
+        lines[0]
+    );
+
+    // Recording writes the snapshot the run saw; checking again passes.
+    let mut results = vec![result];
+    apply(
+        SnapshotMode::Record { snapshots: true },
+        &mut results,
+        std::slice::from_ref(&s),
+        std::slice::from_ref(&root),
+        &mut rerun,
+    )
+    .unwrap();
+    apply(SnapshotMode::Check, &mut results, &[s], &[root], &mut rerun).unwrap();
+    assert_eq!(results[0].status, Status::Passed);
+    assert!(results[0].snapshot_mismatch.is_none());
+}

@@ -156,6 +156,7 @@ pub fn build(
                             .steps
                             .iter()
                             .flat_map(|s| s.failures.iter().cloned().chain(s.skip_reason.clone()))
+                            .chain(r.scenario_failures())
                             .collect(),
                         answers: r.transcript(),
                     })

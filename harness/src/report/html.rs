@@ -70,6 +70,9 @@ pub fn render(suite: &SuiteResult) -> String {
                 ""
             }
         );
+        for f in r.scenario_failures() {
+            let _ = write!(s, "<p class=\"FAIL\">{}</p>", esc(&f));
+        }
         for st in &r.steps {
             let sw = status_word(st.status);
             let _ = write!(

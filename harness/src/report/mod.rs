@@ -2,7 +2,9 @@
 //! (Markdown) and people (one self-contained HTML page).
 
 pub mod conformance;
+pub mod diff;
 pub mod html;
+pub mod human;
 pub mod junit;
 pub mod markdown;
 

@@ -1,12 +1,11 @@
-//! The reference resolver: configuration, indexed view, answer engine, server.
+//! Answers DNS as the reference resolver: Corefile configuration, indexed view, zone sources,
+//! answer engine, cache and server.
 
 pub mod cache;
-pub mod config;
 pub mod corefile;
 pub mod engine;
 pub mod export;
-pub mod local;
-pub mod mcs;
+pub mod ready;
 pub mod reply;
 pub mod server;
 pub mod text;
@@ -14,6 +13,8 @@ pub mod view;
 pub mod zone;
 
 pub use config::{Profile, ResolverConfig};
+/// Kept at `resolver::config`, where callers name the configuration's types.
+pub use corefile::config;
 pub use engine::answer;
 pub use reply::{Outcome, Question, Reply};
 pub use view::ClusterView;

@@ -16,8 +16,8 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 use tokio::net::{TcpListener, UdpSocket};
 
+use super::cache::Cached;
 use super::config::ResolverConfig;
-use super::engine::answer;
 use super::reply::{Outcome, Question};
 use super::view::ClusterView;
 
@@ -74,7 +74,7 @@ impl SharedSnapshot {
 /// `cache` on the real clock (as CoreDNS's cache plugin).
 pub struct Handler {
     snapshot: SharedSnapshot,
-    cache: std::sync::Mutex<super::cache::Cache>,
+    cached: Cached,
     started: std::time::Instant,
 }
 
@@ -83,27 +83,16 @@ impl Handler {
     pub fn new(snapshot: SharedSnapshot) -> Self {
         Handler {
             snapshot,
-            cache: Default::default(),
+            cached: Cached::new(),
             started: std::time::Instant::now(),
         }
     }
 
     fn reply(&self, snapshot: &Snapshot, question: &Question) -> Outcome {
-        let Some(policy) = snapshot.config.cache_for(&question.name) else {
-            return answer(&snapshot.config, &snapshot.view, question);
-        };
         let now = self.started.elapsed();
-        let Ok(mut cache) = self.cache.lock() else {
-            return answer(&snapshot.config, &snapshot.view, question);
-        };
-        if let Some(hit) = cache.get(question, now) {
-            return Outcome::Reply(hit.reply);
-        }
-        let mut outcome = answer(&snapshot.config, &snapshot.view, question);
-        if let Outcome::Reply(reply) = &mut outcome {
-            cache.put(question, reply, policy, now);
-        }
-        outcome
+        self.cached
+            .answer(&snapshot.config, &snapshot.view, question, now)
+            .into_outcome()
     }
 }
 

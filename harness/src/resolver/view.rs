@@ -290,11 +290,6 @@ impl ClusterView {
         self.services.iter()
     }
 
-    /// How many ServiceImports the view holds.
-    pub fn import_count(&self) -> usize {
-        self.imports.len()
-    }
-
     /// The Service `ns/name`.
     pub fn service(&self, ns: &str, name: &str) -> Option<&Arc<Service>> {
         self.services.get(&ns_name(ns, name))

@@ -10,7 +10,7 @@ pub mod result;
 pub mod runner;
 pub mod suite;
 
-pub use result::{ScenarioResult, Status, StepResult, SuiteResult};
+pub use result::{ScenarioResult, SnapshotMismatch, Status, StepResult, SuiteResult};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -5,10 +5,14 @@ use std::path::{Path, PathBuf};
 
 use hickory_proto::op::ResponseCode;
 
-use super::result::ScenarioResult;
+use super::result::{ScenarioResult, SnapshotMismatch, Status};
+use crate::check::compare::answer_set;
 use crate::resolver::Outcome;
-use crate::resolver::text::{rcode_name, rdata_text};
-use crate::scenario::{Action, Scenario};
+use crate::resolver::text::rcode_name;
+use crate::scenario::format::ExpectSpec;
+use crate::scenario::load::parse_scenario;
+use crate::scenario::{Action, Scenario, ScenarioError};
+use crate::scenario::{Located, print};
 
 /// Where a scenario's snapshot lives: `<suite root>/snapshots/<id with __>.snap`.
 pub fn snapshot_path(root: &Path, id: &str) -> PathBuf {
@@ -29,52 +33,36 @@ pub fn snapshot_contents(file: &str) -> Option<&str> {
     Some(&rest[end + 5..])
 }
 
-/// An expectation, as YAML lines, for what a step produced.
+/// An expectation for what a step produced, as the printer writes it.
 fn expectation(
     action: &Action,
     outcome: Option<&Outcome>,
     candidate: Option<Option<String>>,
     reachable: Option<bool>,
 ) -> Vec<String> {
-    let mut lines = Vec::new();
+    let mut spec = ExpectSpec::default();
     if let Some(r) = reachable {
-        lines.push(format!("reachable: {r}"));
-        return lines;
+        spec.reachable = Some(r);
+        return print::expect(&spec);
     }
     match outcome {
-        Some(Outcome::Silent(_)) => lines.push("no_response: true".into()),
+        Some(Outcome::Silent(_)) => spec.no_response = Some(true),
         Some(Outcome::Reply(r)) => {
-            if r.rcode == ResponseCode::NoError && r.answers.is_empty() {
-                lines.push("nodata: true".into());
+            if r.is_nodata() {
+                spec.nodata = Some(true);
             } else if r.rcode != ResponseCode::NoError {
-                lines.push(format!("rcode: {}", rcode_name(r.rcode)));
+                spec.rcode = Some(Located::nowhere(rcode_name(r.rcode).to_owned()));
             }
             if !r.answers.is_empty() {
-                let mut a: Vec<String> =
-                    r.answers.iter().map(|x| yaml_str(&rdata_text(x))).collect();
-                a.sort();
-                lines.push(format!("answer: [{}]", a.join(", ")));
+                spec.answer = Some(answer_set(&r.answers));
             }
         }
         None => {}
     }
     if matches!(action, Action::Resolve { .. }) {
-        lines.push(format!(
-            "candidate: {}",
-            candidate.flatten().unwrap_or_else(|| "none".into())
-        ));
+        spec.candidate = Some(candidate.flatten().unwrap_or_else(|| "none".into()));
     }
-    lines
-}
-
-fn yaml_str(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || ".:-".contains(c))
-    {
-        s.to_owned()
-    } else {
-        format!("\"{}\"", s.replace('"', "\\\""))
-    }
+    print::expect(&spec)
 }
 
 /// The scenario's text with an `expect` added after every checkable step
@@ -181,4 +169,117 @@ pub fn unified_diff(old: &str, new: &str) -> String {
         .context_radius(2)
         .header("recorded", "now")
         .to_string()
+}
+
+/// What a run does with snapshots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Hold each result to its snapshot: a difference fails the scenario.
+    Check,
+    /// Fill in missing expectations (and run the rewritten file again);
+    /// write the snapshots too when `snapshots` (they hold the reference
+    /// resolver's transcripts only).
+    Record {
+        /// Whether to write snapshot files.
+        snapshots: bool,
+    },
+    /// Leave snapshots alone (another target's answers are judged by the
+    /// scenarios' expectations).
+    Ignore,
+}
+
+/// Why record mode could not write.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RecordError {
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// The rewritten scenario does not load (a bug of record mode: the
+    /// file was left as it was).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Scenario(#[from] ScenarioError),
+}
+
+/// Applies `mode` to each result (`results[i]` of `scenarios[i]`, whose
+/// suite root is `roots[i]`). `rerun` runs a rewritten scenario again, on
+/// a fresh target of the kind the run used. Returns what was written, a
+/// line each.
+pub fn apply(
+    mode: SnapshotMode,
+    results: &mut [ScenarioResult],
+    scenarios: &[Scenario],
+    roots: &[PathBuf],
+    rerun: &mut dyn FnMut(&Scenario) -> ScenarioResult,
+) -> Result<Vec<String>, RecordError> {
+    let mut written = Vec::new();
+    for ((r, s), root) in results.iter_mut().zip(scenarios).zip(roots) {
+        let snap = snapshot_path(root, &r.id);
+        match mode {
+            SnapshotMode::Ignore => {}
+            SnapshotMode::Check => {
+                if let Some(diff) = snapshot_diff(root, r) {
+                    r.status = Status::Failed;
+                    r.snapshot_mismatch = Some(SnapshotMismatch {
+                        snapshot: snap.display().to_string(),
+                        diff,
+                    });
+                }
+            }
+            SnapshotMode::Record { snapshots } => {
+                match fill_expectations(s, r) {
+                    Ok(Some(text)) => {
+                        // Run the rewritten file again, so the snapshot's line numbers are its own.
+                        let again = parse_scenario(&s.path, root, &text)?;
+                        replace_file(&s.path, &text)?;
+                        *r = rerun(&again);
+                        written.push(format!(
+                            "recorded missing expectations into {}",
+                            s.path.display()
+                        ));
+                    }
+                    Ok(None) => {}
+                    Err(why) => written.push(format!(
+                        "{}: expectations not recorded: {why}",
+                        s.path.display()
+                    )),
+                }
+                if snapshots {
+                    replace_file(&snap, &snapshot_file(&r.transcript()))?;
+                }
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// Writes `text` to a new file beside `path`, then renames it over `path`:
+/// an interrupt leaves the old file or the new one, never a mix.
+fn replace_file(path: &Path, text: &str) -> Result<(), RecordError> {
+    let fail = |source| RecordError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let name = path
+        .file_name()
+        .map_or("file".into(), |n| n.to_string_lossy());
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&temporary)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written.map_err(fail)
 }

@@ -76,6 +76,29 @@ pub struct ScenarioResult {
     pub duration_ms: f64,
     /// Its steps.
     pub steps: Vec<StepResult>,
+    /// Its answers differ from its reviewed snapshot: a failure of the
+    /// scenario as a whole, not of one step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_mismatch: Option<SnapshotMismatch>,
+}
+
+/// A scenario's transcript differs from its snapshot.
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotMismatch {
+    /// The snapshot file.
+    pub snapshot: String,
+    /// A unified diff, recorded -> now.
+    pub diff: String,
+}
+
+impl std::fmt::Display for SnapshotMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "answers differ from the snapshot {} (review, then `mcsdns run --record`):\n{}",
+            self.snapshot, self.diff
+        )
+    }
 }
 
 impl ScenarioResult {
@@ -103,7 +126,8 @@ impl ScenarioResult {
         out
     }
 
-    /// The failure messages of every step, with lines.
+    /// The failure messages of every step, with lines, then the
+    /// scenario's own (a snapshot mismatch), with its file.
     pub fn failures(&self) -> Vec<String> {
         self.steps
             .iter()
@@ -112,7 +136,16 @@ impl ScenarioResult {
                     .iter()
                     .map(move |f| format!("{}:{}: {}: {f}", self.path, s.line, s.action))
             })
+            .chain(
+                self.scenario_failures()
+                    .map(|f| format!("{}: {f}", self.path)),
+            )
             .collect()
+    }
+
+    /// The failures of the scenario as a whole, not of one step.
+    pub fn scenario_failures(&self) -> impl Iterator<Item = String> + '_ {
+        self.snapshot_mismatch.iter().map(|m| m.to_string())
     }
 }
 

@@ -61,6 +61,7 @@ pub fn run_scenario(scenario: &Scenario, target: &mut dyn Target) -> ScenarioRes
         status: overall(&steps),
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         steps,
+        snapshot_mismatch: None,
     }
 }
 

@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::located::Located;
 use crate::resolver::Profile;
 
 /// A scenario file.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// A title; the file name is used when absent.
@@ -41,7 +41,7 @@ pub struct ScenarioFile {
 }
 
 /// A requirement level (RFC 2119).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum Level {
     /// Required.
     MUST,
@@ -66,7 +66,7 @@ impl std::fmt::Display for Level {
 }
 
 /// Manifests for one cluster: a file or folder path, or inline YAML.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestSource {
     /// A YAML file, or a folder of them, relative to the scenario or to a
@@ -79,7 +79,7 @@ pub struct ManifestSource {
 }
 
 /// The resolver under test.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolverSpec {
     /// The cluster it runs in.
@@ -103,7 +103,7 @@ pub struct ResolverSpec {
 }
 
 /// The C library's stub resolver.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Libc {
     /// glibc: a search-list walk goes on past NXDOMAIN, NODATA and SERVFAIL.
@@ -114,7 +114,7 @@ pub enum Libc {
 }
 
 /// The client: a Pod in some cluster and namespace.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSpec {
     /// Its cluster (default: the resolver's).
@@ -135,7 +135,7 @@ pub struct ClientSpec {
 }
 
 /// One step.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
     /// Create or replace objects in a cluster.
@@ -161,7 +161,7 @@ pub enum Step {
 }
 
 /// Objects to apply.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplySpec {
     /// The cluster.
@@ -175,7 +175,7 @@ pub struct ApplySpec {
 }
 
 /// One API fault; give exactly one of its kinds.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// The cluster whose API misbehaves.
@@ -195,7 +195,7 @@ pub struct FaultSpec {
 }
 
 /// A new Corefile for the resolver.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorefileSpec {
     /// A Corefile path (relative like manifest paths).
@@ -207,7 +207,7 @@ pub struct CorefileSpec {
 }
 
 /// One object of one cluster.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectRef {
     /// The cluster.
@@ -222,7 +222,7 @@ pub struct ObjectRef {
 }
 
 /// A JSON merge patch (RFC 7386) of one object.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchSpec {
     /// The cluster.
@@ -240,7 +240,7 @@ pub struct PatchSpec {
 
 /// What the step before must have produced. Every field is optional; TTL
 /// and record order are ignored unless asked for.
-#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
     /// The response code: NOERROR, NXDOMAIN, SERVFAIL, REFUSED, FORMERR, NOTIMP.
@@ -283,7 +283,7 @@ pub struct ExpectSpec {
 }
 
 /// Section sizes.
-#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountSpec {
     /// Answer records.
@@ -298,7 +298,7 @@ pub struct CountSpec {
 }
 
 /// TTL bounds.
-#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TtlSpec {
     /// Every answer's TTL is at least this.

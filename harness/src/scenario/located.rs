@@ -1,7 +1,7 @@
 //! Wraps a value with the line and column it was read from.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A value and where it stands in its file.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +33,13 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
             line: s.referenced.line() as usize,
             column: s.referenced.column() as usize,
         })
+    }
+}
+
+/// Written as the bare value: where it was read is not part of the file.
+impl<T: Serialize> Serialize for Located<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod format;
 pub mod lint;
 pub mod load;
 pub mod located;
+pub mod print;
 pub mod step;
 
 use hickory_proto::rr::Name;

@@ -11,6 +11,7 @@ use crate::cluster::mock::{SharedApi, client};
 use crate::cluster::store::{ApiResource, ApiStore, Selector, Target as ApiTarget};
 use crate::cluster::watch::{SharedState, WATCHED, WatchState, spawn};
 use crate::model::{Kind, ObjectKey};
+use crate::resolver::cache::{Cached, Served};
 use crate::resolver::view::Sync;
 use crate::resolver::{Outcome, Question, ResolverConfig, answer};
 use crate::scenario::{Change, Fault, Scenario};
@@ -38,7 +39,7 @@ struct Session {
     cluster: String,
     identity: String,
     config: ResolverConfig,
-    cache: crate::resolver::cache::Cache,
+    cache: Cached,
     down_until: Option<Duration>,
     events_seen: usize,
 }
@@ -318,33 +319,23 @@ impl Target for ReferenceTarget {
             .lock()
             .map(|w| w.view.clone())
             .map_err(|_| TargetError::failed("watch state poisoned"))?;
-        let policy = s.config.cache_for(&question.name).cloned();
-        let mut cache = None;
-        let outcome = match &policy {
-            Some(p) => match s.cache.get(question, now) {
-                Some(crate::resolver::cache::Hit {
-                    reply: hit,
+        let (outcome, cache) = match s.cache.answer(&s.config, &view, question, now) {
+            Served::Fresh(outcome) => (outcome, None),
+            Served::Hit {
+                reply,
+                age,
+                remaining,
+                line,
+            } => {
+                let fresh = answer(&s.config, &view, question);
+                let note = CacheNote {
                     age,
                     remaining,
-                }) => {
-                    let fresh = answer(&s.config, &view, question);
-                    cache = Some(CacheNote {
-                        age,
-                        remaining,
-                        line: p.line,
-                        fresh: CacheNote::fresh_if_changed(&fresh, &hit),
-                    });
-                    Outcome::Reply(hit)
-                }
-                None => {
-                    let mut outcome = answer(&s.config, &view, question);
-                    if let Outcome::Reply(reply) = &mut outcome {
-                        s.cache.put(question, reply, p, now);
-                    }
-                    outcome
-                }
-            },
-            None => answer(&s.config, &view, question),
+                    line,
+                    fresh: CacheNote::fresh_if_changed(&fresh, &reply),
+                };
+                (Outcome::Reply(reply), Some(note))
+            }
         };
         Ok(Answer {
             outcome,

@@ -1,62 +1,11 @@
-//! Parses a Corefile (Caddyfile syntax) into server blocks and directives,
-//! keeping every token's line and column for error messages.
+//! Parses a Corefile (Caddyfile syntax) into server blocks and directives.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use super::{Corefile, CorefileError, Directive, ServerBlock, Token};
 use crate::error::SourceError;
 
-/// A word of the Corefile and where it stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Token {
-    /// The text, unquoted.
-    pub text: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-}
-
-/// One directive (`kubernetes cluster.local { ... }`) with its nested lines.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Directive {
-    /// The directive's name.
-    pub name: Token,
-    /// The words after the name on its line.
-    pub args: Vec<Token>,
-    /// Nested directives, from a `{ ... }` block.
-    pub block: Vec<Directive>,
-}
-
-/// A server block: its keys (`.:53`) and its directives in file order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerBlock {
-    /// The keys before `{`.
-    pub keys: Vec<Token>,
-    /// The directives, in file order (not chain order).
-    pub directives: Vec<Directive>,
-}
-
-/// A parsed Corefile.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Corefile {
-    /// Where it was read from.
-    pub path: PathBuf,
-    /// Its text.
-    pub text: String,
-    /// Its server blocks.
-    pub blocks: Vec<ServerBlock>,
-}
-
-/// A Corefile error, pointing at the offending token.
-pub type CorefileError = SourceError;
-
 impl Corefile {
-    /// Reads and parses a Corefile.
-    pub fn read(path: &Path) -> Result<Corefile, CorefileError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
-        Corefile::parse(path, &text)
-    }
-
     /// Parses Corefile text.
     pub fn parse(path: &Path, text: &str) -> Result<Corefile, CorefileError> {
         let lines = tokenize(path, text)?;
@@ -76,20 +25,15 @@ impl Corefile {
             blocks,
         })
     }
-
-    /// An error at a token of this file.
-    pub fn error_at(&self, token: &Token, message: impl Into<String>) -> CorefileError {
-        error(
-            &self.path,
-            &self.text,
-            token.line,
-            token.column,
-            message.into(),
-        )
-    }
 }
 
-fn error(path: &Path, text: &str, line: usize, column: usize, message: String) -> CorefileError {
+pub(super) fn error(
+    path: &Path,
+    text: &str,
+    line: usize,
+    column: usize,
+    message: String,
+) -> CorefileError {
     SourceError::at(path, text, line, column, message)
 }
 
