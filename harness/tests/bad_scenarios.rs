@@ -54,6 +54,8 @@ fn malformed_scenarios_are_reported_where_they_go_wrong() {
         Bad { what: "flag without sign", text: with_steps("  - query: a A\n  - expect:\n      flags: aa\n"), line: 9, column: 14, message: "must start with + or -", hint: None },
         Bad { what: "patch changes kind", text: with_steps("  - patch: {cluster: c1, kind: Service, namespace: team, name: web, merge: {kind: Namespace}}\n"), line: 7, column: 5, message: "a patch cannot change kind", hint: Some("delete the object") },
         Bad { what: "nodata false", text: with_steps("  - query: a A\n  - expect:\n      nodata: false\n"), line: 8, column: 5, message: "`nodata: false` checks nothing", hint: None },
+        Bad { what: "rd clear", text: with_steps("  - query: a A\n  - expect:\n      flags: -rd\n"), line: 9, column: 14, message: "`-rd` can never pass", hint: Some("drop it") },
+        Bad { what: "unknown level", text: format!("level: MAYBE\n{HEAD}steps:\n  - query: a A\n"), line: 1, column: 8, message: "level: unknown value `MAYBE`", hint: None },
         Bad { what: "tc flag", text: with_steps("  - query: a A\n  - expect:\n      flags: +tc\n"), line: 9, column: 14, message: "tc cannot be observed", hint: None },
         Bad { what: "bad namespace", text: format!("{HEAD}client:\n  namespace: Team_A\nsteps:\n  - query: a A\n"), line: 7, column: 14, message: "not a valid namespace", hint: None },
         Bad { what: "bad plugin order", text: "world:\n  c1:\n    - path: fixtures/spec/c1\nresolver:\n  cluster: c1\n  plugin_order: [kubernetes, multicluser]\nsteps:\n  - query: a A\n".into(), line: 6, column: 17, message: "unknown plugin \"multicluser\"", hint: None },

@@ -188,7 +188,7 @@ fn rbac_denial_quotes_the_api_server() {
     )
     .unwrap_err();
     assert_eq!(
-        denied.message,
+        denied.message(),
         "serviceimports.multicluster.x-k8s.io is forbidden: User \"system:serviceaccount:default:other\" cannot list resource \"serviceimports\" in API group \"multicluster.x-k8s.io\" at the cluster scope"
     );
     // member1 declares no RBAC at all: authorization is not modelled there.

@@ -174,7 +174,7 @@ pub fn query(cx: &Context<'_>, q: &Question, outcome: &Outcome) -> Vec<Diagnosis
             title: format!("{} may not list and watch ServiceImports in {}", cx.resolver.identity, cx.resolver.cluster),
             detail: format!(
                 "{denial}. The identity is bound to {roles}, which has no rule for group multicluster.x-k8s.io, resource serviceimports, verbs list and watch; without it the resolver never syncs.",
-                denial = denial.message
+                denial = denial.message()
             ),
             fix: format!(
                 "add the rule to ClusterRole {role}:\n  - apiGroups: [\"multicluster.x-k8s.io\"]\n    resources: [\"serviceimports\"]\n    verbs: [\"list\", \"watch\"]\nkubectl patch clusterrole {role} --type=json -p '[{{\"op\":\"add\",\"path\":\"/rules/-\",\"value\":{{\"apiGroups\":[\"multicluster.x-k8s.io\"],\"resources\":[\"serviceimports\"],\"verbs\":[\"list\",\"watch\"]}}}}]'"

@@ -1,7 +1,6 @@
 //! Judges a step's result against its checks: a pure comparator, so targets
 //! stay dumb. TTL and record order are ignored unless a check names them.
 
-use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::Observed;
@@ -57,15 +56,13 @@ pub fn judge(checks: &[Check], seen: &Observed) -> Vec<String> {
                     rcode_name(r.rcode)
                 )
             }),
-            (Check::NoData, Some(r)) => {
-                (!(r.rcode == ResponseCode::NoError && r.answers.is_empty())).then(|| {
-                    format!(
-                        "expected NODATA, got {} with {} answer(s)",
-                        rcode_name(r.rcode),
-                        r.answers.len()
-                    )
-                })
-            }
+            (Check::NoData, Some(r)) => (!r.is_nodata()).then(|| {
+                format!(
+                    "expected NODATA, got {} with {} answer(s)",
+                    rcode_name(r.rcode),
+                    r.answers.len()
+                )
+            }),
             (Check::Answer(want), Some(r)) => set_diff(
                 "answer",
                 want,
@@ -80,8 +77,9 @@ pub fn judge(checks: &[Check], seen: &Observed) -> Vec<String> {
                 let got = match flag {
                     HeaderFlag::Aa => r.authoritative,
                     HeaderFlag::Ra => r.recursion_available,
+                    // Echoed from the question, which always has RD set
+                    // (the loader refuses `-rd`).
                     HeaderFlag::Rd => true,
-                    HeaderFlag::Tc => false,
                 };
                 (got != *want).then(|| {
                     format!(
@@ -193,7 +191,6 @@ fn flag_name(f: HeaderFlag) -> &'static str {
         HeaderFlag::Aa => "aa",
         HeaderFlag::Ra => "ra",
         HeaderFlag::Rd => "rd",
-        HeaderFlag::Tc => "tc",
     }
 }
 

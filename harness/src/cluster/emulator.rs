@@ -182,11 +182,6 @@ impl Emulator {
         self.clusters.get(cluster).map(|e| e.api.clone())
     }
 
-    /// The identity the resolver's token authenticates as.
-    pub fn resolver_identity(&self) -> &str {
-        &self.resolver_identity
-    }
-
     /// Makes the resolver's token authenticate as another identity (each
     /// scenario names its resolver's).
     pub fn set_resolver_identity(&mut self, identity: &str) {

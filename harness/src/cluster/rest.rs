@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::patch;
 use super::store::{
-    ApiError, ApiResource, ApiStore, Delivery, RESOURCES, Selector, SharedApi, Target, route,
+    ApiError, ApiResource, ApiStore, Delivery, RESOURCES, Scope, Selector, SharedApi, route,
 };
 use crate::model::{Kind, ObjectKey};
 
@@ -78,7 +78,7 @@ fn not_found_path() -> ApiError {
     )
 }
 
-fn not_found(t: &Target, name: &str) -> ApiError {
+fn not_found(t: &Scope, name: &str) -> ApiError {
     ApiError::new(
         404,
         "NotFound",
@@ -295,10 +295,10 @@ fn port_forward(
     query: &str,
 ) -> Result<ApiReply, ApiError> {
     let pods = ApiResource::by_plural("", "pods").ok_or_else(not_found_path)?;
-    let t = Target {
+    let t = Scope {
         namespace: Some(ns.to_owned()),
         name: Some(pod.to_owned()),
-        ..Target::all(pods)
+        ..Scope::all(pods)
     };
     store.authorize_sub(identity, "create", &t, Some("portforward"))?;
     let object = store.get(pods, ns, pod).ok_or_else(|| not_found(&t, pod))?;
@@ -377,7 +377,7 @@ fn well_formed(body: &Value) -> Result<(), ApiError> {
 
 /// Checks an object's identity against the path and fills in what the
 /// server fills in.
-fn admit(store: &ApiStore, t: &Target, body: &mut Value) -> Result<(), ApiError> {
+fn admit(store: &ApiStore, t: &Scope, body: &mut Value) -> Result<(), ApiError> {
     well_formed(body)?;
     if let Some(kind) = body["kind"].as_str()
         && kind != t.res.kind
@@ -475,7 +475,7 @@ fn allocate_cluster_ip(store: &ApiStore, body: &mut Value) {
 }
 
 /// Whether a body would decode as the model type (for dry runs).
-fn validate(t: &Target, body: &Value) -> Result<(), ApiError> {
+fn validate(t: &Scope, body: &Value) -> Result<(), ApiError> {
     if let Some(kind) = t.res.model {
         crate::model::Resource::from_json(kind, body.clone()).map_err(|e| {
             ApiError::new(
@@ -494,7 +494,7 @@ fn validate(t: &Target, body: &Value) -> Result<(), ApiError> {
 
 fn create(
     store: &mut ApiStore,
-    t: &Target,
+    t: &Scope,
     mut body: Value,
     dry_run: bool,
 ) -> Result<Value, ApiError> {
@@ -521,7 +521,7 @@ fn create(
     finish(store, t, body, dry_run)
 }
 
-fn finish(store: &mut ApiStore, t: &Target, body: Value, dry_run: bool) -> Result<Value, ApiError> {
+fn finish(store: &mut ApiStore, t: &Scope, body: Value, dry_run: bool) -> Result<Value, ApiError> {
     if dry_run {
         validate(t, &body)?;
         return Ok(body);
@@ -533,7 +533,7 @@ fn finish(store: &mut ApiStore, t: &Target, body: Value, dry_run: bool) -> Resul
 
 fn update(
     store: &mut ApiStore,
-    t: &Target,
+    t: &Scope,
     name: &str,
     mut body: Value,
     dry_run: bool,
@@ -566,7 +566,7 @@ fn update(
     finish(store, t, body, dry_run)
 }
 
-fn conflict(t: &Target, name: &str) -> ApiError {
+fn conflict(t: &Scope, name: &str) -> ApiError {
     ApiError::new(
         409,
         "Conflict",
@@ -580,7 +580,7 @@ fn conflict(t: &Target, name: &str) -> ApiError {
 
 fn patch_object(
     store: &mut ApiStore,
-    t: &Target,
+    t: &Scope,
     name: &str,
     req: &ApiRequest<'_>,
     dry_run: bool,
@@ -636,7 +636,7 @@ fn patch_object(
     finish(store, t, doc, dry_run).map(|v| ApiReply::Json(200, v))
 }
 
-fn delete(store: &mut ApiStore, t: &Target, name: &str, dry_run: bool) -> Result<Value, ApiError> {
+fn delete(store: &mut ApiStore, t: &Scope, name: &str, dry_run: bool) -> Result<Value, ApiError> {
     let ns = t.namespace.clone().unwrap_or_default();
     let current = store
         .get(t.res, &ns, name)
@@ -648,9 +648,9 @@ fn delete(store: &mut ApiStore, t: &Target, name: &str, dry_run: bool) -> Result
         // The namespace controller empties a deleted namespace; here at once.
         for res in RESOURCES.iter().filter(|r| r.namespaced) {
             let inside: Vec<String> = store.list(
-                &Target {
+                &Scope {
                     namespace: Some(name.to_owned()),
-                    ..Target::all(res)
+                    ..Scope::all(res)
                 },
                 &Selector::default(),
             )["items"]

@@ -2,8 +2,9 @@
 //! resourceVersion and an event, lists and watches see a consistent order,
 //! and RBAC decides who may read what.
 //!
-//! This is "what the API does", shared by every transport: the in-process
-//! tower service behind `kube::Client` (`cluster::mock`) today.
+//! This is "what the API does", shared by every transport through
+//! `cluster::rest`: the in-process tower service behind `kube::Client`
+//! (`cluster::mock`) and the HTTP(S) emulator (`cluster::http`).
 
 use std::collections::BTreeMap;
 
@@ -212,7 +213,7 @@ pub const RESOURCES: &[ApiResource] = &[
 /// What a request asks for: one resource type, maybe one namespace, maybe
 /// one object.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
+pub struct Scope {
     /// The resource type served at the path.
     pub res: &'static ApiResource,
     /// The version asked for.
@@ -223,10 +224,10 @@ pub struct Target {
     pub name: Option<String>,
 }
 
-impl Target {
+impl Scope {
     /// The whole collection of a resource type, all namespaces.
-    pub fn all(res: &'static ApiResource) -> Target {
-        Target {
+    pub fn all(res: &'static ApiResource) -> Scope {
+        Scope {
             res,
             version: res.versions[0],
             namespace: None,
@@ -343,7 +344,7 @@ impl Event {
         }
     }
 
-    fn is_for(&self, t: &Target) -> bool {
+    fn is_for(&self, t: &Scope) -> bool {
         std::ptr::eq(self.res, t.res) && t.covers(&self.namespace, &self.name)
     }
 }
@@ -369,7 +370,7 @@ impl Delivery {
 struct Watch {
     /// The newest resourceVersion this watch has delivered.
     last: u64,
-    target: Target,
+    scope: Scope,
     selector: Selector,
     selector_text: String,
     tx: mpsc::UnboundedSender<Value>,
@@ -716,7 +717,7 @@ impl ApiStore {
             old_labels,
         };
         self.watches.retain_mut(|w| {
-            if !e.is_for(&w.target) {
+            if !e.is_for(&w.scope) {
                 return !w.tx.is_closed();
             }
             match e.seen_as(&w.selector) {
@@ -745,8 +746,8 @@ impl ApiStore {
         }
     }
 
-    /// Checks that `identity` may `verb` the target, and that it is served.
-    pub fn authorize(&self, identity: &str, verb: &str, t: &Target) -> Result<(), ApiError> {
+    /// Checks that `identity` may `verb` the scope, and that it is served.
+    pub fn authorize(&self, identity: &str, verb: &str, t: &Scope) -> Result<(), ApiError> {
         self.authorize_sub(identity, verb, t, None)
     }
 
@@ -755,7 +756,7 @@ impl ApiStore {
         &self,
         identity: &str,
         verb: &str,
-        t: &Target,
+        t: &Scope,
         subresource: Option<&str>,
     ) -> Result<(), ApiError> {
         let resource = match subresource {
@@ -787,29 +788,20 @@ impl ApiStore {
             resource: &resource,
         };
         // Only ClusterRoles are modelled: a binding grants every namespace.
-        rbac::check(&self.state, identity, access).map_err(|d| {
-            let mut message = match &t.namespace {
-                Some(ns) => d.message.replace(
-                    "at the cluster scope",
-                    &format!("in the namespace \"{ns}\""),
-                ),
-                None => d.message,
-            };
-            if let Some(name) = &t.name {
-                message =
-                    message.replacen(" is forbidden", &format!(" \"{name}\" is forbidden"), 1);
-            }
+        rbac::check(&self.state, identity, access).map_err(|mut d| {
+            d.namespace = t.namespace.clone();
+            d.name = t.name.clone();
             ApiError::new(
                 403,
                 "Forbidden",
-                message,
+                d.message(),
                 json!({"group": t.res.group, "kind": t.res.plural}),
             )
         })
     }
 
     /// A list response.
-    pub fn list(&self, t: &Target, selector: &Selector) -> Value {
+    pub fn list(&self, t: &Scope, selector: &Selector) -> Value {
         let items: Vec<Value> = self
             .all_of(t.res)
             .into_iter()
@@ -832,7 +824,7 @@ impl ApiStore {
     /// many of them the reader has taken.
     pub fn watch(
         &mut self,
-        t: Target,
+        t: Scope,
         selector_text: &str,
         from: u64,
     ) -> (mpsc::UnboundedReceiver<Value>, Arc<Delivery>) {
@@ -840,7 +832,7 @@ impl ApiStore {
         let selector = Selector::parse(selector_text);
         let mut w = Watch {
             last: from.max(self.oldest.saturating_sub(1)),
-            target: t,
+            scope: t,
             selector,
             selector_text: selector_text.to_owned(),
             tx,
@@ -852,7 +844,7 @@ impl ApiStore {
         }
         if from == 0 {
             // Watching from "any version" starts with the current objects, as ADDED.
-            for mut v in self.all_of(w.target.res) {
+            for mut v in self.all_of(w.scope.res) {
                 let (ns, name) = (
                     v["metadata"]["namespace"]
                         .as_str()
@@ -863,14 +855,14 @@ impl ApiStore {
                         .unwrap_or_default()
                         .to_owned(),
                 );
-                if w.target.covers(&ns, &name) && w.selector.matches(labels(&v).as_ref()) {
-                    v["apiVersion"] = json!(w.target.res.api_version(w.target.version));
+                if w.scope.covers(&ns, &name) && w.selector.matches(labels(&v).as_ref()) {
+                    v["apiVersion"] = json!(w.scope.res.api_version(w.scope.version));
                     let _ = w.send(json!({"type": "ADDED", "object": v}));
                 }
             }
         } else {
             for e in self.log.iter().filter(|e| e.rv > from) {
-                if e.is_for(&w.target)
+                if e.is_for(&w.scope)
                     && let Some(t) = e.seen_as(&w.selector)
                 {
                     w.last = e.rv;
@@ -886,7 +878,7 @@ impl ApiStore {
         if from == 0 {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        let _ = w.send(json!({"type": "BOOKMARK", "object": {"kind": w.target.res.kind, "apiVersion": w.target.res.api_version(w.target.version), "metadata": meta}}));
+        let _ = w.send(json!({"type": "BOOKMARK", "object": {"kind": w.scope.res.kind, "apiVersion": w.scope.res.api_version(w.scope.version), "metadata": meta}}));
         let delivery = w.delivery.clone();
         self.watches.push(w);
         (rx, delivery)
@@ -896,7 +888,7 @@ impl ApiStore {
     pub fn is_watched(&self, kind: Kind, selector_text: &str) -> bool {
         let res = ApiResource::of(kind);
         self.watches.iter().any(|w| {
-            std::ptr::eq(w.target.res, res) && w.selector_text == selector_text && !w.tx.is_closed()
+            std::ptr::eq(w.scope.res, res) && w.selector_text == selector_text && !w.tx.is_closed()
         })
     }
 
@@ -905,11 +897,6 @@ impl ApiStore {
         self.watches
             .iter()
             .any(|w| !w.tx.is_closed() && w.delivery.pending())
-    }
-
-    /// How many watches are open.
-    pub fn open_watches(&self) -> usize {
-        self.watches.iter().filter(|w| !w.tx.is_closed()).count()
     }
 }
 
@@ -954,7 +941,7 @@ fn rfc3339_now() -> String {
 /// Finds what a request path names:
 /// `/api/v1/[namespaces/{ns}/]{resource}[/{name}]` or
 /// `/apis/{group}/{version}/[namespaces/{ns}/]{resource}[/{name}]`.
-pub fn route(path: &str) -> Option<Target> {
+pub fn route(path: &str) -> Option<Scope> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match parts.as_slice() {
         ["api", version, rest @ ..] => ("", *version, rest),
@@ -977,7 +964,7 @@ pub fn route(path: &str) -> Option<Target> {
     if namespace.is_some() && !res.namespaced {
         return None;
     }
-    Some(Target {
+    Some(Scope {
         res,
         version,
         namespace,

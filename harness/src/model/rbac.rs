@@ -38,10 +38,43 @@ pub const LIST_ENDPOINTSLICES: Access<'static> = Access {
 /// A denied request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Denial {
-    /// The message Kubernetes gives (HTTP 403).
-    pub message: String,
+    /// Who asked.
+    pub identity: String,
+    /// The verb (`list`).
+    pub verb: String,
+    /// The API group (empty for the core group).
+    pub group: String,
+    /// The resource (`serviceimports`).
+    pub resource: String,
+    /// The namespace asked in (`None`: the cluster scope).
+    pub namespace: Option<String>,
+    /// The object asked for by name, if any.
+    pub name: Option<String>,
     /// The ClusterRoles bound to the identity.
     pub roles: Vec<String>,
+}
+
+impl Denial {
+    /// The message Kubernetes gives (HTTP 403), word for word.
+    pub fn message(&self) -> String {
+        let qualified = if self.group.is_empty() {
+            self.resource.clone()
+        } else {
+            format!("{}.{}", self.resource, self.group)
+        };
+        let named = match &self.name {
+            Some(n) => format!("{qualified} \"{n}\""),
+            None => qualified,
+        };
+        let scope = match &self.namespace {
+            Some(ns) => format!("in the namespace \"{ns}\""),
+            None => "at the cluster scope".into(),
+        };
+        format!(
+            "{named} is forbidden: User \"{}\" cannot {} resource \"{}\" in API group \"{}\" {scope}",
+            self.identity, self.verb, self.resource, self.group
+        )
+    }
 }
 
 /// Whether the cluster models RBAC at all: a world without any ClusterRole or
@@ -123,16 +156,13 @@ pub fn check(state: &ClusterState, identity: &str, a: Access<'_>) -> Result<(), 
     if allowed {
         return Ok(());
     }
-    let qualified = if a.group.is_empty() {
-        a.resource.to_owned()
-    } else {
-        format!("{}.{}", a.resource, a.group)
-    };
     Err(Denial {
-        message: format!(
-            "{qualified} is forbidden: User \"{identity}\" cannot {} resource \"{}\" in API group \"{}\" at the cluster scope",
-            a.verb, a.resource, a.group
-        ),
+        identity: identity.to_owned(),
+        verb: a.verb.to_owned(),
+        group: a.group.to_owned(),
+        resource: a.resource.to_owned(),
+        namespace: None,
+        name: None,
         roles,
     })
 }

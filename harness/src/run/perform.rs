@@ -126,11 +126,10 @@ fn change(
         Action::Fault { cluster, fault } => {
             send(target, Operation::Fault { cluster, fault }, events)?;
         }
-        Action::Reconfigure { config, text, .. } => {
-            let operation = Operation::Reconfigure {
-                config,
-                corefile: text,
-            };
+        Action::Reconfigure {
+            config, corefile, ..
+        } => {
+            let operation = Operation::Reconfigure { config, corefile };
             send(target, operation, events)?;
             model.setup.config = (**config).clone();
         }

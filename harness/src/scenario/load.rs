@@ -313,10 +313,18 @@ fn decode(cx: &Ctx<'_>) -> Result<ScenarioFile, ScenarioError> {
             Some(i) if first.starts_with("line ") => &first[i + 2..],
             _ => first,
         };
-        let msg = msg
-            .replace("unknown variant", "unknown step")
-            .replace("unknown field", "unknown key");
         let path = path.replace(".value", "");
+        // serde says "variant" and "field"; a scenario's author wrote a
+        // step, a value or a key. Only an entry of `steps` is a step.
+        let is_step = path
+            .strip_prefix("steps[")
+            .is_some_and(|rest| rest.ends_with(']') && !rest.contains('.'));
+        let msg = msg
+            .replace(
+                "unknown variant",
+                if is_step { "unknown step" } else { "unknown value" },
+            )
+            .replace("unknown field", "unknown key");
         let what = if path.is_empty() || path == "." || path == "?" {
             String::new()
         } else {
@@ -411,7 +419,7 @@ fn resolver_setup(
             })
             .collect::<Result<_, _>>()?,
     };
-    let (config, corefile_text) = match (&spec.corefile, &spec.corefile_inline) {
+    let (config, corefile) = match (&spec.corefile, &spec.corefile_inline) {
         (Some(_), Some(inline)) => {
             return Err(cx.at(inline, "give either corefile or corefile_inline, not both"));
         }
@@ -420,7 +428,7 @@ fn resolver_setup(
             let cf = Corefile::read(&path)?;
             (
                 ResolverConfig::from_corefile(&cf, profile, &order)?,
-                Some(cf.text),
+                Some(cf),
             )
         }
         (None, Some(inline)) => {
@@ -431,7 +439,7 @@ fn resolver_setup(
             (
                 ResolverConfig::from_corefile(&cf, profile, &order)
                     .map_err(|e| cx.relocate(e, start))?,
-                Some(inline.value.clone()),
+                Some(cf),
             )
         }
         (None, None) => (ResolverConfig::default_for(profile), None),
@@ -444,7 +452,7 @@ fn resolver_setup(
             .identity
             .clone()
             .unwrap_or_else(|| DEFAULT_IDENTITY.into()),
-        corefile_text,
+        corefile,
     })
 }
 
@@ -572,19 +580,14 @@ fn action(
         Step::Corefile(c) => {
             let profile = file_profile;
             let order = file_order.to_vec();
-            let (cf, source, text) = match (&c.path, &c.inline) {
-                (Some(p), None) => {
-                    let path = cx.find(p)?;
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
-                    (Corefile::read(&path)?, p.value.clone(), text)
-                }
+            let (cf, source) = match (&c.path, &c.inline) {
+                (Some(p), None) => (Corefile::read(&cx.find(p)?)?, p.value.clone()),
                 (None, Some(inline)) => {
                     let start = cx.block_start(inline);
                     let padded = format!("{}{}", "\n".repeat(start - 1), inline.value);
                     (
                         Corefile::parse(cx.path, &padded).map_err(|e| cx.relocate(e, start))?,
                         format!("inline at line {start}"),
-                        inline.value.clone(),
                     )
                 }
                 _ => return Err(cx.at(located, "corefile needs either path or inline")),
@@ -592,7 +595,7 @@ fn action(
             Action::Reconfigure {
                 config: Box::new(ResolverConfig::from_corefile(&cf, profile, &order)?),
                 source,
-                text,
+                corefile: cf,
             }
         }
         Step::Fault(f) => {
@@ -776,6 +779,11 @@ fn checks(
             let flag = match name.to_ascii_lowercase().as_str() {
                 "aa" => HeaderFlag::Aa,
                 "ra" => HeaderFlag::Ra,
+                "rd" if !set => {
+                    return Err(cx
+                        .at(f, "`-rd` can never pass: a server copies RD from the question, and mcsdns always asks with RD set")
+                        .with_hint("drop it; `+rd` only shows the bit was echoed"));
+                }
                 "rd" => HeaderFlag::Rd,
                 "tc" => {
                     return Err(cx

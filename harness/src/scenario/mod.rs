@@ -63,21 +63,21 @@ impl Scenario {
     /// (its Corefiles read again under it), for differential runs.
     pub fn with_profile(&self, profile: crate::resolver::Profile) -> Result<Scenario, String> {
         use crate::resolver::corefile::Corefile;
-        let config_of = |text: Option<&str>| -> Result<ResolverConfig, String> {
-            match text {
-                Some(t) => {
-                    let cf = Corefile::parse(&self.path, t).map_err(|e| e.to_string())?;
-                    ResolverConfig::from_corefile(&cf, profile, &self.resolver.order)
-                        .map_err(|e| e.to_string())
-                }
+        let config_of = |corefile: Option<&Corefile>| -> Result<ResolverConfig, String> {
+            match corefile {
+                Some(cf) => ResolverConfig::from_corefile(cf, profile, &self.resolver.order)
+                    .map_err(|e| e.to_string()),
                 None => Ok(ResolverConfig::default_for(profile)),
             }
         };
         let mut s = self.clone();
-        s.resolver.config = config_of(self.resolver.corefile_text.as_deref())?;
+        s.resolver.config = config_of(self.resolver.corefile.as_ref())?;
         for step in &mut s.steps {
-            if let Action::Reconfigure { config, text, .. } = &mut step.action {
-                **config = config_of(Some(text))?;
+            if let Action::Reconfigure {
+                config, corefile, ..
+            } = &mut step.action
+            {
+                **config = config_of(Some(corefile))?;
             }
         }
         Ok(s)
@@ -95,8 +95,9 @@ pub struct ResolverSetup {
     pub order: Vec<crate::resolver::config::PluginKind>,
     /// The identity it lists objects as.
     pub identity: String,
-    /// The Corefile's text, if one was given.
-    pub corefile_text: Option<String>,
+    /// The Corefile, if one was given (an inline one parsed at the
+    /// scenario's own lines), for targets that run a real server.
+    pub corefile: Option<crate::resolver::corefile::Corefile>,
 }
 
 /// The client and its resolv.conf.

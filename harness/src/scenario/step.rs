@@ -9,6 +9,7 @@ use hickory_proto::rr::{Name, RecordType};
 use crate::cluster::store::ApiStore;
 use crate::model::{Loaded, ObjectKey, Resource};
 use crate::resolver::ResolverConfig;
+use crate::resolver::corefile::Corefile;
 
 /// One step and its checks.
 #[derive(Clone, Debug)]
@@ -85,8 +86,8 @@ pub enum Action {
         config: Box<ResolverConfig>,
         /// Where it came from, for reports.
         source: String,
-        /// The Corefile's text, for targets that run a real server.
-        text: String,
+        /// The Corefile itself, for targets that run a real server.
+        corefile: Corefile,
     },
 }
 
@@ -164,8 +165,6 @@ pub enum HeaderFlag {
     Ra,
     /// RD.
     Rd,
-    /// TC.
-    Tc,
 }
 
 /// One thing an expectation checks.

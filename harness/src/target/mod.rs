@@ -21,6 +21,7 @@ use std::time::Duration;
 pub use reference::ReferenceTarget;
 
 use crate::check::CacheNote;
+use crate::resolver::corefile::Corefile;
 use crate::resolver::{Outcome, Question, ResolverConfig};
 use crate::scenario::{Change, Fault, Scenario};
 
@@ -47,8 +48,8 @@ pub enum Operation<'a> {
     Reconfigure {
         /// The configuration, parsed.
         config: &'a ResolverConfig,
-        /// The Corefile's text, for targets that run a real server.
-        corefile: &'a str,
+        /// The Corefile itself, for targets that run a real server.
+        corefile: &'a Corefile,
     },
 }
 

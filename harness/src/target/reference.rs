@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{Answer, Capabilities, Events, Operation, Target, TargetError, unique_events};
 use crate::check::CacheNote;
 use crate::cluster::mock::{SharedApi, client};
-use crate::cluster::store::{ApiResource, ApiStore, Selector, Target as ApiTarget};
+use crate::cluster::store::{ApiResource, ApiStore, Scope, Selector};
 use crate::cluster::watch::{SharedState, WATCHED, WatchState, spawn};
 use crate::model::{Kind, ObjectKey};
 use crate::resolver::cache::{Cached, Served};
@@ -69,7 +69,7 @@ impl Session {
         }
         WATCHED.iter().all(|source| {
             let sync = st.sync.get(source).cloned().unwrap_or(Sync::Pending);
-            let target = list_target(source.kind());
+            let target = list_scope(source.kind());
             let allowed = api.authorize(&self.identity, "list", &target).is_ok()
                 && api.authorize(&self.identity, "watch", &target).is_ok();
             if !allowed {
@@ -138,8 +138,8 @@ impl Session {
     }
 }
 
-fn list_target(kind: Kind) -> ApiTarget {
-    ApiTarget::all(ApiResource::of(kind))
+fn list_scope(kind: Kind) -> Scope {
+    Scope::all(ApiResource::of(kind))
 }
 
 impl ReferenceTarget {

@@ -294,12 +294,21 @@ pub const DEFAULT_COREFILE: &str = "\
 }
 ";
 
+/// [`DEFAULT_COREFILE`], parsed once: what every target runs for a
+/// scenario that gives no Corefile.
+pub fn default_corefile() -> &'static Corefile {
+    static PARSED: std::sync::LazyLock<Corefile> = std::sync::LazyLock::new(|| {
+        Corefile::parse(Path::new("<default Corefile>"), DEFAULT_COREFILE)
+            .expect("the default Corefile parses")
+    });
+    &PARSED
+}
+
 impl ResolverConfig {
     /// The default configuration for a profile.
     pub fn default_for(profile: Profile) -> Self {
-        let corefile = Corefile::parse(Path::new("<default Corefile>"), DEFAULT_COREFILE)
-            .expect("the default Corefile parses");
-        let mut config = ResolverConfig::from_corefile(&corefile, profile, &STOCK_ORDER)
+        let corefile = default_corefile();
+        let mut config = ResolverConfig::from_corefile(corefile, profile, &STOCK_ORDER)
             .expect("the default Corefile is valid");
         config.corefile = None;
         config

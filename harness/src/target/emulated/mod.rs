@@ -30,6 +30,7 @@ use crate::cluster::emulator::{Emulator, RESOLVER_USER};
 use crate::cluster::store::SharedApi;
 use crate::model::ClusterState;
 use crate::resolver::config::PluginKind;
+use crate::resolver::corefile::Corefile;
 use crate::resolver::{ClusterView, Outcome, Question, ResolverConfig};
 use crate::scenario::Scenario;
 use crate::scenario::{Change, Fault};
@@ -97,7 +98,7 @@ pub struct EmulatedTarget {
 
 struct ResolverState {
     cluster: String,
-    corefile: Option<String>,
+    corefile: Option<Corefile>,
     config: ResolverConfig,
     order: Vec<PluginKind>,
     down_until: Option<Instant>,
@@ -222,7 +223,7 @@ impl EmulatedTarget {
                 listen,
                 kubeconfig: &self.kubeconfig,
                 context: format!("{RESOLVER_USER}@{}", r.cluster),
-                corefile: r.corefile.as_deref(),
+                corefile: r.corefile.as_ref(),
                 profile: r.config.profile,
                 order: &r.order,
                 dir: self.dir.path(),
@@ -378,7 +379,7 @@ impl Target for EmulatedTarget {
         }
         self.resolver = Some(ResolverState {
             cluster: scenario.resolver.cluster.clone(),
-            corefile: scenario.resolver.corefile_text.clone(),
+            corefile: scenario.resolver.corefile.clone(),
             config: scenario.resolver.config.clone(),
             order: scenario.resolver.order.clone(),
             down_until: None,
@@ -471,9 +472,13 @@ impl EmulatedTarget {
         Ok(())
     }
 
-    fn reconfigure(&mut self, config: &ResolverConfig, corefile: &str) -> Result<(), TargetError> {
+    fn reconfigure(
+        &mut self,
+        config: &ResolverConfig,
+        corefile: &Corefile,
+    ) -> Result<(), TargetError> {
         if let Some(r) = self.resolver.as_mut() {
-            r.corefile = Some(corefile.to_owned());
+            r.corefile = Some(corefile.clone());
             r.config = config.clone();
             // A reload starts with an empty cache.
             r.seen.clear();

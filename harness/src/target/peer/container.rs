@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use super::coredns;
 use super::{Peer, PeerSetup, Started};
+use crate::resolver::corefile::Corefile;
+use crate::resolver::corefile::config::default_corefile;
 use crate::target::TargetError;
 
 /// Where the emulator's kubeconfig is mounted in the container.
@@ -104,21 +106,23 @@ impl ContainerPeer {
     /// The Corefile text the container reads, and the arguments.
     fn prepare(&self, setup: &PeerSetup<'_>) -> Result<(Option<String>, Vec<String>), TargetError> {
         let port = setup.listen.port();
-        let corefile_text =
+        // `--corefile FILE` replaces every scenario's Corefile.
+        let own =
             match &self.options.corefile {
-                Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
-                    TargetError::failed(format!("cannot read {}: {e}", p.display()))
+                Some(p) => Some(Corefile::read(p).map_err(|e| {
+                    TargetError::failed(format!("the Corefile does not parse: {e}"))
                 })?),
-                None => setup.corefile.map(str::to_owned),
+                None => None,
             };
+        let corefile = own.as_ref().or(setup.corefile);
         let rendered = match self.style() {
-            Style::Coredns => Some(coredns::render_text(
-                corefile_text.as_deref(),
+            Style::Coredns => Some(coredns::render(
+                corefile.unwrap_or_else(|| default_corefile()),
                 port,
                 Path::new(KUBECONFIG_IN_CONTAINER),
                 &setup.context,
-            )?),
-            Style::Mcsdns => corefile_text,
+            )),
+            Style::Mcsdns => corefile.map(|c| c.text.clone()),
         };
         let fill = |a: &str| {
             a.replace("{port}", &port.to_string())

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{Peer, PeerSetup};
+use crate::resolver::corefile::config::default_corefile;
+use crate::resolver::corefile::print::{word, write_directive};
 use crate::resolver::corefile::{Corefile, Directive};
 use crate::target::TargetError;
 
@@ -102,12 +104,12 @@ impl Peer for CoreDnsPeer {
     }
 
     fn command(&self, setup: &PeerSetup<'_>) -> Result<Command, TargetError> {
-        let text = render_text(
-            setup.corefile,
+        let text = render(
+            setup.corefile.unwrap_or_else(|| default_corefile()),
             setup.listen.port(),
             setup.kubeconfig,
             &setup.context,
-        )?;
+        );
         let path = setup.dir.join("Corefile");
         std::fs::write(&path, text)
             .map_err(|e| TargetError::failed(format!("cannot write {}: {e}", path.display())))?;
@@ -128,56 +130,6 @@ pub fn log_events(log: &str) -> Vec<String> {
         .filter(|l| l.contains("[ERROR]") || l.contains("[WARNING]"))
         .map(|l| format!("coredns: {}", l.trim()))
         .collect()
-}
-
-/// The configuration of a scenario without a Corefile: `kubernetes` for
-/// cluster.local and, through its `multicluster` option, clusterset.local.
-pub const DEFAULT_COREFILE: &str = ".:53 {
-    kubernetes cluster.local clusterset.local in-addr.arpa ip6.arpa {
-        multicluster clusterset.local
-        fallthrough in-addr.arpa ip6.arpa
-    }
-}
-";
-
-fn quote(word: &str) -> String {
-    if word.is_empty() || word.contains(char::is_whitespace) || word.contains('"') {
-        format!("\"{}\"", word.replace('"', "\\\""))
-    } else {
-        word.to_owned()
-    }
-}
-
-fn write_directive(out: &mut String, d: &Directive, depth: usize) {
-    let pad = "    ".repeat(depth);
-    let args: Vec<String> = d.args.iter().map(|a| quote(&a.text)).collect();
-    out.push_str(&format!("{pad}{}", d.name.text));
-    if !args.is_empty() {
-        out.push(' ');
-        out.push_str(&args.join(" "));
-    }
-    if d.block.is_empty() {
-        out.push('\n');
-    } else {
-        out.push_str(" {\n");
-        for inner in &d.block {
-            write_directive(out, inner, depth + 1);
-        }
-        out.push_str(&format!("{pad}}}\n"));
-    }
-}
-
-/// Renders Corefile `text` (CoreDNS's default one when there is none) as
-/// [`render`] does.
-pub fn render_text(
-    text: Option<&str>,
-    port: u16,
-    kubeconfig: &Path,
-    context: &str,
-) -> Result<String, TargetError> {
-    let corefile = Corefile::parse(Path::new("Corefile"), text.unwrap_or(DEFAULT_COREFILE))
-        .map_err(|e| TargetError::failed(format!("the Corefile does not parse: {e}")))?;
-    Ok(render(&corefile, port, kubeconfig, context))
 }
 
 /// Renders `corefile` for a peer listening on 127.0.0.1:`port` and reading
@@ -246,12 +198,12 @@ fn kubernetes(d: &Directive, mc_zones: &[String], kubeconfig: &Path, context: &s
     }
     let mut out = format!(
         "    kubernetes {} {{\n",
-        zones.iter().map(|z| quote(z)).collect::<Vec<_>>().join(" ")
+        zones.iter().map(|z| word(z)).collect::<Vec<_>>().join(" ")
     );
     out.push_str(&format!(
         "        kubeconfig {} {}\n",
-        quote(&kubeconfig.display().to_string()),
-        quote(context)
+        word(&kubeconfig.display().to_string()),
+        word(context)
     ));
     let has_option = d.block.iter().any(|o| o.name.text == "multicluster");
     for option in &d.block {

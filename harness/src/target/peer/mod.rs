@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::resolver::Profile;
 use crate::resolver::config::PluginKind;
+use crate::resolver::corefile::Corefile;
 use crate::target::TargetError;
 
 /// What a peer needs to start for one scenario.
@@ -26,7 +27,7 @@ pub struct PeerSetup<'a> {
     /// The context to use (`resolver@member2`).
     pub context: String,
     /// The scenario's Corefile, if it has one.
-    pub corefile: Option<&'a str>,
+    pub corefile: Option<&'a Corefile>,
     /// The reference profile (for `mcsdns serve`).
     pub profile: Profile,
     /// The CoreDNS build's plugin order the scenario assumes.
@@ -119,7 +120,7 @@ impl Peer for ServePeer {
             .arg(setup.listen.to_string())
             .arg("--profile")
             .arg(setup.profile.to_string());
-        if let Some(text) = setup.corefile {
+        if let Some(text) = setup.corefile.map(|c| &c.text) {
             let path = setup.dir.join("Corefile");
             std::fs::write(&path, text).map_err(|e| {
                 TargetError::failed(format!("cannot write {}: {e}", path.display()))
