@@ -141,7 +141,7 @@ fn allows(rule: &PolicyRule, a: Access<'_>) -> bool {
 }
 
 /// Checks one cluster-scoped request; `Ok` when allowed or when RBAC is not modelled.
-pub fn check(state: &ClusterState, identity: &str, a: Access<'_>) -> Result<(), Denial> {
+pub fn check(state: &ClusterState, identity: &str, a: Access<'_>) -> Result<(), Box<Denial>> {
     if !is_modelled(state) {
         return Ok(());
     }
@@ -156,7 +156,7 @@ pub fn check(state: &ClusterState, identity: &str, a: Access<'_>) -> Result<(), 
     if allowed {
         return Ok(());
     }
-    Err(Denial {
+    Err(Box::new(Denial {
         identity: identity.to_owned(),
         verb: a.verb.to_owned(),
         group: a.group.to_owned(),
@@ -164,5 +164,5 @@ pub fn check(state: &ClusterState, identity: &str, a: Access<'_>) -> Result<(), 
         namespace: None,
         name: None,
         roles,
-    })
+    }))
 }
