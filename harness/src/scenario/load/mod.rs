@@ -1,0 +1,68 @@
+//! Loads a scenario file: YAML with spans, then every cross-check (clusters
+//! exist, fixtures exist, expectations follow a step that has a result).
+//! Errors name the file, line and column and suggest a fix.
+
+mod expect;
+mod file;
+mod resolver;
+mod steps;
+mod world;
+
+use std::path::Path;
+
+pub use resolver::default_search;
+pub use steps::{MAX_ADVANCE, duration};
+
+use self::file::{Ctx, decode};
+use self::world::Clusters;
+use super::Scenario;
+use crate::error::SourceError;
+
+/// A scenario that cannot be loaded.
+pub type ScenarioError = SourceError;
+
+/// The identity CoreDNS runs as.
+pub const DEFAULT_IDENTITY: &str = "system:serviceaccount:kube-system:coredns";
+
+/// Loads the scenario at `path`; `root` is the suite folder its id is relative to.
+pub fn load_scenario(path: &Path, root: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
+    parse_scenario(path, root, &text)
+}
+
+/// Parses scenario text read from `path`.
+pub fn parse_scenario(path: &Path, root: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let cx = Ctx {
+        path,
+        text,
+        files: Default::default(),
+    };
+    let file = decode(&cx)?;
+    let id = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .with_extension("")
+        .to_string_lossy()
+        .replace('\\', "/");
+    let name = file.name.clone().unwrap_or_else(|| id.clone());
+    let world = world::world(&cx, &file)?;
+    let clusters = Clusters::of(&world);
+    let resolver = resolver::setup(&cx, &file, &clusters)?;
+    let client = resolver::client(&cx, &file, &resolver, &clusters)?;
+    let steps = steps::steps(&cx, &file, &clusters, &resolver)?;
+    Ok(Scenario {
+        path: path.to_owned(),
+        id,
+        name,
+        description: file.description.clone().unwrap_or_default(),
+        tags: file.tags.clone(),
+        clause: file.clause.clone(),
+        level: file.level,
+        world,
+        resolver,
+        client,
+        steps,
+        text: text.to_owned(),
+        files: cx.files.take(),
+    })
+}
