@@ -1,4 +1,5 @@
-//! An error in a user's file, pointing at a line and column with a snippet.
+//! Points an error in a user's file at its line and column, with a snippet
+//! and a hint.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

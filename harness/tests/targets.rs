@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{repo, suite_scenarios};
+use mcsdns::check::compare::summary;
 use mcsdns::cluster::emulator::Emulator;
 use mcsdns::model::{ClusterState, Kind};
 use mcsdns::run::{Status, run_scenario};
@@ -20,22 +21,54 @@ use mcsdns::target::kube::{KubeOptions, KubeTarget, RUN_LABEL};
 use mcsdns::target::peer::ServePeer;
 use mcsdns::target::{ReferenceTarget, Target};
 
-fn statuses(
-    target: &mut dyn Target,
-    scenarios: &[Scenario],
-) -> BTreeMap<String, (Status, Vec<String>)> {
+/// Each scenario's status and failures, and what each asking step saw (a
+/// reply in a few words, by step line), so that two targets are compared
+/// by their answers and not only by how their checks ended.
+type Runs = BTreeMap<String, (Status, Vec<String>, Vec<(usize, String)>)>;
+
+fn statuses(target: &mut dyn Target, scenarios: &[Scenario]) -> Runs {
     scenarios
         .iter()
         .map(|s| {
             let r = run_scenario(s, target);
             let failures = r.steps.iter().flat_map(|s| s.failures.clone()).collect();
-            (r.id, (r.status, failures))
+            let answers = r
+                .steps
+                .iter()
+                .filter_map(|st| {
+                    let seen = st.observed.as_ref()?.outcome.as_ref()?;
+                    let said = match seen.reply() {
+                        Some(reply) => summary(reply),
+                        None => "no response".into(),
+                    };
+                    Some((st.line, said))
+                })
+                .collect();
+            (r.id, (r.status, failures, answers))
         })
         .collect()
 }
 
-fn only_status(m: &BTreeMap<String, (Status, Vec<String>)>) -> BTreeMap<String, Status> {
-    m.iter().map(|(k, (s, _))| (k.clone(), *s)).collect()
+fn only_status(m: &Runs) -> BTreeMap<String, Status> {
+    m.iter().map(|(k, (s, _, _))| (k.clone(), *s)).collect()
+}
+
+/// The target answered every step as the reference did, and the reference
+/// passed every scenario (so equal answers are right answers).
+fn same_answers(got: &Runs, reference: &Runs) {
+    for (id, (status, failures, _)) in reference {
+        assert_ne!(
+            *status,
+            Status::Failed,
+            "the reference fails {id}: {failures:#?}"
+        );
+    }
+    let answers = |m: &Runs| -> BTreeMap<String, Vec<(usize, String)>> {
+        m.iter()
+            .map(|(k, (_, _, a))| (k.clone(), a.clone()))
+            .collect()
+    };
+    assert_eq!(answers(got), answers(reference));
 }
 
 fn serve_peer() -> ServePeer {
@@ -59,7 +92,7 @@ fn the_suite_on_serve_ends_as_in_process() {
     let outside = statuses(&mut serve, &scenarios);
     let failed: Vec<_> = outside
         .iter()
-        .filter(|(_, (s, _))| *s == Status::Failed)
+        .filter(|(_, (s, _, _))| *s == Status::Failed)
         .collect();
     assert_eq!(
         only_status(&outside),
@@ -85,6 +118,7 @@ fn a_fixed_server_started_once_follows_each_scenarios_world() {
     let got = statuses(&mut target, &scenarios);
     let reference = statuses(&mut ReferenceTarget::new(), &scenarios);
     assert_eq!(only_status(&got), only_status(&reference), "{got:#?}");
+    same_answers(&got, &reference);
 }
 
 /// An emulator with two empty clusters, and `mcsdns serve` on member2.
@@ -184,6 +218,7 @@ fn real_cluster_mode_runs_the_spec_scenarios_in_run_namespaces_and_cleans_up() {
         let mut kube = KubeTarget::new(options).unwrap();
         let got = statuses(&mut kube, &scenarios);
         assert_eq!(only_status(&got), only_status(&reference), "{got:#?}");
+        same_answers(&got, &reference);
         // While a scenario runs, its objects carry the run's label.
         assert!(labelled_objects(&c, "member2") > 0);
     }
@@ -310,4 +345,5 @@ fn real_cluster_mode_reaches_the_cluster_dns_through_a_port_forward() {
     let got = statuses(&mut kube, &scenarios);
     let reference = statuses(&mut ReferenceTarget::new(), &scenarios);
     assert_eq!(only_status(&got), only_status(&reference), "{got:#?}");
+    same_answers(&got, &reference);
 }

@@ -1,4 +1,4 @@
-//! A Kubernetes API emulator for a whole world: each cluster served over
+//! Emulates the Kubernetes API of a whole world: each cluster served over
 //! HTTPS and HTTP on its own loopback ports, and a kubeconfig with one
 //! context per cluster and identity, so that real clients (kubectl, CoreDNS,
 //! a vendor's resolver, `mcsdns serve --kubeconfig`) run against a scenario

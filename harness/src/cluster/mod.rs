@@ -1,4 +1,4 @@
-//! The Kubernetes side: each cluster's API (one store and REST semantics,
+//! Serves and watches each cluster's Kubernetes API (one store and REST semantics,
 //! served in process to kube-rs or over HTTP/HTTPS to any client), and the
 //! watchers through which the reference resolver learns its cluster, as a
 //! deployed resolver does.

@@ -1,4 +1,4 @@
-//! Strategic merge patch, as `kubectl apply` and `kubectl patch` send it for
+//! Applies strategic merge patches, as `kubectl apply` and `kubectl patch` send them for
 //! built-in types: a JSON merge patch whose lists of objects merge by a key
 //! (`port`, `name`, ...) instead of being replaced, steered by the `$patch`,
 //! `$setElementOrder/` and `$deleteFromPrimitiveList/` directives.

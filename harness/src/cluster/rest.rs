@@ -1,4 +1,4 @@
-//! The Kubernetes REST API over an [`ApiStore`], apart from any transport:
+//! Implements the Kubernetes REST API over an [`ApiStore`], apart from any transport:
 //! discovery, get, list, watch, create, update, patch and delete, with the
 //! API server's `Status` errors, resourceVersions and RBAC.
 //!

@@ -1,4 +1,4 @@
-//! A conformance report for one target: every requirement of the MCS DNS
+//! Builds a conformance report for one target: every requirement of the MCS DNS
 //! specification checked by the `spec/` scenarios, with its level and
 //! clause, pass/fail/skip and why, the answers seen, and who was tested, in
 //! HTML, JSON and YAML (after mcs-api's report.yaml/report.html).

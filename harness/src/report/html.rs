@@ -1,4 +1,4 @@
-//! One self-contained HTML page: totals, a requirement-by-requirement
+//! Writes one self-contained HTML page: totals, a requirement-by-requirement
 //! conformance table, and every scenario's steps with dig-like answers.
 
 use std::fmt::Write;

@@ -1,4 +1,4 @@
-//! JUnit XML: one test case per scenario, its transcript as system-out.
+//! Writes JUnit XML: one test case per scenario, its transcript as system-out.
 
 use std::time::Duration;
 

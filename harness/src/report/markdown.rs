@@ -1,4 +1,4 @@
-//! Markdown for a CI job summary: the totals, a table, and each failure
+//! Writes Markdown for a CI job summary: the totals, a table, and each failure
 //! with its diagnosis.
 
 use std::fmt::Write;

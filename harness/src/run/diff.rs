@@ -1,5 +1,5 @@
-//! Differential runs: the same scenarios on several targets, and every
-//! disagreement reported by field (rcode, flags, answer, authority,
+//! Runs the same scenarios on several targets and reports every
+//! disagreement by field (rcode, flags, answer, authority,
 //! additional, TTL), in the manner of respdiff.
 //!
 //! The first target is the baseline and runs twice: where its two runs

@@ -1,5 +1,6 @@
-//! Record mode: writes snapshots of every answer, and fills in the
-//! expectations a scenario leaves out, in the file's own style.
+//! Holds results to their snapshots, or records them: writes snapshots of
+//! every answer and fills in the expectations a scenario leaves out, in the
+//! file's own style.
 
 use std::path::{Path, PathBuf};
 

@@ -156,6 +156,8 @@ pub struct SuiteResult {
     pub version: String,
     /// The target.
     pub target: String,
+    /// What the target says it is (`CoreDNS-1.15.0, against the mcsdns API emulator`).
+    pub target_version: String,
     /// Wall time in milliseconds.
     pub duration_ms: f64,
     /// Scenario results, in id order.

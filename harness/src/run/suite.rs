@@ -47,6 +47,76 @@ pub fn load_all(files: &[PathBuf], root: &Path) -> (Vec<Scenario>, Vec<ScenarioE
     (ok, errors)
 }
 
+/// The suite root a path belongs to: the nearest folder at or above it that
+/// holds `scenario.schema.json` (so ids and snapshots do not depend on which
+/// subfolder was run), else the folder itself.
+pub fn suite_root(path: &Path) -> PathBuf {
+    let start = if path.is_dir() {
+        path.to_owned()
+    } else {
+        path.parent().map(|p| p.to_owned()).unwrap_or_default()
+    };
+    start
+        .ancestors()
+        .find(|d| d.join("scenario.schema.json").is_file())
+        .map_or(start.clone(), |d| d.to_owned())
+}
+
+/// Why a set of scenarios could not be loaded; nothing is run then.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A path could not be read.
+    #[error("cannot read scenarios from {}: {source}", .path.display())]
+    Unreadable {
+        /// The path given.
+        path: PathBuf,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// Some files do not load; each error names its file and line.
+    #[error("{} scenario file(s) could not be loaded; nothing was run", .0.len())]
+    Invalid(Vec<ScenarioError>),
+    /// Every scenario was filtered out.
+    #[error("{0}")]
+    NoneSelected(&'static str),
+}
+
+/// A loaded scenario and the suite root its id and snapshot are relative to.
+pub struct Loaded {
+    /// The suite root.
+    pub root: PathBuf,
+    /// The scenario.
+    pub scenario: Scenario,
+}
+
+/// Loads every scenario under `paths` that `selection` keeps; any file
+/// that does not load, or nothing selected, is an error.
+pub fn load_paths(paths: &[PathBuf], selection: &Selection) -> Result<Vec<Loaded>, LoadError> {
+    let mut all = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        let root = suite_root(p);
+        let files = discover(p).map_err(|source| LoadError::Unreadable {
+            path: p.clone(),
+            source,
+        })?;
+        let (ok, errs) = load_all(&files, &root);
+        all.extend(ok.into_iter().map(|scenario| Loaded {
+            root: root.clone(),
+            scenario,
+        }));
+        errors.extend(errs);
+    }
+    if !errors.is_empty() {
+        return Err(LoadError::Invalid(errors));
+    }
+    all.retain(|l| selection.matches(&l.scenario));
+    if all.is_empty() {
+        return Err(LoadError::NoneSelected("no scenario matches the filters"));
+    }
+    Ok(all)
+}
+
 /// Which scenarios to run.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
@@ -76,11 +146,14 @@ pub fn run_all(
     let started = Instant::now();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<ScenarioResult>>> = Mutex::new(vec![None; scenarios.len()]);
-    let mut target_name = String::new();
+    let identity: Mutex<Option<(String, String)>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1).min(scenarios.len().max(1)) {
             scope.spawn(|| {
                 let mut target = make_target();
+                if let Ok(mut id) = identity.lock() {
+                    id.get_or_insert_with(|| (target.name(), target.version()));
+                }
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(s) = scenarios.get(i) else { break };
@@ -102,16 +175,14 @@ pub fn run_all(
         .into_iter()
         .flatten()
         .collect();
-    if let Some(first) = scenarios.first() {
-        target_name = first.target.clone();
-    }
+    let (target, target_version) = identity.into_inner().ok().flatten().unwrap_or_else(|| {
+        let t = make_target();
+        (t.name(), t.version())
+    });
     SuiteResult {
         version: env!("CARGO_PKG_VERSION").into(),
-        target: if target_name.is_empty() {
-            make_target().name()
-        } else {
-            target_name
-        },
+        target,
+        target_version,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         scenarios,
     }

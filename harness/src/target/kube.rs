@@ -1,5 +1,5 @@
-//! Real clusters as a target: a scenario's objects are applied through a
-//! kubeconfig's contexts and its questions go to the cluster's DNS.
+//! Runs scenarios on real clusters: a scenario's objects are applied through
+//! a kubeconfig's contexts and its questions go to the cluster's DNS.
 //!
 //! Nothing the run did not create is touched. Every namespace a scenario
 //! uses is created under a run-unique name (`demo` becomes `demo-<run>-<n>`)

@@ -30,19 +30,25 @@ pub enum TargetSpec {
     Container(String),
 }
 
-/// Options for the targets that need them.
+/// Options for each kind of target; a target reads only its own.
 #[derive(Clone, Debug, Default)]
 pub struct TargetOptions {
-    /// For `dns` and `serve`.
-    pub external: EmulatedOptions,
-    /// For `kube`: the kubeconfig.
-    pub kubeconfig: Option<PathBuf>,
-    /// For `kube`: the cluster DNS address.
-    pub dns: Option<SocketAddr>,
-    /// For `kube`: print, change nothing.
-    pub dry_run: bool,
+    /// For the servers fed by the API emulator: `dns`, `serve`, `coredns`
+    /// and `container`.
+    pub emulated: EmulatedOptions,
+    /// For `kube`.
+    pub kube: KubeSettings,
     /// For `container`: how to run the image (its `image` is the target's).
     pub container: Option<ContainerOptions>,
+}
+
+/// How the `kube` target reaches real clusters.
+#[derive(Clone, Debug, Default)]
+pub struct KubeSettings {
+    /// The kubeconfig (default: `$KUBECONFIG` or `~/.kube/config`).
+    pub kubeconfig: Option<PathBuf>,
+    /// The cluster DNS address (default: a port-forward to kube-dns).
+    pub dns: Option<SocketAddr>,
 }
 
 impl TargetSpec {
@@ -96,7 +102,7 @@ impl TargetSpec {
         let made: Result<Box<dyn Target>, TargetError> = match self {
             TargetSpec::Reference => Ok(Box::new(ReferenceTarget::new())),
             TargetSpec::Dns(addr) => {
-                EmulatedTarget::new(Server::Fixed(*addr), options.external.clone())
+                EmulatedTarget::new(Server::Fixed(*addr), options.emulated.clone())
                     .map(|t| Box::new(t) as Box<dyn Target>)
             }
             TargetSpec::Serve(path) => {
@@ -109,36 +115,36 @@ impl TargetSpec {
                 exe.and_then(|exe| {
                     EmulatedTarget::new(
                         Server::Managed(Box::new(ServePeer { exe })),
-                        options.external.clone(),
+                        options.emulated.clone(),
                     )
                 })
                 .map(|t| Box::new(t) as Box<dyn Target>)
             }
             TargetSpec::Coredns(path) => CoreDnsPeer::find(path.as_deref())
                 .and_then(|peer| {
-                    EmulatedTarget::new(Server::Managed(Box::new(peer)), options.external.clone())
+                    EmulatedTarget::new(Server::Managed(Box::new(peer)), options.emulated.clone())
                 })
                 .map(|t| Box::new(t) as Box<dyn Target>),
             TargetSpec::Container(image) => {
                 let mut o = options.container.clone().unwrap_or_else(|| {
-                    ContainerOptions::new(image, options.external.start_timeout)
+                    ContainerOptions::new(image, options.emulated.start_timeout)
                 });
                 o.image = image.clone();
                 ContainerPeer::new(o)
                     .and_then(|peer| {
                         EmulatedTarget::new(
                             Server::Managed(Box::new(peer)),
-                            options.external.clone(),
+                            options.emulated.clone(),
                         )
                     })
                     .map(|t| Box::new(t) as Box<dyn Target>)
             }
             TargetSpec::Kube(contexts) => KubeTarget::new(KubeOptions {
                 contexts: contexts.clone(),
-                kubeconfig: options.kubeconfig.clone(),
-                dns: options.dns,
-                settle: options.external.settle,
-                query_timeout: options.external.query_timeout,
+                kubeconfig: options.kube.kubeconfig.clone(),
+                dns: options.kube.dns,
+                settle: options.emulated.settle,
+                query_timeout: options.emulated.query_timeout,
             })
             .map(|t| Box::new(t) as Box<dyn Target>),
         };

@@ -1,4 +1,4 @@
-//! Targets outside the process: a DNS server reached over the wire, whose
+//! Drives a DNS server outside the process, reached over the wire, whose
 //! world lives in the API emulator.
 //!
 //! The runner changes the world through the emulator's stores (so the

@@ -1,4 +1,4 @@
-//! A DNS server image as a target: started with testcontainers for each
+//! Runs a DNS server image as a peer: started with testcontainers for each
 //! scenario, on the host network (so every packet stays on loopback), with
 //! the scenario's rendered Corefile (or the user's) and the API emulator's
 //! kubeconfig mounted, and stopped when the scenario ends, fails or is

@@ -1,4 +1,4 @@
-//! Real CoreDNS as a peer: a stock build (the `multicluster` option of its
+//! Runs real CoreDNS as a peer: a stock build (the `multicluster` option of its
 //! `kubernetes` plugin, since v1.12.2) started per scenario on loopback,
 //! reading the API emulator through a kubeconfig as the resolver's service
 //! account, so RBAC applies to it exactly as in a cluster.

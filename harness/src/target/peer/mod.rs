@@ -1,4 +1,4 @@
-//! DNS servers the harness starts itself, one process per scenario (and
+//! Starts the DNS servers the harness runs itself, one process per scenario (and
 //! per `corefile` step): `mcsdns serve` through a kubeconfig, or real
 //! CoreDNS. Each reads its world from the API emulator as the resolver's
 //! service account, and is stopped when the scenario ends, fails or is

@@ -1,0 +1,148 @@
+//! Runs `mcsdns serve` and `mcsdns apiserver`: serves the reference
+//! resolver on a socket, or a world's clusters as Kubernetes APIs, until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use mcsdns::model::World;
+use mcsdns::resolver::server::{SharedSnapshot, Snapshot, serve};
+use mcsdns::run::suite::suite_root;
+use miette::{IntoDiagnostic, Result, WrapErr};
+
+use super::inspect::{ResolverArgs, load, resolver_config};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    resolver: ResolverArgs,
+    /// Address for both UDP and TCP.
+    #[arg(long, default_value = "127.0.0.1:5353")]
+    listen: SocketAddr,
+    /// The kubeconfig context (with --kubeconfig; default: its current one).
+    #[arg(long, requires = "kubeconfig")]
+    context: Option<String>,
+    /// The kubeconfig user, instead of the context's (with --kubeconfig).
+    #[arg(long, requires = "kubeconfig")]
+    user: Option<String>,
+    /// How long to wait for the first list of every source before serving.
+    #[arg(long, default_value = "5s", value_parser = super::parse_duration)]
+    sync_timeout: std::time::Duration,
+}
+
+#[derive(Args)]
+pub struct ApiserverArgs {
+    /// Serve this scenario's world (its resolver's identity gets a token).
+    #[arg(long, value_name = "FILE", required_unless_present = "manifests")]
+    scenario: Option<PathBuf>,
+    /// Serve this world folder instead (one subfolder per cluster).
+    #[arg(long, value_name = "DIR", conflicts_with = "scenario")]
+    manifests: Option<PathBuf>,
+    /// The identity of the `resolver` user (default: the scenario's, else CoreDNS's service account).
+    #[arg(long)]
+    identity: Option<String>,
+    /// Where to write `kubeconfig` and `ca.crt`.
+    #[arg(long, default_value = ".mcsdns/apiserver")]
+    dir: PathBuf,
+}
+
+/// Serves until Ctrl-C.
+pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
+    runtime.block_on(async {
+        let (snapshot, what) = match &args.resolver.kubeconfig {
+            None => {
+                let (config, view) = load(&args.resolver)?;
+                let what = format!(
+                    "cluster {}",
+                    args.resolver.cluster.as_deref().unwrap_or_default()
+                );
+                (
+                    SharedSnapshot::new(Snapshot {
+                        config: config.into(),
+                        view,
+                    }),
+                    what,
+                )
+            }
+            Some(path) => {
+                use mcsdns::cluster::follow;
+                let config = resolver_config(&args.resolver)?;
+                let client = follow::client(path, args.context.as_deref(), args.user.as_deref())
+                    .await
+                    .into_diagnostic()?;
+                let state = follow::start(&client, args.sync_timeout).await;
+                let view = state.lock().map(|s| s.view.clone()).unwrap_or_default();
+                let snapshot = SharedSnapshot::new(Snapshot {
+                    config: config.into(),
+                    view,
+                });
+                follow::publish(state, snapshot.clone());
+                let what = format!(
+                    "context {} of {}",
+                    args.context.as_deref().unwrap_or("(current)"),
+                    path.display()
+                );
+                (snapshot, what)
+            }
+        };
+        let mut running = serve(args.listen, snapshot)
+            .await
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot listen on {}", args.listen))?;
+        eprintln!(
+            "mcsdns: serving {what} ({} profile) on {} (UDP and TCP); Ctrl-C stops",
+            args.resolver.profile, running.addr
+        );
+        tokio::select! {
+            r = running.block_until_done() => r.into_diagnostic()?,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("mcsdns: stopping");
+                running.shutdown().await;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Serves the APIs until Ctrl-C.
+pub fn apiserver(args: ApiserverArgs) -> Result<ExitCode> {
+    use mcsdns::cluster::emulator::Emulator;
+    let (world, identity) = match (&args.scenario, &args.manifests) {
+        (Some(path), _) => {
+            let s = mcsdns::scenario::load_scenario(path, &suite_root(path))?;
+            (s.world, s.resolver.identity)
+        }
+        (None, Some(dir)) => (
+            World::load(dir)?,
+            mcsdns::scenario::load::DEFAULT_IDENTITY.to_owned(),
+        ),
+        (None, None) => return Err(miette::miette!("give --scenario or --manifests")),
+    };
+    let identity = args.identity.unwrap_or(identity);
+    let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
+    runtime.block_on(async {
+        let mut emulator = Emulator::new(&identity).into_diagnostic()?;
+        for (name, state) in &world.clusters {
+            emulator.add_cluster(name, state).await.into_diagnostic()?;
+        }
+        let path = emulator.write(&args.dir, None).into_diagnostic()?;
+        for (name, e) in emulator.clusters() {
+            println!(
+                "cluster {name}: https://{} (contexts {name}, resolver@{name}), http://{} (context {name}-http), http://{} (context resolver@{name}-http)",
+                e.https, e.http, e.http_resolver
+            );
+        }
+        println!("resolver user: {identity}");
+        println!("kubeconfig: {}", path.display());
+        eprintln!(
+            "mcsdns: serving; try `kubectl --kubeconfig {} --context {} get serviceimports -A`; Ctrl-C stops",
+            path.display(),
+            world.clusters.keys().next().map_or("", String::as_str)
+        );
+        tokio::signal::ctrl_c().await.into_diagnostic()?;
+        eprintln!("mcsdns: stopping");
+        Ok(ExitCode::SUCCESS)
+    })
+}
