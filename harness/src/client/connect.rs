@@ -9,10 +9,12 @@
 
 use std::net::IpAddr;
 
+use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::model::{ClusterState, Resource, World};
-use crate::resolver::view::{LABEL_LOCAL_SERVICE_NAME, cluster_ips, endpoints_of};
+use crate::resolver::view::{Endpoint, LABEL_LOCAL_SERVICE_NAME, cluster_ips, endpoints_of};
 
 /// What an address turned out to be.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,185 +59,251 @@ pub struct Connection {
     pub path: Vec<String>,
 }
 
-/// Connects from a Pod in `client_cluster` to `address:port`.
+/// Connects from a Pod in `client_cluster` to `address:port`. The address
+/// is tried as a Pod IP in any cluster, then as a ClusterIP and a clusterset
+/// IP of the client's cluster, the first match deciding what it is.
 pub fn connect(world: &World, client_cluster: &str, address: IpAddr, port: u16) -> Connection {
-    let mut c = Connection {
-        address,
-        port,
-        kind: AddressKind::Unknown,
-        reachable: false,
-        accepts: Vec::new(),
-        listening: Vec::new(),
-        path: Vec::new(),
+    if let Some(c) = to_pod(world, address, port) {
+        return c;
+    }
+    let Some(client) = world.clusters.get(client_cluster) else {
+        return Connection::unknown(address, port);
     };
-    // 1. A Pod IP, in any cluster.
+    if let Some(c) = to_cluster_ip(client, client_cluster, address, port) {
+        return c;
+    }
+    if let Some(c) = to_clusterset_ip(world, client, client_cluster, address, port) {
+        return c;
+    }
+    let mut c = Connection::unknown(address, port);
+    c.path.push(format!(
+        "no Pod, Service or ServiceImport has the address {address}"
+    ));
+    c
+}
+
+impl Connection {
+    /// A connection to an address nothing has (yet): no ports, no path.
+    fn unknown(address: IpAddr, port: u16) -> Self {
+        Connection {
+            address,
+            port,
+            kind: AddressKind::Unknown,
+            reachable: false,
+            accepts: Vec::new(),
+            listening: Vec::new(),
+            path: Vec::new(),
+        }
+    }
+}
+
+/// A Pod IP, in any cluster: the networks are taken as routed to each other,
+/// so the Pod is reached directly and only its own ports count.
+fn to_pod(world: &World, address: IpAddr, port: u16) -> Option<Connection> {
     for cluster in world.clusters.values() {
         for r in cluster.resources() {
             let Resource::EndpointSlice(slice) = r else {
                 continue;
             };
             let eps = endpoints_of(slice, false);
-            let Some(ep) = eps.iter().find(|e| e.addresses.contains(&address)) else {
-                continue;
-            };
-            let ns = slice.metadata.namespace.as_deref().unwrap_or("default");
-            let name = slice.metadata.name.as_deref().unwrap_or_default();
-            c.kind = AddressKind::Pod {
-                cluster: cluster.name.clone(),
-                slice: format!("{ns}/{name}"),
-            };
-            let service = slice
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(LABEL_LOCAL_SERVICE_NAME))
-                .cloned();
-            let containers = service
-                .as_deref()
-                .and_then(|svc| container_ports(cluster, ns, svc));
-            c.accepts = match &containers {
-                Some((ports, _)) => ports.iter().map(|p| p.1).collect(),
-                None => ep.ports.iter().map(|p| p.2).collect(),
-            };
-            c.accepts.sort_unstable();
-            c.accepts.dedup();
-            c.reachable = c.accepts.contains(&port);
-            c.path.push(format!(
-                "{address} is a Pod in {} (EndpointSlice {ns}/{name})",
-                cluster.name
-            ));
-            let source = containers.map_or("its EndpointSlice ports".to_owned(), |(_, d)| {
-                format!("the containers of Deployment {d}")
-            });
-            c.path.push(if c.reachable {
-                format!("it listens on {port} ({source})")
-            } else {
-                format!(
-                    "it listens on {} ({source}) — not on {port}",
-                    list(&c.accepts)
-                )
-            });
-            return c;
+            if let Some(ep) = eps.iter().find(|e| e.addresses.contains(&address)) {
+                return Some(pod(cluster, slice, ep, address, port));
+            }
         }
     }
-    let Some(client) = world.clusters.get(client_cluster) else {
-        return c;
+    None
+}
+
+/// The connection to the Pod `ep` of `slice`: it accepts where its
+/// containers listen when a Deployment says, else its slice's ports.
+fn pod(
+    cluster: &ClusterState,
+    slice: &EndpointSlice,
+    ep: &Endpoint,
+    address: IpAddr,
+    port: u16,
+) -> Connection {
+    let mut c = Connection::unknown(address, port);
+    let ns = slice.metadata.namespace.as_deref().unwrap_or("default");
+    let name = slice.metadata.name.as_deref().unwrap_or_default();
+    c.kind = AddressKind::Pod {
+        cluster: cluster.name.clone(),
+        slice: format!("{ns}/{name}"),
     };
-    // 2. A ClusterIP of the client's cluster.
-    for r in client.resources() {
-        let Resource::Service(svc) = r else { continue };
-        if !cluster_ips(svc).contains(&address) {
+    let service = slice
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(LABEL_LOCAL_SERVICE_NAME))
+        .cloned();
+    let containers = service
+        .as_deref()
+        .and_then(|svc| container_ports(cluster, ns, svc));
+    c.accepts = match &containers {
+        Some((ports, _)) => ports.iter().map(|p| p.1).collect(),
+        None => ep.ports.iter().map(|p| p.2).collect(),
+    };
+    c.accepts.sort_unstable();
+    c.accepts.dedup();
+    c.reachable = c.accepts.contains(&port);
+    c.path.push(format!(
+        "{address} is a Pod in {} (EndpointSlice {ns}/{name})",
+        cluster.name
+    ));
+    let source = containers.map_or("its EndpointSlice ports".to_owned(), |(_, d)| {
+        format!("the containers of Deployment {d}")
+    });
+    c.path.push(if c.reachable {
+        format!("it listens on {port} ({source})")
+    } else {
+        format!(
+            "it listens on {} ({source}) — not on {port}",
+            list(&c.accepts)
+        )
+    });
+    c
+}
+
+/// A ClusterIP of the client's cluster: the Service's port, then its
+/// targetPort on the ready endpoints.
+fn to_cluster_ip(
+    client: &ClusterState,
+    client_cluster: &str,
+    address: IpAddr,
+    port: u16,
+) -> Option<Connection> {
+    let svc = client.resources().find_map(|r| match r {
+        Resource::Service(svc) if cluster_ips(svc).contains(&address) => Some(svc),
+        _ => None,
+    })?;
+    let mut c = Connection::unknown(address, port);
+    let ns = svc.metadata.namespace.as_deref().unwrap_or("default");
+    let name = svc.metadata.name.as_deref().unwrap_or_default();
+    c.kind = AddressKind::ClusterIp {
+        service: format!("{ns}/{name}"),
+    };
+    c.path.push(format!(
+        "{address} is the ClusterIP of Service {ns}/{name} in {client_cluster}"
+    ));
+    let ports = service_ports(svc);
+    c.accepts = ports
+        .iter()
+        .filter_map(|p| u16::try_from(p.port).ok())
+        .collect();
+    let Some(sp) = ports.iter().find(|p| p.port == i32::from(port)) else {
+        c.path.push(format!(
+            "the Service has no port {port} (ports: {})",
+            list(&c.accepts)
+        ));
+        return Some(c);
+    };
+    let (reachable, listening, hop) = backends(client, ns, name, sp, port);
+    c.reachable = reachable;
+    c.listening = listening;
+    c.path.push(hop);
+    Some(c)
+}
+
+/// A clusterset IP of an import in the client's cluster: the import's port,
+/// then each exporting cluster's Service in turn, until one reaches a backend.
+fn to_clusterset_ip(
+    world: &World,
+    client: &ClusterState,
+    client_cluster: &str,
+    address: IpAddr,
+    port: u16,
+) -> Option<Connection> {
+    let si = client.resources().find_map(|r| match r {
+        Resource::ServiceImport(si)
+            if si
+                .spec
+                .ips
+                .iter()
+                .any(|ip| ip.parse::<IpAddr>().ok() == Some(address)) =>
+        {
+            Some(si)
+        }
+        _ => None,
+    })?;
+    let mut c = Connection::unknown(address, port);
+    let ns = si.metadata.namespace.as_deref().unwrap_or("default");
+    let name = si.metadata.name.as_deref().unwrap_or_default();
+    c.kind = AddressKind::ClusterSetIp {
+        import: format!("{ns}/{name}"),
+    };
+    c.accepts = si.spec.ports.iter().map(|p| p.port).collect();
+    c.path.push(format!(
+        "{address} is the clusterset IP of ServiceImport {ns}/{name} in {client_cluster}"
+    ));
+    if !c.accepts.contains(&port) {
+        c.path.push(format!(
+            "the import has no port {port} (ports: {})",
+            list(&c.accepts)
+        ));
+        return Some(c);
+    }
+    through_exporters(world, &mut c, ns, name);
+    if c.path.len() == 1 {
+        c.path.push(format!(
+            "no cluster exports {ns}/{name} with a Service behind it"
+        ));
+    }
+    Some(c)
+}
+
+/// Follows `c` into each cluster that exports `ns/name` and has the Service,
+/// a hop per cluster, stopping at the first that reaches a backend.
+fn through_exporters(world: &World, c: &mut Connection, ns: &str, name: &str) {
+    let port = c.port;
+    for exporter in world.clusters.values() {
+        let exported = exporter.resources().any(|r| {
+            matches!(r, Resource::ServiceExport(e) if e.metadata.name.as_deref() == Some(name)
+                && e.metadata.namespace.as_deref().unwrap_or("default") == ns)
+        });
+        if !exported {
             continue;
         }
-        let ns = svc.metadata.namespace.as_deref().unwrap_or("default");
-        let name = svc.metadata.name.as_deref().unwrap_or_default();
-        c.kind = AddressKind::ClusterIp {
-            service: format!("{ns}/{name}"),
+        let Some(svc) = service(exporter, ns, name) else {
+            continue;
         };
-        c.path.push(format!(
-            "{address} is the ClusterIP of Service {ns}/{name} in {client_cluster}"
-        ));
-        let ports = svc
-            .spec
-            .as_ref()
-            .and_then(|s| s.ports.clone())
-            .unwrap_or_default();
-        c.accepts = ports
-            .iter()
-            .filter_map(|p| u16::try_from(p.port).ok())
-            .collect();
+        let ports = service_ports(svc);
         let Some(sp) = ports.iter().find(|p| p.port == i32::from(port)) else {
             c.path.push(format!(
-                "the Service has no port {port} (ports: {})",
-                list(&c.accepts)
+                "Service {ns}/{name} in {} has no port {port}",
+                exporter.name
             ));
-            return c;
-        };
-        let (reachable, listening, hop) = backends(client, ns, name, sp, port);
-        c.reachable = reachable;
-        c.listening = listening;
-        c.path.push(hop);
-        return c;
-    }
-    // 3. A clusterset IP of an import in the client's cluster.
-    for r in client.resources() {
-        let Resource::ServiceImport(si) = r else {
             continue;
         };
-        if !si
-            .spec
-            .ips
-            .iter()
-            .any(|ip| ip.parse::<IpAddr>().ok() == Some(address))
+        let (reachable, listening, hop) = backends(exporter, ns, name, sp, port);
+        c.listening.extend(listening);
+        c.path
+            .push(format!("exported from {}: {hop}", exporter.name));
+        if reachable {
+            c.reachable = true;
+            return;
+        }
+    }
+}
+
+/// Service `ns/name` of `cluster`.
+fn service<'a>(cluster: &'a ClusterState, ns: &str, name: &str) -> Option<&'a Service> {
+    cluster.resources().find_map(|r| match r {
+        Resource::Service(s)
+            if s.metadata.name.as_deref() == Some(name)
+                && s.metadata.namespace.as_deref().unwrap_or("default") == ns =>
         {
-            continue;
+            Some(s)
         }
-        let ns = si.metadata.namespace.as_deref().unwrap_or("default");
-        let name = si.metadata.name.as_deref().unwrap_or_default();
-        c.kind = AddressKind::ClusterSetIp {
-            import: format!("{ns}/{name}"),
-        };
-        c.accepts = si.spec.ports.iter().map(|p| p.port).collect();
-        c.path.push(format!(
-            "{address} is the clusterset IP of ServiceImport {ns}/{name} in {client_cluster}"
-        ));
-        if !c.accepts.contains(&port) {
-            c.path.push(format!(
-                "the import has no port {port} (ports: {})",
-                list(&c.accepts)
-            ));
-            return c;
-        }
-        for exporter in world.clusters.values() {
-            let exported = exporter.resources().any(|r| {
-                matches!(r, Resource::ServiceExport(e) if e.metadata.name.as_deref() == Some(name)
-                    && e.metadata.namespace.as_deref().unwrap_or("default") == ns)
-            });
-            if !exported {
-                continue;
-            }
-            let svc = exporter.resources().find_map(|r| match r {
-                Resource::Service(s)
-                    if s.metadata.name.as_deref() == Some(name)
-                        && s.metadata.namespace.as_deref().unwrap_or("default") == ns =>
-                {
-                    Some(s)
-                }
-                _ => None,
-            });
-            let Some(svc) = svc else { continue };
-            let ports = svc
-                .spec
-                .as_ref()
-                .and_then(|s| s.ports.clone())
-                .unwrap_or_default();
-            let Some(sp) = ports.iter().find(|p| p.port == i32::from(port)) else {
-                c.path.push(format!(
-                    "Service {ns}/{name} in {} has no port {port}",
-                    exporter.name
-                ));
-                continue;
-            };
-            let (reachable, listening, hop) = backends(exporter, ns, name, sp, port);
-            c.listening.extend(listening);
-            c.path
-                .push(format!("exported from {}: {hop}", exporter.name));
-            if reachable {
-                c.reachable = true;
-                return c;
-            }
-        }
-        if c.path.len() == 1 {
-            c.path.push(format!(
-                "no cluster exports {ns}/{name} with a Service behind it"
-            ));
-        }
-        return c;
-    }
-    c.path.push(format!(
-        "no Pod, Service or ServiceImport has the address {address}"
-    ));
-    c
+        _ => None,
+    })
+}
+
+/// The ports a Service declares, none when it has no spec.
+fn service_ports(svc: &Service) -> Vec<ServicePort> {
+    svc.spec
+        .as_ref()
+        .and_then(|s| s.ports.clone())
+        .unwrap_or_default()
 }
 
 /// Ports with their names, as containers and slices declare them.
@@ -299,7 +367,7 @@ fn backends(
     cluster: &ClusterState,
     ns: &str,
     name: &str,
-    service_port: &k8s_openapi::api::core::v1::ServicePort,
+    service_port: &ServicePort,
     port: u16,
 ) -> (bool, Vec<u16>, String) {
     let target = service_port.target_port.as_ref();

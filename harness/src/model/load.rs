@@ -53,56 +53,100 @@ pub fn parse_manifests(
     text: &str,
     first_line: usize,
 ) -> Result<Vec<Loaded>, ManifestError> {
-    let full_err = |line: usize, column: usize, msg: String| {
-        let padded = pad(text, first_line);
-        ManifestError::at(file, &padded, line, column, msg)
+    let source = Source {
+        file,
+        text,
+        first_line,
     };
-    let docs: Vec<serde_saphyr::Spanned<Value>> =
-        serde_saphyr::from_multiple(text).map_err(|e| {
-            let (line, column) = location(&e);
-            full_err(
-                line + first_line - 1,
-                column,
-                format!("invalid YAML: {}", short(&e)),
-            )
-        })?;
-    let starts: Vec<usize> = docs
-        .iter()
-        .map(|d| d.referenced.span().byte_offset().unwrap_or(0) as usize)
-        .collect();
     let mut out = Vec::new();
-    for (i, doc) in docs.iter().enumerate() {
+    for doc in source.documents()? {
         if doc.value.is_null() {
             continue;
         }
-        let start = starts[i].min(text.len());
-        let end = starts
-            .get(i + 1)
-            .copied()
-            .unwrap_or(text.len())
-            .min(text.len());
-        let region = trim_separator(&text[start..end]);
-        let line = first_line + doc.referenced.line() as usize - 1;
-        let column = doc.referenced.column() as usize;
+        out.push(source.load(&doc)?);
+    }
+    Ok(out)
+}
+
+/// The manifest text being parsed, and where it sits in its file.
+struct Source<'a> {
+    file: &'a Path,
+    text: &'a str,
+    first_line: usize,
+}
+
+/// One YAML document of a manifest, with its own text and where it starts.
+struct Document<'a> {
+    value: Value,
+    /// The document's text, without the `---` that ends it.
+    region: &'a str,
+    /// The line of the file it starts on.
+    line: usize,
+    column: usize,
+}
+
+impl<'a> Source<'a> {
+    /// An error at `line` and `column` of the file: the text is padded so
+    /// that the excerpt shown is the file's own line.
+    fn error(&self, line: usize, column: usize, msg: String) -> ManifestError {
+        let padded = pad(self.text, self.first_line);
+        ManifestError::at(self.file, &padded, line, column, msg)
+    }
+
+    /// Splits the text into its documents, each with the text it spans,
+    /// which the typed decoding reads again to locate its errors.
+    fn documents(&self) -> Result<Vec<Document<'a>>, ManifestError> {
+        let text = self.text;
+        let docs: Vec<serde_saphyr::Spanned<Value>> =
+            serde_saphyr::from_multiple(text).map_err(|e| {
+                let (line, column) = location(&e);
+                self.error(
+                    line + self.first_line - 1,
+                    column,
+                    format!("invalid YAML: {}", short(&e)),
+                )
+            })?;
+        let starts: Vec<usize> = docs
+            .iter()
+            .map(|d| d.referenced.span().byte_offset().unwrap_or(0) as usize)
+            .collect();
+        Ok(docs
+            .into_iter()
+            .enumerate()
+            .map(|(i, doc)| {
+                let start = starts[i].min(text.len());
+                let end = starts
+                    .get(i + 1)
+                    .copied()
+                    .unwrap_or(text.len())
+                    .min(text.len());
+                Document {
+                    region: trim_separator(&text[start..end]),
+                    line: self.first_line + doc.referenced.line() as usize - 1,
+                    column: doc.referenced.column() as usize,
+                    value: doc.value,
+                }
+            })
+            .collect())
+    }
+
+    /// Loads one document: a kind the model uses becomes a typed resource,
+    /// any other kind is kept as it is, to be listed.
+    fn load(&self, doc: &Document<'_>) -> Result<Loaded, ManifestError> {
+        let (line, column) = (doc.line, doc.column);
         let origin = Origin {
-            file: file.to_owned(),
+            file: self.file.to_owned(),
             line,
         };
-        let err = |line: usize, column: usize, msg: String| full_err(line, column, msg);
         let Some(map) = doc.value.as_object() else {
-            return Err(err(
-                line,
-                column,
-                "a manifest document must be a mapping".into(),
-            ));
+            return Err(self.error(line, column, "a manifest document must be a mapping".into()));
         };
         let api_version = map.get("apiVersion").and_then(Value::as_str);
         let kind_name = map.get("kind").and_then(Value::as_str);
         let (Some(api_version), Some(kind_name)) = (api_version, kind_name) else {
-            return Err(
-                err(line, column, "document has no apiVersion or kind".into())
-                    .with_hint("every Kubernetes manifest starts with `apiVersion:` and `kind:`"),
-            );
+            return Err(self
+                .error(line, column, "document has no apiVersion or kind".into())
+                .with_hint("every Kubernetes manifest starts with `apiVersion:` and `kind:`"));
         };
         let meta = map.get("metadata").cloned().unwrap_or(Value::Null);
         let name = meta
@@ -116,68 +160,84 @@ pub fn parse_manifests(
             .unwrap_or_default()
             .to_owned();
         let Some(kind) = Kind::from_name(kind_name) else {
-            out.push(Loaded::Other(
-                OtherObject {
-                    api_version: api_version.to_owned(),
-                    kind: kind_name.to_owned(),
-                    name,
-                    namespace,
-                    body: doc.value.clone(),
-                },
-                origin,
-            ));
-            continue;
+            let other = OtherObject {
+                api_version: api_version.to_owned(),
+                kind: kind_name.to_owned(),
+                name,
+                namespace,
+                body: doc.value.clone(),
+            };
+            return Ok(Loaded::Other(other, origin));
         };
+        let resource = self.resource(doc, kind, api_version, &name)?;
+        Ok(Loaded::Resource(resource, origin))
+    }
+
+    /// Checks the apiVersion and name of a known kind, then decodes the
+    /// document's own text into it, so that field errors point into it.
+    fn resource(
+        &self,
+        doc: &Document<'_>,
+        kind: Kind,
+        api_version: &str,
+        name: &str,
+    ) -> Result<Resource, ManifestError> {
+        let (line, column) = (doc.line, doc.column);
         if !kind.api_versions().contains(&api_version) {
-            return Err(err(
-                line,
-                column,
-                format!("{kind} {name}: unknown apiVersion {api_version:?}"),
-            )
-            .with_hint(format!(
-                "{kind} is served as {}",
-                kind.api_versions().join(" or ")
-            )));
+            return Err(self
+                .error(
+                    line,
+                    column,
+                    format!("{kind} {name}: unknown apiVersion {api_version:?}"),
+                )
+                .with_hint(format!(
+                    "{kind} is served as {}",
+                    kind.api_versions().join(" or ")
+                )));
         }
         if name.is_empty() {
-            return Err(err(
-                line,
-                column,
-                format!("{kind}: metadata.name is required"),
-            ));
+            return Err(self.error(line, column, format!("{kind}: metadata.name is required")));
         }
-        let padded_region = pad(region, line);
-        let typed = decode(kind, &padded_region, line).map_err(|(l, c, path, msg)| {
-            let what = if path.is_empty() || path == "." {
-                String::new()
-            } else {
-                format!("field {path}: ")
-            };
-            let e = err(l, c, format!("{kind} {name}: {what}{msg}"));
-            if path.is_empty() || path == "." || path == "?" {
-                e.with_hint(format!(
-                    "`kubectl explain {}` describes every field",
-                    kind.as_str().to_ascii_lowercase()
-                ))
-            } else {
-                let field: String = path
-                    .split('.')
-                    .map(|p| p.split('[').next().unwrap_or(p))
-                    .collect::<Vec<_>>()
-                    .join(".");
-                e.with_hint(format!(
-                    "`kubectl explain {}.{field}` describes the field",
-                    kind.as_str().to_ascii_lowercase()
-                ))
-            }
-        })?;
-        let mut resource = typed;
+        let padded_region = pad(doc.region, line);
+        let mut resource =
+            decode(kind, &padded_region, line).map_err(|e| self.decode_error(kind, name, e))?;
         if kind.is_namespaced() && resource.metadata().namespace.is_none() {
             resource.metadata_mut().namespace = Some("default".into());
         }
-        out.push(Loaded::Resource(resource, origin));
+        Ok(resource)
     }
-    Ok(out)
+
+    /// A decoding error, naming the field when serde knows its path, with
+    /// the `kubectl explain` that describes it.
+    fn decode_error(
+        &self,
+        kind: Kind,
+        name: &str,
+        (l, c, path, msg): DecodeError,
+    ) -> ManifestError {
+        let what = if path.is_empty() || path == "." {
+            String::new()
+        } else {
+            format!("field {path}: ")
+        };
+        let e = self.error(l, c, format!("{kind} {name}: {what}{msg}"));
+        if path.is_empty() || path == "." || path == "?" {
+            e.with_hint(format!(
+                "`kubectl explain {}` describes every field",
+                kind.as_str().to_ascii_lowercase()
+            ))
+        } else {
+            let field: String = path
+                .split('.')
+                .map(|p| p.split('[').next().unwrap_or(p))
+                .collect::<Vec<_>>()
+                .join(".");
+            e.with_hint(format!(
+                "`kubectl explain {}.{field}` describes the field",
+                kind.as_str().to_ascii_lowercase()
+            ))
+        }
+    }
 }
 
 /// Prefixes `text` with blank lines so that its first line is line `line`.
