@@ -76,6 +76,15 @@ fn send(
     Ok(())
 }
 
+fn send_change(
+    target: &mut dyn Target,
+    cluster: &str,
+    change: &Change,
+    events: &mut Events,
+) -> Result<(), String> {
+    send(target, Operation::Apply { cluster, change }, events)
+}
+
 fn change(
     model: &mut Model,
     target: &mut dyn Target,
@@ -86,42 +95,19 @@ fn change(
         Action::Apply { cluster, docs } => {
             for doc in docs {
                 if let Some(change) = model.apply(cluster, doc) {
-                    send(
-                        target,
-                        Operation::Apply {
-                            cluster,
-                            change: &change,
-                        },
-                        events,
-                    )?;
+                    send_change(target, cluster, &change, events)?;
                 }
             }
         }
         Action::Delete { cluster, key } => {
-            let change = model.delete(cluster, key)?;
-            send(
-                target,
-                Operation::Apply {
-                    cluster,
-                    change: &change,
-                },
-                events,
-            )?;
+            send_change(target, cluster, &model.delete(cluster, key)?, events)?;
         }
         Action::Patch {
             cluster,
             key,
             merge,
         } => {
-            let change = model.patch(cluster, key, merge)?;
-            send(
-                target,
-                Operation::Apply {
-                    cluster,
-                    change: &change,
-                },
-                events,
-            )?;
+            send_change(target, cluster, &model.patch(cluster, key, merge)?, events)?;
         }
         Action::Fault { cluster, fault } => {
             send(target, Operation::Fault { cluster, fault }, events)?;
