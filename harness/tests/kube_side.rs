@@ -90,7 +90,7 @@ fn a_watch_from_a_forgotten_version_gets_410() {
     let mut store = ApiStore::new(&seed_member2());
     let old = store.resource_version();
     store.expire_history();
-    let target = mcsdns::cluster::store::route("/api/v1/services").unwrap();
+    let target = mcsdns::cluster::scope::route("/api/v1/services").unwrap();
     let (mut rx, _) = store.watch(target, "", old - 1);
     let event = rx.try_recv().unwrap();
     assert_eq!(event["type"], "ERROR");
@@ -259,7 +259,7 @@ fn the_whole_suite_gives_identical_answers_twenty_times() {
 fn a_watch_sees_objects_enter_and_leave_its_selector() {
     use mcsdns::model::parse_manifests;
     let mut store = ApiStore::new(&seed_member2());
-    let target = mcsdns::cluster::store::route("/apis/discovery.k8s.io/v1/endpointslices").unwrap();
+    let target = mcsdns::cluster::scope::route("/apis/discovery.k8s.io/v1/endpointslices").unwrap();
     let (mut rx, _) = store.watch(
         target,
         "multicluster.kubernetes.io/service-name",
@@ -301,7 +301,7 @@ fn a_watch_from_the_oldest_kept_version_is_not_gone() {
     let mut store = ApiStore::new(&seed_member2());
     store.expire_history();
     let now = store.resource_version();
-    let target = mcsdns::cluster::store::route("/api/v1/services").unwrap();
+    let target = mcsdns::cluster::scope::route("/api/v1/services").unwrap();
     let (mut rx, _) = store.watch(target, "", now);
     assert_eq!(rx.try_recv().unwrap()["type"], "BOOKMARK");
 }

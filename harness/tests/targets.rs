@@ -328,7 +328,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
 #[test]
 fn real_cluster_mode_reaches_the_cluster_dns_through_a_port_forward() {
     let c = clusters("forward");
-    let pods = mcsdns::cluster::store::RESOURCES
+    let pods = mcsdns::model::kinds::RESOURCES
         .iter()
         .find(|r| r.plural == "pods")
         .unwrap();

@@ -20,7 +20,8 @@ use tokio_rustls::TlsAcceptor;
 
 use super::mock::{Body, to_response};
 use super::rest::{self, ApiRequest};
-use super::store::{ApiError, SharedApi};
+use super::status::ApiError;
+use super::store::SharedApi;
 
 /// The identity of a request without a token.
 pub const ANONYMOUS: &str = "system:anonymous";

@@ -22,7 +22,7 @@ pub fn to_response(reply: ApiReply) -> Response<Body> {
     let mut content_type = "application/json";
     let (code, body) = match reply {
         ApiReply::PortForward { .. } => {
-            let e = super::store::ApiError::new(
+            let e = super::status::ApiError::new(
                 400,
                 "BadRequest",
                 "port-forward needs a connection upgrade, which only the HTTP emulator serves"

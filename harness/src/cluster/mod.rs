@@ -9,5 +9,7 @@ pub mod http;
 pub mod mock;
 pub mod patch;
 pub mod rest;
+pub mod scope;
+pub mod status;
 pub mod store;
 pub mod watch;

@@ -1,6 +1,7 @@
 //! Models a cluster set: MCS and Kubernetes objects, loaded from manifests.
 
 pub mod crd;
+pub mod kinds;
 pub mod load;
 pub mod rbac;
 pub mod resource;

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::{Answer, Capabilities, Events, Operation, Target, TargetError};
 use crate::client::wire;
-use crate::cluster::store::ApiResource;
+use crate::model::kinds::ApiResource;
 use crate::model::{ClusterState, Kind, ObjectKey, Resource};
 use crate::resolver::{Outcome, Question};
 use crate::scenario::Change;

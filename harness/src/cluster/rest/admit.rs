@@ -1,0 +1,165 @@
+//! Admits a written object as the API server does: checks its shape and
+//! identity against the path, fills in namespace and ClusterIP, and checks
+//! that it decodes as its type.
+
+use serde_json::{Value, json};
+
+use super::ApiRequest;
+use crate::cluster::scope::Scope;
+use crate::cluster::status::ApiError;
+use crate::cluster::store::ApiStore;
+use crate::model::{Kind, ObjectKey};
+
+/// Reads a request body: JSON, or YAML for server-side apply.
+pub(super) fn decode(req: &ApiRequest<'_>) -> Result<Value, ApiError> {
+    let bad = |e: String| ApiError::new(400, "BadRequest", e, json!({}));
+    if req.content_type.contains("yaml") {
+        let text = std::str::from_utf8(req.body).map_err(|e| bad(e.to_string()))?;
+        return serde_saphyr::from_str(text).map_err(|e| bad(format!("invalid YAML: {e}")));
+    }
+    serde_json::from_slice(req.body).map_err(|e| bad(format!("invalid JSON: {e}")))
+}
+
+/// An object whose `metadata` and `spec`, where present, are objects: what
+/// the server writes into (name, namespace, ClusterIP) must have a place.
+pub(super) fn well_formed(body: &Value) -> Result<(), ApiError> {
+    let Some(fields) = body.as_object() else {
+        return Err(ApiError::new(
+            400,
+            "BadRequest",
+            "the body is not an object".into(),
+            json!({}),
+        ));
+    };
+    for field in ["metadata", "spec"] {
+        if fields
+            .get(field)
+            .is_some_and(|v| !v.is_object() && !v.is_null())
+        {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                format!("{field} is not an object"),
+                json!({}),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks an object's identity against the path and fills in what the
+/// server fills in.
+pub(super) fn admit(store: &ApiStore, t: &Scope, body: &mut Value) -> Result<(), ApiError> {
+    well_formed(body)?;
+    if let Some(kind) = body["kind"].as_str()
+        && kind != t.res.kind
+    {
+        return Err(ApiError::new(
+            400,
+            "BadRequest",
+            format!(
+                "the kind {kind:?} does not match the resource {:?}",
+                t.res.plural
+            ),
+            json!({}),
+        ));
+    }
+    if body["metadata"]["name"].as_str().is_none_or(str::is_empty) {
+        if let Some(prefix) = body["metadata"]["generateName"].as_str() {
+            let name = format!("{prefix}{:05x}", store.resource_version() + 1);
+            body["metadata"]["name"] = json!(name);
+        } else {
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                format!(
+                    "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                    t.res.kind
+                ),
+                json!({"kind": t.res.kind}),
+            ));
+        }
+    }
+    if t.res.namespaced {
+        let path_ns = t.namespace.clone().unwrap_or_else(|| "default".into());
+        match body["metadata"]["namespace"].as_str() {
+            Some(ns) if ns != path_ns => {
+                return Err(ApiError::new(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request".into(),
+                    json!({}),
+                ));
+            }
+            _ => body["metadata"]["namespace"] = json!(path_ns),
+        }
+        if !store
+            .state()
+            .objects
+            .contains_key(&ObjectKey::new(Kind::Namespace, "", &path_ns))
+        {
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                format!("namespaces \"{path_ns}\" not found"),
+                json!({"name": path_ns, "kind": "namespaces"}),
+            ));
+        }
+    } else if let Some(meta) = body["metadata"].as_object_mut() {
+        meta.remove("namespace");
+    }
+    body["apiVersion"] = json!(t.res.api_version(t.version));
+    body["kind"] = json!(t.res.kind);
+    if t.res.kind == "Service" {
+        allocate_cluster_ip(store, body);
+    }
+    Ok(())
+}
+
+/// Gives a Service without one a ClusterIP from 10.96.0.0/12, as the API
+/// server's allocator does (headless and ExternalName Services get none).
+fn allocate_cluster_ip(store: &ApiStore, body: &mut Value) {
+    let spec = &body["spec"];
+    if spec["type"].as_str() == Some("ExternalName")
+        || spec["clusterIP"].as_str().is_some_and(|ip| !ip.is_empty())
+    {
+        return;
+    }
+    let used: std::collections::BTreeSet<String> = store
+        .state()
+        .objects
+        .values()
+        .filter_map(|s| match &s.resource {
+            crate::model::Resource::Service(svc) => svc.spec.as_ref()?.cluster_ip.clone(),
+            _ => None,
+        })
+        .collect();
+    let ip = (10u32..65_000)
+        .map(|n| {
+            let a = std::net::Ipv4Addr::from((10u32 << 24) | (96 << 16) | n);
+            a.to_string()
+        })
+        .find(|a| !used.contains(a));
+    if let Some(ip) = ip {
+        body["spec"]["clusterIP"] = json!(ip);
+        body["spec"]["clusterIPs"] = json!([ip]);
+    }
+}
+
+/// Whether a body would decode as the model type (for dry runs).
+pub(super) fn validate(t: &Scope, body: &Value) -> Result<(), ApiError> {
+    if let Some(kind) = t.res.model {
+        crate::model::Resource::from_json(kind, body.clone()).map_err(|e| {
+            ApiError::new(
+                400,
+                "BadRequest",
+                format!(
+                    "{} in version {:?} cannot be handled as a {}: {e}",
+                    t.res.kind, t.version, t.res.kind
+                ),
+                json!({}),
+            )
+        })?;
+    }
+    Ok(())
+}

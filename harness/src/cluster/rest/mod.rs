@@ -1,0 +1,272 @@
+//! Answers Kubernetes REST requests over an [`ApiStore`], apart from any transport.
+//!
+//! This file routes a request (discovery, port-forward, get, list, watch)
+//! and checks RBAC; `admit` and `write` create, update, patch and delete,
+//! `discovery` describes the API, `portforward` reaches a Pod's port.
+//!
+//! Two transports serve it: the in-process tower service behind
+//! `kube::Client` (`cluster::mock`) and the HTTP/HTTPS emulator
+//! (`cluster::http`) that kubectl, CoreDNS or any client-go program reach.
+//! Both call [`handle`], so "what the API does" is written once.
+
+mod admit;
+mod discovery;
+mod portforward;
+mod query;
+mod write;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use self::admit::decode;
+use self::discovery::discovery;
+pub use self::portforward::PORT_FORWARD_ANNOTATION;
+use self::portforward::{port_forward, portforward_path};
+use self::query::Query;
+use self::write::{create, delete, patch_object, update};
+use super::scope::{Scope, Selector, route};
+use super::status::{ApiError, not_found, not_found_path, unavailable};
+use super::store::{ApiStore, Delivery, SharedApi};
+
+/// The Kubernetes version the emulator reports.
+pub const SERVED_VERSION: (&str, &str) = ("1", "33");
+
+/// One request, as any transport hands it over.
+#[derive(Clone, Copy, Debug)]
+pub struct ApiRequest<'a> {
+    /// GET, POST, PUT, PATCH or DELETE.
+    pub method: &'a str,
+    /// The path, without the query.
+    pub path: &'a str,
+    /// The raw query string (may be empty).
+    pub query: &'a str,
+    /// The body's Content-Type (patches depend on it).
+    pub content_type: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// What the API answers.
+pub enum ApiReply {
+    /// A JSON document with an HTTP status.
+    Json(u16, Value),
+    /// Bytes of another type, with status 200.
+    Bytes(&'static str, Vec<u8>),
+    /// Upgrade to a port-forward stream to this loopback address (a Pod's
+    /// port, which the Pod maps with the `mcsdns.io/port-forward`
+    /// annotation); transports that cannot upgrade answer 400.
+    PortForward {
+        /// The Pod port asked for.
+        port: u16,
+        /// Where its bytes go.
+        to: std::net::SocketAddr,
+    },
+    /// A watch: one JSON event per line until the channel closes or the
+    /// client's `timeoutSeconds` runs out.
+    Watch {
+        /// The events.
+        events: mpsc::UnboundedReceiver<Value>,
+        /// Counts what the reader has taken.
+        delivery: std::sync::Arc<Delivery>,
+        /// When the server ends the watch.
+        timeout: Option<Duration>,
+    },
+}
+
+impl From<ApiError> for ApiReply {
+    fn from(e: ApiError) -> Self {
+        ApiReply::Json(e.code, e.status)
+    }
+}
+
+/// Answers one request as `identity`.
+pub fn handle(api: &SharedApi, identity: &str, req: &ApiRequest<'_>) -> ApiReply {
+    match handle_inner(api, identity, req) {
+        Ok(r) => r,
+        Err(e) => e.into(),
+    }
+}
+
+/// Routes a request: the OpenAPI and discovery documents, a Pod's
+/// port-forward, or a resource path with its query.
+fn handle_inner(
+    api: &SharedApi,
+    identity: &str,
+    req: &ApiRequest<'_>,
+) -> Result<ApiReply, ApiError> {
+    let mut store = api
+        .lock()
+        .map_err(|_| ApiError::new(500, "InternalError", "store poisoned".into(), json!({})))?;
+    if req.method == "GET" && req.path == "/openapi/v2" {
+        // An empty OpenAPI v2 document (protobuf, which is what clients
+        // ask for): kubectl finds no schema for any kind and leaves
+        // validation and merge keys to the server and its built-in types.
+        return Ok(ApiReply::Bytes(
+            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+            Vec::new(),
+        ));
+    }
+    if req.method == "GET"
+        && let Some(doc) = discovery(&store, req.path)
+    {
+        if store.faults.unavailable {
+            return Err(unavailable());
+        }
+        return Ok(ApiReply::Json(200, doc));
+    }
+    if let Some((ns, pod)) = portforward_path(req.path) {
+        return port_forward(&store, identity, &ns, &pod, req.query);
+    }
+    let mut target = route(req.path).ok_or_else(not_found_path)?;
+    let query = Query::parse(req.query)?;
+    // The path decides between an object and a collection; field selectors
+    // only narrow a list or a watch.
+    let named = target.name.clone();
+    if target.name.is_none() && query.field_name.is_some() {
+        target.name = query.field_name.clone();
+    }
+    if target.namespace.is_none() && target.res.namespaced {
+        target.namespace = query.field_namespace.clone();
+    }
+    by_verb(&mut store, identity, req, target, named.as_deref(), &query)
+}
+
+/// Does what the method asks of the scope, once RBAC allows the verb:
+/// `named` is the object the path names (a collection when `None`).
+fn by_verb(
+    store: &mut ApiStore,
+    identity: &str,
+    req: &ApiRequest<'_>,
+    target: Scope,
+    named: Option<&str>,
+    query: &Query,
+) -> Result<ApiReply, ApiError> {
+    match (req.method, named) {
+        ("GET", None) | ("GET", Some(_)) if query.watch => {
+            store.authorize(identity, "watch", &target)?;
+            // A streaming list starts with the current objects whatever
+            // version it names (`NotOlderThan`: ours are the newest), and
+            // ends them with the annotated bookmark.
+            let from = if query.send_initial_events {
+                0
+            } else {
+                query.start_version()?
+            };
+            let (events, delivery) = store.watch(target, &query.label_selector, from);
+            Ok(ApiReply::Watch {
+                events,
+                delivery,
+                timeout: query.timeout,
+            })
+        }
+        ("GET", None) => {
+            store.authorize(identity, "list", &target)?;
+            Ok(ApiReply::Json(
+                200,
+                store.list(&target, &Selector::parse(&query.label_selector)),
+            ))
+        }
+        ("GET", Some(name)) => {
+            store.authorize(identity, "get", &target)?;
+            let ns = target.namespace.clone().unwrap_or_default();
+            let mut v = store
+                .get(target.res, &ns, name)
+                .ok_or_else(|| not_found(&target, name))?;
+            v["apiVersion"] = json!(target.res.api_version(target.version));
+            Ok(ApiReply::Json(200, v))
+        }
+        ("POST", None) => {
+            store.authorize(identity, "create", &target)?;
+            let body = decode(req)?;
+            create(store, &target, body, query.dry_run).map(|v| ApiReply::Json(201, v))
+        }
+        ("PUT", Some(name)) => {
+            store.authorize(identity, "update", &target)?;
+            let body = decode(req)?;
+            update(store, &target, name, body, query.dry_run).map(|v| ApiReply::Json(200, v))
+        }
+        ("PATCH", Some(name)) => {
+            store.authorize(identity, "patch", &target)?;
+            patch_object(store, &target, name, req, query.dry_run)
+        }
+        ("DELETE", Some(name)) => {
+            store.authorize(identity, "delete", &target)?;
+            delete(store, &target, name, query.dry_run).map(|v| ApiReply::Json(200, v))
+        }
+        (method, _) => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported on {}", req.path),
+            json!({}),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::cluster::store::{ADMIN, ApiStore};
+    use crate::model::ClusterState;
+
+    fn api() -> SharedApi {
+        Arc::new(Mutex::new(ApiStore::new(&ClusterState::new("c1"))))
+    }
+
+    fn call(api: &SharedApi, method: &str, path: &str, query: &str, body: &str) -> (u16, Value) {
+        let req = ApiRequest {
+            method,
+            path,
+            query,
+            content_type: "application/json",
+            body: body.as_bytes(),
+        };
+        match handle(api, ADMIN, &req) {
+            ApiReply::Json(code, v) => (code, v),
+            _ => panic!("{method} {path}: not a JSON reply"),
+        }
+    }
+
+    #[test]
+    fn a_body_without_room_for_server_fields_is_a_bad_request_and_the_store_lives_on() {
+        let api = api();
+        let svc = "/api/v1/namespaces/default/services";
+        for (method, path, body) in [
+            ("POST", svc, "[]"),
+            ("POST", svc, r#"{"metadata": "x"}"#),
+            ("POST", svc, r#"{"metadata": {"name": "a"}, "spec": "x"}"#),
+            ("PUT", "/api/v1/namespaces/default", "[]"),
+            ("PUT", "/api/v1/namespaces/default", r#"{"metadata": 1}"#),
+        ] {
+            let (code, status) = call(&api, method, path, "", body);
+            assert_eq!(code, 400, "{method} {body}: {status}");
+            assert_eq!(status["reason"], "BadRequest");
+        }
+        let (code, _) = call(&api, "GET", "/api/v1/namespaces/default", "", "");
+        assert_eq!(code, 200, "the store still answers");
+    }
+
+    #[test]
+    fn a_name_field_selector_narrows_a_list_and_stays_a_list() {
+        let api = api();
+        let path = "/api/v1/namespaces";
+        let (code, list) = call(
+            &api,
+            "GET",
+            path,
+            "fieldSelector=metadata.name%3Ddefault",
+            "",
+        );
+        assert_eq!(code, 200);
+        assert_eq!(list["kind"], "NamespaceList");
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0]["metadata"]["name"], "default");
+        let (code, list) = call(&api, "GET", path, "fieldSelector=metadata.name%3Dnone", "");
+        assert_eq!(code, 200, "{list}");
+        assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
+    }
+}
