@@ -31,7 +31,7 @@ bench:
 
 # Real CoreDNS as a test peer (a pinned stock build in $(go env GOPATH)/bin; never committed).
 coredns version="v1.15.0":
-    CGO_ENABLED=0 go install github.com/coredns/coredns@{{version}}
+    GOPROXY="$(go env GOPROXY | sed "s/,direct//")" CGO_ENABLED=0 go install github.com/coredns/coredns@{{version}}
 
 # The API emulator for the field report's clusters (kubeconfig in .mcsdns/apiserver/).
 apiserver:
