@@ -27,7 +27,11 @@ impl ScenarioArgs {
             filters: self.filter.clone(),
             tags: self.tag.clone(),
         };
-        load(&self.paths, &selection)
+        let loaded = load(&self.paths, &selection)?;
+        if loaded.is_empty() {
+            return Err(miette::miette!("no scenario found under the paths given"));
+        }
+        Ok(loaded)
     }
 }
 

@@ -111,7 +111,8 @@ pub fn load_paths(paths: &[PathBuf], selection: &Selection) -> Result<Vec<Loaded
         return Err(LoadError::Invalid(errors));
     }
     all.retain(|l| selection.matches(&l.scenario));
-    if all.is_empty() {
+    let filtered = !selection.filters.is_empty() || !selection.tags.is_empty();
+    if all.is_empty() && filtered {
         return Err(LoadError::NoneSelected("no scenario matches the filters"));
     }
     Ok(all)

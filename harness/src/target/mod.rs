@@ -191,7 +191,9 @@ pub enum TargetError {
         install: String,
     },
     /// A server it started could not bind its port (taken meanwhile).
-    #[error("{name} {why} before it answered DNS: {addr} is in use; its log ends:\n{log}")]
+    #[error(
+        "{name} {why} before it answered DNS on {addr}: a port it needs is in use; its log ends:\n{log}"
+    )]
     PortInUse {
         /// The server.
         name: String,

@@ -267,10 +267,20 @@ pub(crate) fn wait_listening(
             return Ok(());
         }
         if started.elapsed() > timeout {
+            let log = log_tail();
+            // A container's process is not watched: a taken port shows only
+            // in its log.
+            if log.to_ascii_lowercase().contains("address already in use") {
+                return Err(TargetError::PortInUse {
+                    name: name.to_owned(),
+                    addr,
+                    why: format!("did not listen within {} s", timeout.as_secs()),
+                    log,
+                });
+            }
             return Err(TargetError::failed(format!(
-                "{name} did not answer DNS on {addr} within {} s; its log ends:\n{}",
-                timeout.as_secs(),
-                log_tail()
+                "{name} did not answer DNS on {addr} within {} s; its log ends:\n{log}",
+                timeout.as_secs()
             )));
         }
         std::thread::sleep(Duration::from_millis(20));
