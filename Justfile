@@ -33,6 +33,14 @@ bench:
 coredns version="v1.15.0":
     GOPROXY="$(go env GOPROXY | sed "s/,direct//")" CGO_ENABLED=0 go install github.com/coredns/coredns@{{version}}
 
+# The real control plane (etcd, kube-apiserver, kube-controller-manager of Kubernetes v1.34.3) and the mcs-api CRDs, built into ~/.cache/mcsdns (never committed).
+control-plane:
+    peers/control-plane/build.sh
+
+# Real Kubernetes control planes for the field report's clusters, until Ctrl-C (kubeconfig in .mcsdns/control-plane/).
+control-plane-up manifests="fixtures/seed":
+    cargo run --release -- control-plane up --manifests {{manifests}}
+
 # The API emulator for the field report's clusters (kubeconfig in .mcsdns/apiserver/).
 apiserver:
     cargo run --release -- apiserver --manifests fixtures/seed

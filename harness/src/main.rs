@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use cli::conformance::ConformanceArgs;
+use cli::control_plane::ControlPlaneArgs;
 use cli::diff::DiffArgs;
 use cli::files::{BundleArgs, LintArgs, ReplayArgs};
 use cli::inspect::{QueryArgs, WorldArgs, ZoneArgs};
@@ -38,6 +39,8 @@ enum Command {
     Serve(ServeArgs),
     /// Serve a world's clusters as Kubernetes APIs (HTTPS and HTTP) and write a kubeconfig.
     Apiserver(ApiserverArgs),
+    /// Run real Kubernetes control planes (etcd, kube-apiserver, kube-controller-manager) for a world.
+    ControlPlane(ControlPlaneArgs),
     /// Run the same scenarios on several targets and report every disagreement by field.
     Diff(DiffArgs),
     /// Check a target against each requirement of the MCS DNS spec (the spec/ scenarios).
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => cli::files::replay(a),
         Command::Serve(a) => cli::serve::run(a),
         Command::Apiserver(a) => cli::serve::apiserver(a),
+        Command::ControlPlane(a) => cli::control_plane::run(a),
         Command::Diff(a) => cli::diff::run(a),
         Command::Conformance(a) => cli::conformance::run(a),
         Command::Query(a) => cli::inspect::query(a),

@@ -2,6 +2,7 @@
 //! call into the library, then prints what a person or a CI job needs.
 
 pub mod conformance;
+pub mod control_plane;
 pub mod diff;
 pub mod files;
 pub mod inspect;
@@ -32,6 +33,7 @@ pub fn catch_interrupts() {
             }
             if tokio::signal::ctrl_c().await.is_ok() {
                 mcsdns::target::emulated::stop_exec_commands();
+                mcsdns::cluster::control_plane::kill_all();
                 std::process::exit(130);
             }
         });

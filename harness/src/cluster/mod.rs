@@ -3,6 +3,7 @@
 //! watchers through which the reference resolver learns its cluster, as a
 //! deployed resolver does.
 
+pub mod control_plane;
 pub mod emulator;
 pub mod follow;
 pub mod http;
