@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::suite_scenarios;
 use mcsdns::run::{Status, run_scenario};
 use mcsdns::scenario::Scenario;
-use mcsdns::target::emulated::{EmulatedOptions, EmulatedTarget, Server};
+use mcsdns::target::outside::{OutsideOptions, OutsideTarget, Server};
 use mcsdns::target::peer::Peer;
 use mcsdns::target::peer::container::{ContainerOptions, ContainerPeer};
 use mcsdns::target::peer::coredns::CoreDnsPeer;
@@ -52,10 +52,10 @@ fn statuses(target: &mut dyn Target, scenarios: &[Scenario]) -> BTreeMap<String,
         .collect()
 }
 
-fn external(peer: Box<dyn Peer>, settle: Duration) -> EmulatedTarget {
-    EmulatedTarget::new(
+fn external(peer: Box<dyn Peer>, settle: Duration) -> OutsideTarget {
+    OutsideTarget::new(
         Server::Managed(peer),
-        EmulatedOptions {
+        OutsideOptions {
             settle,
             ..Default::default()
         },

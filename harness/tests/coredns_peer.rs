@@ -14,7 +14,7 @@ use common::{repo, suite_scenarios};
 use mcsdns::run::diff::{Variants, diff, read_known};
 use mcsdns::run::{ScenarioResult, Status, run_scenario};
 use mcsdns::scenario::Scenario;
-use mcsdns::target::emulated::{EmulatedOptions, EmulatedTarget, Server};
+use mcsdns::target::outside::{OutsideOptions, OutsideTarget, Server};
 use mcsdns::target::peer::coredns::CoreDnsPeer;
 use mcsdns::target::{ReferenceTarget, Target};
 
@@ -29,10 +29,10 @@ fn coredns() -> Option<CoreDnsPeer> {
     }
 }
 
-fn target(peer: CoreDnsPeer, settle: Duration) -> EmulatedTarget {
-    EmulatedTarget::new(
+fn target(peer: CoreDnsPeer, settle: Duration) -> OutsideTarget {
+    OutsideTarget::new(
         Server::Managed(Box::new(peer)),
-        EmulatedOptions {
+        OutsideOptions {
             settle,
             ..Default::default()
         },

@@ -16,8 +16,8 @@ use mcsdns::cluster::emulator::Emulator;
 use mcsdns::model::{ClusterState, Kind};
 use mcsdns::run::{Status, run_scenario};
 use mcsdns::scenario::Scenario;
-use mcsdns::target::emulated::{EmulatedOptions, EmulatedTarget, Server};
 use mcsdns::target::kube::{KubeOptions, KubeTarget, RUN_LABEL};
+use mcsdns::target::outside::{OutsideOptions, OutsideTarget, Server};
 use mcsdns::target::peer::ServePeer;
 use mcsdns::target::{ReferenceTarget, Target};
 
@@ -100,9 +100,9 @@ fn the_suite_on_serve_ends_as_in_process() {
     let scenarios = suite_scenarios("");
     assert!(scenarios.len() >= 40);
     let reference = statuses(&mut ReferenceTarget::new(), &scenarios);
-    let mut serve = EmulatedTarget::new(
+    let mut serve = OutsideTarget::new(
         Server::Managed(Box::new(serve_peer())),
-        EmulatedOptions::default(),
+        OutsideOptions::default(),
     )
     .unwrap();
     let outside = statuses(&mut serve, &scenarios);
@@ -122,13 +122,13 @@ fn a_fixed_server_started_once_follows_each_scenarios_world() {
     let scenarios = suite_scenarios("spec/r");
     let addr = mcsdns::target::peer::free_port().unwrap();
     let exe = env!("CARGO_BIN_EXE_mcsdns");
-    let options = EmulatedOptions {
+    let options = OutsideOptions {
         exec: Some(format!(
             "exec '{exe}' serve --kubeconfig \"$KUBECONFIG\" --context \"$MCSDNS_CONTEXT\" --listen \"$MCSDNS_LISTEN\""
         )),
         ..Default::default()
     };
-    let mut target = EmulatedTarget::new(Server::Fixed(addr), options).unwrap();
+    let mut target = OutsideTarget::new(Server::Fixed(addr), options).unwrap();
     assert_eq!(target.name(), format!("dns={addr}"));
     assert!(!target.capabilities().reconfigure);
     let got = statuses(&mut target, &scenarios);

@@ -84,11 +84,18 @@ fn up(args: UpArgs) -> Result<ExitCode> {
             }
             (w, mcsdns::scenario::load::DEFAULT_IDENTITY.to_owned())
         }
-        (None, None) => return Err(miette::miette!("give --scenario, --manifests or --clusters")),
+        (None, None) => {
+            return Err(miette::miette!(
+                "give --scenario, --manifests or --clusters"
+            ));
+        }
     };
     let identity = args.identity.unwrap_or(identity);
     if let Ok(s) = state::State::read(&args.dir.dir)
-        && s.clusters.values().flat_map(|c| &c.programs).any(|(p, pid)| state::is_running(*pid, p))
+        && s.clusters
+            .values()
+            .flat_map(|c| &c.programs)
+            .any(|(p, pid)| state::is_running(*pid, p))
     {
         return Err(miette::miette!(
             "a control plane is already running in {} (see `mcsdns control-plane status --dir {0}`; stop it with `down`)",
@@ -163,10 +170,18 @@ fn status(args: DirArgs) -> Result<ExitCode> {
                 format!("{p} {}", if up { "running" } else { "stopped" })
             })
             .collect();
-        println!("cluster {name}: https://{}: {}", c.server, programs.join(", "));
+        println!(
+            "cluster {name}: https://{}: {}",
+            c.server,
+            programs.join(", ")
+        );
     }
     println!("kubeconfig: {}", s.kubeconfig.display());
-    Ok(if all { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn down(args: DirArgs) -> Result<ExitCode> {

@@ -32,7 +32,7 @@ pub fn catch_interrupts() {
                 mcsdns::run::interrupt();
             }
             if tokio::signal::ctrl_c().await.is_ok() {
-                mcsdns::target::emulated::stop_exec_commands();
+                mcsdns::target::outside::stop_exec_commands();
                 mcsdns::cluster::control_plane::kill_all();
                 std::process::exit(130);
             }

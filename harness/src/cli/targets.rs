@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use mcsdns::target::emulated::EmulatedOptions;
+use mcsdns::target::outside::{Api, OutsideOptions};
 use mcsdns::target::peer::container::{ContainerOptions, Style};
 use mcsdns::target::spec::{KubeSettings, TargetOptions, TargetSpec};
 
@@ -20,17 +20,22 @@ pub fn parse_target(s: &str) -> miette::Result<TargetSpec> {
 #[derive(Args, Clone)]
 pub struct TargetArgs {
     #[command(flatten)]
-    emulated: EmulatedArgs,
+    outside: OutsideArgs,
     #[command(flatten)]
     pub kube: KubeArgs,
     #[command(flatten)]
     container: ContainerArgs,
 }
 
-/// Servers outside the process, their world in the API emulator.
+/// Servers outside the process, their world in the API emulator or in real
+/// control planes.
 #[derive(Args, Clone)]
 #[command(next_help_heading = "Outside servers (dns, serve, coredns, container)")]
-struct EmulatedArgs {
+struct OutsideArgs {
+    /// Where each scenario's world lives: mcsdns's API emulator, or real
+    /// kube-apiservers started for the run (build them with `just control-plane`).
+    #[arg(long, value_enum, default_value = "emulator")]
+    api: ApiArg,
     /// How long a failed check is retried while an outside server catches up.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     settle: std::time::Duration,
@@ -49,6 +54,15 @@ struct EmulatedArgs {
     /// targets) writes in DIR/target-N.
     #[arg(long, value_name = "DIR")]
     emulator_dir: Option<PathBuf>,
+}
+
+/// Which Kubernetes API serves an outside server's world.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ApiArg {
+    /// The in-process API emulator (fast; any fault).
+    Emulator,
+    /// Real control planes: etcd, kube-apiserver and kube-controller-manager per cluster.
+    Real,
 }
 
 /// Real clusters.
@@ -118,15 +132,19 @@ fn host_path(s: &str) -> Result<(PathBuf, String), String> {
 impl TargetArgs {
     /// The options each kind of target reads.
     pub fn options(&self) -> TargetOptions {
-        let e = &self.emulated;
+        let e = &self.outside;
         let c = &self.container;
         TargetOptions {
-            emulated: EmulatedOptions {
+            outside: OutsideOptions {
                 settle: e.settle,
                 start_timeout: e.start_timeout,
                 dir: e.emulator_dir.clone(),
                 exec: e.exec.clone(),
                 max_wait: e.max_wait,
+                api: match e.api {
+                    ApiArg::Emulator => Api::Emulator,
+                    ApiArg::Real => Api::Real,
+                },
                 ..Default::default()
             },
             kube: KubeSettings {

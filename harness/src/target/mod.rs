@@ -8,8 +8,8 @@
 //! [`Capabilities`]; the runner skips what a target cannot do, with the
 //! reason, and never asks it.
 
-pub mod emulated;
 pub mod kube;
+pub mod outside;
 pub mod peer;
 pub mod reference;
 pub mod spec;

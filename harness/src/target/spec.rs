@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::emulated::{EmulatedOptions, EmulatedTarget, Server};
 use super::kube::{KubeOptions, KubeTarget};
+use super::outside::{OutsideOptions, OutsideTarget, Server};
 use super::peer::ServePeer;
 use super::peer::container::{ContainerOptions, ContainerPeer};
 use super::peer::coredns::CoreDnsPeer;
@@ -35,7 +35,7 @@ pub enum TargetSpec {
 pub struct TargetOptions {
     /// For the servers fed by the API emulator: `dns`, `serve`, `coredns`
     /// and `container`.
-    pub emulated: EmulatedOptions,
+    pub outside: OutsideOptions,
     /// For `kube`.
     pub kube: KubeSettings,
     /// For `container`: how to run the image (its `image` is the target's).
@@ -102,7 +102,7 @@ impl TargetSpec {
         let made: Result<Box<dyn Target>, TargetError> = match self {
             TargetSpec::Reference => Ok(Box::new(ReferenceTarget::new())),
             TargetSpec::Dns(addr) => {
-                EmulatedTarget::new(Server::Fixed(*addr), options.emulated.clone())
+                OutsideTarget::new(Server::Fixed(*addr), options.outside.clone())
                     .map(|t| Box::new(t) as Box<dyn Target>)
             }
             TargetSpec::Serve(path) => {
@@ -113,29 +113,27 @@ impl TargetSpec {
                     }),
                 };
                 exe.and_then(|exe| {
-                    EmulatedTarget::new(
+                    OutsideTarget::new(
                         Server::Managed(Box::new(ServePeer { exe })),
-                        options.emulated.clone(),
+                        options.outside.clone(),
                     )
                 })
                 .map(|t| Box::new(t) as Box<dyn Target>)
             }
             TargetSpec::Coredns(path) => CoreDnsPeer::find(path.as_deref())
                 .and_then(|peer| {
-                    EmulatedTarget::new(Server::Managed(Box::new(peer)), options.emulated.clone())
+                    OutsideTarget::new(Server::Managed(Box::new(peer)), options.outside.clone())
                 })
                 .map(|t| Box::new(t) as Box<dyn Target>),
             TargetSpec::Container(image) => {
-                let mut o = options.container.clone().unwrap_or_else(|| {
-                    ContainerOptions::new(image, options.emulated.start_timeout)
-                });
+                let mut o = options
+                    .container
+                    .clone()
+                    .unwrap_or_else(|| ContainerOptions::new(image, options.outside.start_timeout));
                 o.image = image.clone();
                 ContainerPeer::new(o)
                     .and_then(|peer| {
-                        EmulatedTarget::new(
-                            Server::Managed(Box::new(peer)),
-                            options.emulated.clone(),
-                        )
+                        OutsideTarget::new(Server::Managed(Box::new(peer)), options.outside.clone())
                     })
                     .map(|t| Box::new(t) as Box<dyn Target>)
             }
@@ -143,8 +141,8 @@ impl TargetSpec {
                 contexts: contexts.clone(),
                 kubeconfig: options.kube.kubeconfig.clone(),
                 dns: options.kube.dns,
-                settle: options.emulated.settle,
-                query_timeout: options.emulated.query_timeout,
+                settle: options.outside.settle,
+                query_timeout: options.outside.query_timeout,
             })
             .map(|t| Box::new(t) as Box<dyn Target>),
         };

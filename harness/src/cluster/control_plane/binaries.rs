@@ -43,7 +43,9 @@ pub fn cache_dir() -> Option<PathBuf> {
 
 /// Why the programs are not there.
 #[derive(Debug, thiserror::Error)]
-#[error("the real control plane is not built: {missing} is missing (build it with {BUILD_COMMAND})")]
+#[error(
+    "the real control plane is not built: {missing} is missing (build it with {BUILD_COMMAND})"
+)]
 pub struct NotBuilt {
     /// The first file that is missing.
     pub missing: String,

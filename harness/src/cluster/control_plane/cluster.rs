@@ -80,7 +80,9 @@ impl RealCluster {
             .arg(format!("--listen-client-urls=http://{etcd_addr}"))
             .arg(format!("--advertise-client-urls=http://{etcd_addr}"))
             .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer}"))
-            .arg(format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"))
+            .arg(format!(
+                "--initial-advertise-peer-urls=http://127.0.0.1:{peer}"
+            ))
             .arg(format!("--initial-cluster={name}=http://127.0.0.1:{peer}"))
             // A test world needs no durability: no fsync, and start-up
             // stays well under a second.
@@ -96,7 +98,10 @@ impl RealCluster {
             .arg(format!("--secure-port={secure}"))
             .arg(format!("--etcd-servers=http://{etcd_addr}"))
             .arg(format!("--tls-cert-file={}", files.serving_cert.display()))
-            .arg(format!("--tls-private-key-file={}", files.serving_key.display()))
+            .arg(format!(
+                "--tls-private-key-file={}",
+                files.serving_key.display()
+            ))
             .arg(format!("--client-ca-file={}", files.ca.display()))
             .arg(format!("--token-auth-file={}", files.tokens.display()))
             .arg("--authorization-mode=RBAC")
@@ -174,12 +179,18 @@ impl RealCluster {
 
     /// The resident memory of its programs, by name.
     pub fn rss(&self) -> Vec<(String, Option<u64>)> {
-        self.daemons.iter().map(|d| (d.name.clone(), d.rss())).collect()
+        self.daemons
+            .iter()
+            .map(|d| (d.name.clone(), d.rss()))
+            .collect()
     }
 
     /// Its programs' process ids, by name.
     pub fn pids(&self) -> Vec<(String, u32)> {
-        self.daemons.iter().map(|d| (d.name.clone(), d.pid())).collect()
+        self.daemons
+            .iter()
+            .map(|d| (d.name.clone(), d.pid()))
+            .collect()
     }
 
     /// The first program that stopped, and why.

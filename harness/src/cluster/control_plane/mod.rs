@@ -265,9 +265,15 @@ impl ControlPlane {
         let admin = self.dir.join("admin.kubeconfig");
         write(&admin, &self.kubeconfig_text(false))?;
         for name in &names {
-            let c = self.clusters.get_mut(name.as_str()).ok_or_else(|| ControlPlaneError::NoCluster((*name).clone()))?;
+            let c = self
+                .clusters
+                .get_mut(name.as_str())
+                .ok_or_else(|| ControlPlaneError::NoCluster((*name).clone()))?;
             let own = c.dir.join("admin.kubeconfig");
-            write(&own, &single_admin_kubeconfig(&self.files.ca_pem, c.server, &self.admin))?;
+            write(
+                &own,
+                &single_admin_kubeconfig(&self.files.ca_pem, c.server, &self.admin),
+            )?;
             c.start_controllers(&self.binaries, &self.files, &own, &mut self.taken)?;
         }
         let runtime = runtime()?;
@@ -406,11 +412,14 @@ impl ControlPlane {
                 .clusters
                 .iter()
                 .map(|(n, c)| {
-                    (n.clone(), state::ClusterRecord {
-                        server: c.server,
-                        etcd: c.etcd,
-                        programs: c.pids(),
-                    })
+                    (
+                        n.clone(),
+                        state::ClusterRecord {
+                            server: c.server,
+                            etcd: c.etcd,
+                            programs: c.pids(),
+                        },
+                    )
                 })
                 .collect(),
         };

@@ -49,7 +49,11 @@ impl State {
     pub fn read(dir: &Path) -> Result<State, ControlPlaneError> {
         let path = dir.join(STATE_FILE);
         let text = std::fs::read_to_string(&path).map_err(|source| ControlPlaneError::Io {
-            what: format!("no control plane in {} (cannot read {})", dir.display(), path.display()),
+            what: format!(
+                "no control plane in {} (cannot read {})",
+                dir.display(),
+                path.display()
+            ),
             source,
         })?;
         serde_json::from_str(&text).map_err(|e| ControlPlaneError::Io {
@@ -96,7 +100,9 @@ pub fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map_or("file".into(), |n| n.to_string_lossy());
+    let name = path
+        .file_name()
+        .map_or("file".into(), |n| n.to_string_lossy());
     let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| {
         let mut f = std::fs::File::create(&temporary)?;

@@ -15,7 +15,9 @@ pub fn get_status(addr: SocketAddr, path: &str, ca_pem: &str) -> std::io::Result
     let other = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.map_err(|e| other(&e))?).map_err(|e| other(&e))?;
+        roots
+            .add(cert.map_err(|e| other(&e))?)
+            .map_err(|e| other(&e))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -29,7 +31,9 @@ pub fn get_status(addr: SocketAddr, path: &str, ca_pem: &str) -> std::io::Result
     tcp.set_read_timeout(Some(Duration::from_secs(2)))?;
     tcp.set_write_timeout(Some(Duration::from_secs(2)))?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
-    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())?;
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
     let mut head = [0u8; 12];
     tls.read_exact(&mut head)?;
     std::str::from_utf8(&head[9..12])

@@ -109,9 +109,15 @@ pub async fn install_crds(
             ControlPlaneError::api(cluster, format!("cannot read {}", file.display()), e)
         })?;
         let name = object.metadata.name.clone().unwrap_or_default();
-        api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&object))
-            .await
-            .map_err(|e| ControlPlaneError::api(cluster, format!("cannot install CRD {name}"), reason(&e)))?;
+        api.patch(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&object),
+        )
+        .await
+        .map_err(|e| {
+            ControlPlaneError::api(cluster, format!("cannot install CRD {name}"), reason(&e))
+        })?;
         names.push(name);
     }
     wait(cluster, "the CRDs to be established", || async {
@@ -131,7 +137,11 @@ pub async fn install_crds(
         }
         // Established is not yet served: wait for a list to answer.
         for kind in [Kind::ServiceImport, Kind::ServiceExport] {
-            if dynamic(client, kind, None).list(&ListParams::default().limit(1)).await.is_err() {
+            if dynamic(client, kind, None)
+                .list(&ListParams::default().limit(1))
+                .await
+                .is_err()
+            {
                 return false;
             }
         }
@@ -169,25 +179,32 @@ pub async fn ensure_namespace(
     labels: &BTreeMap<String, String>,
 ) -> Result<(), ControlPlaneError> {
     let api: kube::Api<Namespace> = kube::Api::all(client.clone());
-    let existing = api
-        .get_opt(ns)
-        .await
-        .map_err(|e| ControlPlaneError::api(cluster, format!("cannot read namespace {ns}"), reason(&e)))?;
+    let existing = api.get_opt(ns).await.map_err(|e| {
+        ControlPlaneError::api(cluster, format!("cannot read namespace {ns}"), reason(&e))
+    })?;
     if let Some(n) = existing {
         if n.metadata.deletion_timestamp.is_none() {
             return Ok(());
         }
-        wait(cluster, &format!("namespace {ns} to be deleted"), || async {
-            matches!(api.get_opt(ns).await, Ok(None))
-        })
+        wait(
+            cluster,
+            &format!("namespace {ns} to be deleted"),
+            || async { matches!(api.get_opt(ns).await, Ok(None)) },
+        )
         .await?;
     }
     let body = json!({"apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": ns, "labels": labels}});
-    api.patch(ns, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&body))
-        .await
-        .map(|_| ())
-        .map_err(|e| ControlPlaneError::api(cluster, format!("cannot create namespace {ns}"), reason(&e)))
+    api.patch(
+        ns,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| {
+        ControlPlaneError::api(cluster, format!("cannot create namespace {ns}"), reason(&e))
+    })
 }
 
 /// Creates service account `ns/name` if needed.
@@ -202,12 +219,20 @@ pub async fn ensure_service_account(
     let api: kube::Api<ServiceAccount> = kube::Api::namespaced(client.clone(), ns);
     let body = json!({"apiVersion": "v1", "kind": "ServiceAccount",
         "metadata": {"name": name, "namespace": ns, "labels": labels}});
-    api.patch(name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&body))
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            ControlPlaneError::api(cluster, format!("cannot create service account {ns}/{name}"), reason(&e))
-        })
+    api.patch(
+        name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| {
+        ControlPlaneError::api(
+            cluster,
+            format!("cannot create service account {ns}/{name}"),
+            reason(&e),
+        )
+    })
 }
 
 /// A token for service account `ns/name` from the TokenRequest API, valid
@@ -231,7 +256,11 @@ pub async fn request_token(
         .ok()
         .and_then(|t| t.status.and_then(|s| s.token))
         .ok_or_else(|| {
-            ControlPlaneError::api(cluster, format!("cannot get a token for {ns}/{name}"), "no token returned")
+            ControlPlaneError::api(
+                cluster,
+                format!("cannot get a token for {ns}/{name}"),
+                "no token returned",
+            )
         })
 }
 
@@ -242,7 +271,13 @@ fn body(r: &Resource, cluster: &str) -> (Value, Option<Value>) {
     let res = ApiResource::of(r.kind());
     v["apiVersion"] = json!(res.api_version(res.versions[0]));
     if let Some(meta) = v["metadata"].as_object_mut() {
-        for f in ["resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"] {
+        for f in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+        ] {
             meta.remove(f);
         }
         let labels = meta.entry("labels").or_insert_with(|| json!({}));
@@ -306,7 +341,11 @@ impl WorldWriter {
     /// knows; objects not labelled as a world's are left alone), with the
     /// resolver's `identity` able to read everything when the world models
     /// no RBAC.
-    pub async fn reset(&mut self, state: &ClusterState, identity: &str) -> Result<(), ControlPlaneError> {
+    pub async fn reset(
+        &mut self,
+        state: &ClusterState,
+        identity: &str,
+    ) -> Result<(), ControlPlaneError> {
         let mut desired: BTreeMap<ObjectKey, &Resource> =
             state.resources().map(|r| (r.key(), r)).collect();
         let open = (!rbac::is_modelled(state)).then(|| open_read(identity));
@@ -326,7 +365,11 @@ impl WorldWriter {
             })?;
             for o in list.items {
                 let name = o.metadata.name.clone().unwrap_or_default();
-                let ns = o.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+                let ns = o
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into());
                 let key = ObjectKey::new(*kind, &ns, &name);
                 if desired.contains_key(&key) || o.metadata.deletion_timestamp.is_some() {
                     continue;
@@ -341,7 +384,8 @@ impl WorldWriter {
             }
         }
         for name in gone_namespaces {
-            self.delete(&ObjectKey::new(Kind::Namespace, "", &name)).await?;
+            self.delete(&ObjectKey::new(Kind::Namespace, "", &name))
+                .await?;
         }
         let mut ordered: Vec<&Resource> = desired.values().copied().collect();
         ordered.sort_by_key(|r| APPLY_ORDER.iter().position(|k| *k == r.kind()));
@@ -349,7 +393,10 @@ impl WorldWriter {
             if r.kind() == Kind::Namespace
                 && BUILTIN_NAMESPACES.contains(&r.key().name.as_str())
                 && !open_keys.contains(&r.key())
-                && state.objects.get(&r.key()).is_some_and(|s| s.origin.is_none())
+                && state
+                    .objects
+                    .get(&r.key())
+                    .is_some_and(|s| s.origin.is_none())
             {
                 continue;
             }
@@ -372,8 +419,9 @@ impl WorldWriter {
         }
         let (object, status) = body(r, &self.cluster);
         let api = dynamic(&self.client, key.kind, Some(&key.namespace));
-        let object: DynamicObject = serde_json::from_value(object)
-            .map_err(|e| ControlPlaneError::api(&self.cluster, format!("cannot encode {key}"), e))?;
+        let object: DynamicObject = serde_json::from_value(object).map_err(|e| {
+            ControlPlaneError::api(&self.cluster, format!("cannot encode {key}"), e)
+        })?;
         let pp = PatchParams::apply(MANAGER).force();
         let started = Instant::now();
         loop {
@@ -395,7 +443,11 @@ impl WorldWriter {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(e) => {
-                    return Err(ControlPlaneError::api(&self.cluster, format!("cannot apply {key}"), reason(&e)));
+                    return Err(ControlPlaneError::api(
+                        &self.cluster,
+                        format!("cannot apply {key}"),
+                        reason(&e),
+                    ));
                 }
             }
         }
@@ -409,7 +461,11 @@ impl WorldWriter {
                 api.patch_status(&key.name, &pp, &Patch::Apply(&patch))
                     .await
                     .map_err(|e| {
-                        ControlPlaneError::api(&self.cluster, format!("cannot set the status of {key}"), reason(&e))
+                        ControlPlaneError::api(
+                            &self.cluster,
+                            format!("cannot set the status of {key}"),
+                            reason(&e),
+                        )
                     })?;
             }
         }
@@ -422,7 +478,11 @@ impl WorldWriter {
         match api.delete(&key.name, &DeleteParams::background()).await {
             Ok(_) => Ok(()),
             Err(e) if is_code(&e, 404) => Ok(()),
-            Err(e) => Err(ControlPlaneError::api(&self.cluster, format!("cannot delete {key}"), reason(&e))),
+            Err(e) => Err(ControlPlaneError::api(
+                &self.cluster,
+                format!("cannot delete {key}"),
+                reason(&e),
+            )),
         }
     }
 
@@ -456,11 +516,19 @@ impl WorldWriter {
             "spec": {"cidrs": [range]}});
         let object: DynamicObject = serde_json::from_value(body)
             .map_err(|e| ControlPlaneError::api(&self.cluster, "cannot encode a ServiceCIDR", e))?;
-        api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&object))
-            .await
-            .map_err(|e| {
-                ControlPlaneError::api(&self.cluster, format!("cannot add service range {range}"), reason(&e))
-            })?;
+        api.patch(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&object),
+        )
+        .await
+        .map_err(|e| {
+            ControlPlaneError::api(
+                &self.cluster,
+                format!("cannot add service range {range}"),
+                reason(&e),
+            )
+        })?;
         self.ranges.insert(range.to_owned());
         Ok(())
     }
@@ -479,10 +547,13 @@ fn open_read(identity: &str) -> Vec<Resource> {
         "metadata": {"name": OPEN_READ_ROLE},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": OPEN_READ_ROLE},
         "subjects": [subject]});
-    [(Kind::ClusterRole, role), (Kind::ClusterRoleBinding, binding)]
-        .into_iter()
-        .filter_map(|(k, v)| Resource::from_json(k, v).ok())
-        .collect()
+    [
+        (Kind::ClusterRole, role),
+        (Kind::ClusterRoleBinding, binding),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Resource::from_json(k, v).ok())
+    .collect()
 }
 
 #[cfg(test)]
@@ -492,7 +563,10 @@ mod tests {
     #[test]
     fn ranges_cover_addresses_outside_the_primary_one() {
         assert_eq!(range_for("10.96.3.4".parse().unwrap()), None);
-        assert_eq!(range_for("10.11.0.5".parse().unwrap()).as_deref(), Some("10.11.0.0/16"));
+        assert_eq!(
+            range_for("10.11.0.5".parse().unwrap()).as_deref(),
+            Some("10.11.0.0/16")
+        );
         assert_eq!(range_for("fd00:10:96::5".parse().unwrap()), None);
         assert_eq!(
             range_for("fd00:10:11::7".parse().unwrap()).as_deref(),
@@ -520,11 +594,18 @@ mod tests {
     #[test]
     fn the_open_role_binds_service_accounts_and_users() {
         let sa = open_read("system:serviceaccount:kube-system:coredns");
-        let Resource::ClusterRoleBinding(b) = &sa[1] else { panic!("not a binding") };
+        let Resource::ClusterRoleBinding(b) = &sa[1] else {
+            panic!("not a binding")
+        };
         let s = &b.subjects.as_ref().unwrap()[0];
-        assert_eq!((s.kind.as_str(), s.name.as_str()), ("ServiceAccount", "coredns"));
+        assert_eq!(
+            (s.kind.as_str(), s.name.as_str()),
+            ("ServiceAccount", "coredns")
+        );
         let user = open_read("jane");
-        let Resource::ClusterRoleBinding(b) = &user[1] else { panic!("not a binding") };
+        let Resource::ClusterRoleBinding(b) = &user[1] else {
+            panic!("not a binding")
+        };
         assert_eq!(b.subjects.as_ref().unwrap()[0].kind, "User");
     }
 }

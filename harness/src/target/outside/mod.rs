@@ -1,9 +1,9 @@
 //! Drives a DNS server outside the process, reached over the wire, whose
-//! world lives in the API emulator.
+//! world lives in the API emulator or in real control planes (`--api
+//! real`; see [`backend`]).
 //!
-//! The runner changes the world through the emulator's stores (so the
-//! server's watches see ordinary API events) and asks its questions over
-//! UDP/TCP. The server is either already running at an address the user
+//! The runner changes the world through the API (so the server's watches
+//! see ordinary API events) and asks its questions over UDP/TCP. The server is either already running at an address the user
 //! gives (`dns=ADDR`, optionally started once with `--exec`), or started
 //! by the harness per scenario with the scenario's Corefile (`serve`,
 //! `coredns`): see [`Server`].
@@ -11,6 +11,7 @@
 //! Such a server learns changes asynchronously, so checks are retried for
 //! a while ([`Capabilities::settle`]) before they count as failures.
 
+mod backend;
 mod exec;
 mod folder;
 mod stale;
@@ -19,6 +20,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use self::backend::Backend;
+pub use self::backend::{Api, CURRENT};
 use self::exec::ExecCommand;
 pub use self::exec::stop_exec_commands;
 use self::folder::WorkDir;
@@ -26,18 +29,12 @@ use self::stale::AnswersSeen;
 use super::peer::{self, Peer, PeerSetup, Started};
 use super::{Answer, Capabilities, Events, Operation, Target, TargetError, unique_events};
 use crate::client::wire;
-use crate::cluster::emulator::{Emulator, RESOLVER_USER};
-use crate::cluster::store::SharedApi;
-use crate::model::ClusterState;
+use crate::cluster::emulator::RESOLVER_USER;
 use crate::resolver::config::PluginKind;
 use crate::resolver::corefile::Corefile;
-use crate::resolver::{ClusterView, Outcome, Question, ResolverConfig};
+use crate::resolver::{Outcome, Question, ResolverConfig};
 use crate::scenario::Scenario;
 use crate::scenario::{Change, Fault};
-
-/// The emulator cluster that always holds the current scenario's resolver
-/// cluster, for a server started once for the whole run.
-pub const CURRENT: &str = "current";
 
 /// Which DNS server answers.
 pub enum Server {
@@ -50,7 +47,7 @@ pub enum Server {
 
 /// Options of an external target.
 #[derive(Clone, Debug)]
-pub struct EmulatedOptions {
+pub struct OutsideOptions {
     /// How long a failed check is retried while the server catches up.
     pub settle: Duration,
     /// How long to wait for a server to answer at start.
@@ -65,29 +62,32 @@ pub struct EmulatedOptions {
     pub exec: Option<String>,
     /// The longest `advance` waited out in real time; longer ones fail.
     pub max_wait: Duration,
+    /// Where the world lives.
+    pub api: Api,
 }
 
-impl Default for EmulatedOptions {
+impl Default for OutsideOptions {
     fn default() -> Self {
-        EmulatedOptions {
+        OutsideOptions {
             settle: Duration::from_secs(5),
             start_timeout: Duration::from_secs(20),
             query_timeout: Duration::from_secs(1),
             dir: None,
             exec: None,
             max_wait: Duration::from_secs(60),
+            api: Api::Emulator,
         }
     }
 }
 
 /// A DNS server outside the process, its world in the API emulator.
-pub struct EmulatedTarget {
+pub struct OutsideTarget {
     runtime: tokio::runtime::Runtime,
-    emulator: Emulator,
+    backend: Backend,
     dir: WorkDir,
     kubeconfig: PathBuf,
     server: Server,
-    options: EmulatedOptions,
+    options: OutsideOptions,
     exec: Option<ExecCommand>,
     process: Option<Box<dyn Started>>,
     /// The scenario's resolver cluster and how it is configured.
@@ -106,7 +106,7 @@ struct ResolverState {
     seen: AnswersSeen,
 }
 
-impl Drop for EmulatedTarget {
+impl Drop for OutsideTarget {
     fn drop(&mut self) {
         // The server first, then the command that started it, then its folder.
         self.process = None;
@@ -114,32 +114,24 @@ impl Drop for EmulatedTarget {
     }
 }
 
-/// `what` failed, and why.
-fn failed(what: &str, why: impl std::fmt::Display) -> TargetError {
-    TargetError::failed(format!("{what}: {why}"))
-}
-
-impl EmulatedTarget {
+impl OutsideTarget {
     /// Starts the emulator (with the `current` cluster) and, for a fixed
     /// server with `exec`, the server.
-    pub fn new(server: Server, options: EmulatedOptions) -> Result<EmulatedTarget, TargetError> {
+    pub fn new(server: Server, options: OutsideOptions) -> Result<OutsideTarget, TargetError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .map_err(|e| TargetError::failed(format!("cannot start a runtime: {e}")))?;
-        let mut emulator = Emulator::new(crate::scenario::load::DEFAULT_IDENTITY)
-            .map_err(|e| failed("cannot start the API emulator", e))?;
-        runtime
-            .block_on(emulator.add_cluster(CURRENT, &ClusterState::new(CURRENT)))
-            .map_err(|e| failed("cannot start the API emulator", e))?;
         let dir = WorkDir::claim(options.dir.as_deref())?;
-        let kubeconfig = emulator
-            .write(dir.path(), Some(&format!("{RESOLVER_USER}@{CURRENT}")))
-            .map_err(|e| failed("cannot write the kubeconfig", e))?;
-        let mut target = EmulatedTarget {
+        let (backend, kubeconfig) = match options.api {
+            Api::Emulator => Backend::emulator(&runtime, dir.path())?,
+            // Only a server started once for the run needs `current`.
+            Api::Real => Backend::real(dir.path(), matches!(server, Server::Fixed(_)))?,
+        };
+        let mut target = OutsideTarget {
             runtime,
-            emulator,
+            backend,
             dir,
             kubeconfig,
             server,
@@ -168,38 +160,9 @@ impl EmulatedTarget {
         &self.kubeconfig
     }
 
-    fn api(&self, cluster: &str) -> Option<SharedApi> {
-        self.emulator.api(cluster)
-    }
-
-    /// The stores a change of `cluster` goes to: the cluster's, and
-    /// `current` when it is the resolver's cluster.
-    fn stores_of(&self, cluster: &str) -> Vec<SharedApi> {
-        let mut out: Vec<SharedApi> = self.api(cluster).into_iter().collect();
-        if self.resolver.as_ref().is_some_and(|r| r.cluster == cluster)
-            && let Some(c) = self.api(CURRENT)
-        {
-            out.push(c);
-        }
-        out
-    }
-
-    /// Waits (bounded) until every open watch has been handed its events,
-    /// then a moment for the server to apply them.
+    /// Waits (bounded) until the server has been handed every change.
     fn settle(&self) {
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            let pending = self
-                .emulator
-                .clusters()
-                .values()
-                .any(|e| e.api.lock().is_ok_and(|a| a.has_undelivered()));
-            if !pending {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        std::thread::sleep(Duration::from_millis(5));
+        self.backend.settle();
     }
 
     fn start_peer(&mut self) -> Result<(), TargetError> {
@@ -290,11 +253,7 @@ impl EmulatedTarget {
             .and_then(|r| r.down_until)
             .is_some_and(|t| Instant::now() >= t);
         if due {
-            for e in self.emulator.clusters().values() {
-                if let Ok(mut a) = e.api.lock() {
-                    a.faults.unavailable = false;
-                }
-            }
+            self.backend.end_outage();
             if let Some(r) = self.resolver.as_mut() {
                 r.down_until = None;
             }
@@ -302,7 +261,7 @@ impl EmulatedTarget {
     }
 }
 
-impl Target for EmulatedTarget {
+impl Target for OutsideTarget {
     fn name(&self) -> String {
         match &self.server {
             Server::Fixed(a) => format!("dns={a}"),
@@ -312,8 +271,10 @@ impl Target for EmulatedTarget {
 
     fn version(&self) -> String {
         match &self.server {
-            Server::Managed(p) => format!("{}, against the mcsdns API emulator", p.version()),
-            Server::Fixed(a) => format!("the DNS server at {a}, against the mcsdns API emulator"),
+            Server::Managed(p) => format!("{}, against {}", p.version(), self.backend.describe()),
+            Server::Fixed(a) => {
+                format!("the DNS server at {a}, against {}", self.backend.describe())
+            }
         }
     }
 
@@ -330,52 +291,11 @@ impl Target for EmulatedTarget {
 
     fn start(&mut self, scenario: &Scenario) -> Result<Events, TargetError> {
         self.process = None;
-        self.emulator
-            .set_resolver_identity(&scenario.resolver.identity);
-        let mut added = false;
-        for (name, state) in &scenario.world.clusters {
-            match self.api(name) {
-                Some(api) => {
-                    if let Ok(mut a) = api.lock() {
-                        a.reset_to(state);
-                    }
-                }
-                None => {
-                    self.runtime
-                        .block_on(self.emulator.add_cluster(name, state))
-                        .map_err(|e| failed("cannot serve a cluster", e))?;
-                    added = true;
-                }
-            }
-        }
-        // Clusters of earlier scenarios are emptied, not left behind.
-        let names: Vec<String> = self.emulator.clusters().keys().cloned().collect();
-        for name in names {
-            if name != CURRENT
-                && !scenario.world.clusters.contains_key(&name)
-                && let Some(api) = self.api(&name)
-                && let Ok(mut a) = api.lock()
-            {
-                a.reset_to(&ClusterState::new(&name));
-            }
-        }
-        let resolver = scenario
-            .world
-            .clusters
-            .get(&scenario.resolver.cluster)
-            .ok_or_else(|| {
-                TargetError::failed(format!("no cluster {}", scenario.resolver.cluster))
-            })?;
-        if let Some(api) = self.api(CURRENT)
-            && let Ok(mut a) = api.lock()
+        if let Some(path) = self
+            .backend
+            .reset(&self.runtime, scenario, self.dir.path())?
         {
-            a.reset_to(resolver);
-        }
-        if added {
-            self.kubeconfig = self
-                .emulator
-                .write(self.dir.path(), Some(&format!("{RESOLVER_USER}@{CURRENT}")))
-                .map_err(|e| failed("cannot write the kubeconfig", e))?;
+            self.kubeconfig = path;
         }
         self.resolver = Some(ResolverState {
             cluster: scenario.resolver.cluster.clone(),
@@ -408,14 +328,15 @@ impl Target for EmulatedTarget {
             .ok_or_else(|| TargetError::failed("the DNS server is not running"))?;
         let outcome = wire::ask(addr, question, self.options.query_timeout)
             .map_err(|e| TargetError::failed(e.to_string()))?;
-        let current = self.api(CURRENT);
         // The world's view is built only when an unchanged, cached answer
         // needs judging.
-        let view = || {
-            current
-                .as_ref()
-                .and_then(|a| a.lock().ok().map(|a| ClusterView::from_state(a.state())))
-        };
+        let backend = &self.backend;
+        let cluster = self
+            .resolver
+            .as_ref()
+            .map(|r| r.cluster.clone())
+            .unwrap_or_default();
+        let view = || backend.view(&cluster);
         let cache = match (self.resolver.as_mut(), &outcome) {
             (Some(r), Outcome::Reply(reply)) => r.seen.stale_note(&r.config, question, reply, view),
             _ => None,
@@ -428,14 +349,19 @@ impl Target for EmulatedTarget {
     }
 }
 
-impl EmulatedTarget {
+impl OutsideTarget {
+    fn resolver_cluster(&self) -> String {
+        self.resolver
+            .as_ref()
+            .map(|r| r.cluster.clone())
+            .unwrap_or_default()
+    }
+
     fn change(&mut self, cluster: &str, change: &Change) -> Result<(), TargetError> {
         self.lift_outage();
-        for api in self.stores_of(cluster) {
-            if let Ok(mut a) = api.lock() {
-                change.apply_to(&mut a);
-            }
-        }
+        let resolver = self.resolver_cluster();
+        self.backend
+            .change(&self.runtime, &resolver, cluster, change)?;
         self.settle();
         Ok(())
     }
@@ -489,12 +415,9 @@ impl EmulatedTarget {
     }
 
     fn fault(&mut self, cluster: &str, fault: &Fault) -> Result<(), TargetError> {
-        let stores = self.stores_of(cluster);
-        for api in &stores {
-            if let Ok(mut a) = api.lock() {
-                fault.apply_to(&mut a);
-            }
-        }
+        let resolver = self.resolver_cluster();
+        self.backend
+            .fault(&self.runtime, &resolver, cluster, fault)?;
         if let (Fault::Unavailable(d), Some(r)) = (fault, self.resolver.as_mut()) {
             r.down_until = Some(Instant::now() + *d);
         }

@@ -1,4 +1,4 @@
-//! Chooses the folder an emulated target writes its kubeconfig, Corefiles
+//! Chooses the folder an outside target writes its kubeconfig, Corefiles
 //! and logs in: the user's, once per process, or a temporary one.
 
 use std::path::{Path, PathBuf};
