@@ -7,7 +7,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
 
 use crate::cluster::store::ApiStore;
-use crate::model::{Loaded, ObjectKey, Resource};
+use crate::model::{Kind, Loaded, ObjectKey, Resource};
 use crate::resolver::ResolverConfig;
 use crate::resolver::corefile::Corefile;
 
@@ -238,7 +238,21 @@ impl Fault {
                 api.faults.unavailable = true;
                 api.drop_watches();
             }
+            // As on a real server: deleting a CRD deletes every object of
+            // it first (watchers see them go), then its path answers 404;
+            // installed again, it starts empty.
             Fault::CrdsMissing(missing) => {
+                if *missing {
+                    let keys: Vec<_> = api
+                        .state()
+                        .resources()
+                        .map(|r| r.key())
+                        .filter(|k| matches!(k.kind, Kind::ServiceImport | Kind::ServiceExport))
+                        .collect();
+                    for key in keys {
+                        api.delete(&key);
+                    }
+                }
                 api.faults.crds_missing = *missing;
                 api.drop_watches();
             }

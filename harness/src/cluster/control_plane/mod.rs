@@ -13,6 +13,7 @@
 
 pub mod binaries;
 mod cluster;
+pub mod faults;
 mod pki;
 mod process;
 pub mod state;
@@ -122,7 +123,11 @@ pub struct ControlPlane {
     pki: Pki,
     files: Files,
     admin: CertPair,
+    serving: CertPair,
     admin_token: String,
+    /// Where `resolver@NAME` reaches cluster NAME, when not directly (a
+    /// fault proxy).
+    routes: BTreeMap<String, SocketAddr>,
     clusters: BTreeMap<String, RealCluster>,
     resolver: BTreeMap<String, Credentials>,
     identity: Option<String>,
@@ -190,7 +195,9 @@ impl ControlPlane {
             pki,
             files,
             admin,
+            serving,
             admin_token,
+            routes: BTreeMap::new(),
             clusters: BTreeMap::new(),
             resolver: BTreeMap::new(),
             identity: None,
@@ -357,9 +364,51 @@ impl ControlPlane {
         }
     }
 
-    async fn install_crds(&self, cluster: &str) -> Result<(), ControlPlaneError> {
+    /// Installs the mcs-api CRDs in `cluster` (again) and waits until they
+    /// are served.
+    pub async fn install_crds(&self, cluster: &str) -> Result<(), ControlPlaneError> {
         let client = self.admin_client(cluster).await?;
         world::install_crds(&client, cluster, &self.binaries.crd_files()).await
+    }
+
+    /// Deletes the mcs-api CRDs from `cluster` (and with them every
+    /// ServiceImport and ServiceExport) and waits until they are gone.
+    pub async fn remove_crds(&self, cluster: &str) -> Result<(), ControlPlaneError> {
+        let client = self.admin_client(cluster).await?;
+        world::remove_crds(&client, cluster, &self.binaries.crd_files()).await
+    }
+
+    /// Starts a fault proxy in front of `cluster`'s API server and sends the
+    /// `resolver@NAME` context through it. Must run in a tokio runtime
+    /// that outlives the proxy.
+    pub async fn start_fault_proxy(
+        &mut self,
+        cluster: &str,
+    ) -> Result<faults::FaultProxy, ControlPlaneError> {
+        let c = self
+            .clusters
+            .get(cluster)
+            .ok_or_else(|| ControlPlaneError::NoCluster(cluster.to_owned()))?;
+        let proxy =
+            faults::FaultProxy::start(c.server, &self.files.ca_pem, &self.serving, &self.admin)
+                .await?;
+        if let (Some(Credentials::Cert(cert)), Some(id)) =
+            (self.resolver.get(cluster), &self.identity)
+        {
+            proxy.know(&cert.cert, faults::CertUser::User(id.clone()));
+        }
+        self.routes.insert(cluster.to_owned(), proxy.addr);
+        self.write_kubeconfig()?;
+        Ok(proxy)
+    }
+
+    /// The client certificate `resolver@NAME` uses on `cluster`, if its
+    /// identity is a user rather than a service account.
+    pub fn resolver_cert(&self, cluster: &str) -> Option<(&str, &str)> {
+        match (self.resolver.get(cluster), &self.identity) {
+            (Some(Credentials::Cert(c)), Some(id)) => Some((c.cert.as_str(), id.as_str())),
+            _ => None,
+        }
     }
 
     fn write_kubeconfig(&self) -> Result<(), ControlPlaneError> {
@@ -382,6 +431,13 @@ impl ControlPlane {
                 "certificate-authority-data": b64(&self.files.ca_pem)}}));
             contexts.push(json!({"name": name, "context": {"cluster": name, "user": ADMIN_USER}}));
             let user = format!("resolver@{name}");
+            let mut via = name.clone();
+            if let Some(route) = self.routes.get(name) {
+                via = user.clone();
+                clusters.push(json!({"name": via, "cluster": {
+                    "server": format!("https://{route}"),
+                    "certificate-authority-data": b64(&self.files.ca_pem)}}));
+            }
             if let (true, Some(creds)) = (with_resolver, self.resolver.get(name)) {
                 let u = match creds {
                     Credentials::Token(t) => json!({"token": t}),
@@ -390,7 +446,7 @@ impl ControlPlane {
                         "client-key-data": b64(&c.key)}),
                 };
                 users.push(json!({"name": user, "user": u}));
-                contexts.push(json!({"name": user, "context": {"cluster": name, "user": user}}));
+                contexts.push(json!({"name": user, "context": {"cluster": via, "user": user}}));
             }
         }
         let doc = json!({

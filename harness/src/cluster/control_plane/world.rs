@@ -91,14 +91,7 @@ pub async fn install_crds(
     cluster: &str,
     files: &[PathBuf],
 ) -> Result<(), ControlPlaneError> {
-    let ar = KubeApiResource {
-        group: "apiextensions.k8s.io".into(),
-        version: "v1".into(),
-        api_version: "apiextensions.k8s.io/v1".into(),
-        kind: "CustomResourceDefinition".into(),
-        plural: "customresourcedefinitions".into(),
-    };
-    let api: kube::Api<DynamicObject> = kube::Api::all_with(client.clone(), &ar);
+    let api: kube::Api<DynamicObject> = kube::Api::all_with(client.clone(), &crd_resource());
     let mut names = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file).map_err(|source| ControlPlaneError::Io {
@@ -148,6 +141,57 @@ pub async fn install_crds(
         true
     })
     .await
+}
+
+/// Deletes the CRDs of `files` and waits until they are gone.
+pub async fn remove_crds(
+    client: &kube::Client,
+    cluster: &str,
+    files: &[PathBuf],
+) -> Result<(), ControlPlaneError> {
+    let api: kube::Api<DynamicObject> = kube::Api::all_with(client.clone(), &crd_resource());
+    let mut names = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|source| ControlPlaneError::Io {
+            what: format!("cannot read {}", file.display()),
+            source,
+        })?;
+        let object: DynamicObject = serde_saphyr::from_str(&text).map_err(|e| {
+            ControlPlaneError::api(cluster, format!("cannot read {}", file.display()), e)
+        })?;
+        let name = object.metadata.name.unwrap_or_default();
+        match api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(e) if is_code(&e, 404) => {}
+            Err(e) => {
+                return Err(ControlPlaneError::api(
+                    cluster,
+                    format!("cannot delete CRD {name}"),
+                    reason(&e),
+                ));
+            }
+        }
+        names.push(name);
+    }
+    wait(cluster, "the CRDs to be deleted", || async {
+        for name in &names {
+            if !matches!(api.get_opt(name).await, Ok(None)) {
+                return false;
+            }
+        }
+        true
+    })
+    .await
+}
+
+fn crd_resource() -> KubeApiResource {
+    KubeApiResource {
+        group: "apiextensions.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "apiextensions.k8s.io/v1".into(),
+        kind: "CustomResourceDefinition".into(),
+        plural: "customresourcedefinitions".into(),
+    }
 }
 
 /// Polls `done` until it holds, for up to [`SETTLE_TIMEOUT`].
@@ -492,6 +536,22 @@ impl WorldWriter {
             matches!(api.get_opt(&key.name).await, Ok(None))
         })
         .await
+    }
+
+    /// The resourceVersion the cluster is at now (one etcd revision for every kind).
+    pub async fn current_version(&self) -> Result<u64, ControlPlaneError> {
+        let api: kube::Api<Namespace> = kube::Api::all(self.client.clone());
+        let list = api
+            .list_metadata(&ListParams::default().limit(1))
+            .await
+            .map_err(|e| {
+                ControlPlaneError::api(&self.cluster, "cannot list namespaces", reason(&e))
+            })?;
+        Ok(list
+            .metadata
+            .resource_version
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default())
     }
 
     /// Adds a ServiceCIDR for `range` unless one exists.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::cluster::control_plane::faults::{CertUser, FaultProxy};
 use crate::cluster::control_plane::world::WorldWriter;
 use crate::cluster::control_plane::{Binaries, ControlPlane, KUBERNETES_VERSION};
 use crate::cluster::emulator::{Emulator, RESOLVER_USER};
@@ -59,6 +60,9 @@ pub struct RealApi {
     current: bool,
     plane: Option<ControlPlane>,
     writers: BTreeMap<String, WorldWriter>,
+    /// The proxy in front of each cluster's API server, through which the
+    /// resolver's context goes (and its faults are made).
+    proxies: BTreeMap<String, FaultProxy>,
     /// What each cluster holds, as the model sees it (for judging cached
     /// answers).
     mirror: BTreeMap<String, ClusterState>,
@@ -96,6 +100,7 @@ impl Backend {
                 current,
                 plane: None,
                 writers: BTreeMap::new(),
+                proxies: BTreeMap::new(),
                 mirror: BTreeMap::new(),
                 resolver: String::new(),
             })),
@@ -337,6 +342,17 @@ impl RealApi {
                 .map_err(|e| failed("cannot reach the control plane", e))?;
             self.writers
                 .insert(name.clone(), WorldWriter::new(client, name));
+            let proxy = plane
+                .start_fault_proxy(name)
+                .await
+                .map_err(|e| failed("cannot start the fault proxy", e))?;
+            self.proxies.insert(name.clone(), proxy);
+        }
+        // A user's certificate is new with each identity.
+        for (name, proxy) in &self.proxies {
+            if let Some((cert, user)) = plane.resolver_cert(name) {
+                proxy.know(cert, CertUser::User(user.to_owned()));
+            }
         }
         self.resolver = scenario.resolver.cluster.clone();
         self.mirror.clear();
@@ -393,11 +409,51 @@ impl RealApi {
         Ok(())
     }
 
-    async fn fault(&mut self, _cluster: &str, fault: &Fault) -> Result<(), TargetError> {
-        Err(TargetError::failed(format!(
-            "the {fault:?} fault is not available on the real API"
-        )))
+    async fn fault(&mut self, cluster: &str, fault: &Fault) -> Result<(), TargetError> {
+        for name in self.targets_of(cluster) {
+            let proxy = self
+                .proxies
+                .get(&name)
+                .ok_or_else(|| TargetError::failed(format!("no cluster {name}")))?;
+            match fault {
+                Fault::DropWatches => proxy.drop_watches(),
+                Fault::ExpireHistory => {
+                    let writer = self.writers.get(&name).ok_or(TargetError::NotStarted)?;
+                    let now = writer
+                        .current_version()
+                        .await
+                        .map_err(|e| failed("cannot read the resourceVersion", e))?;
+                    proxy.expire_history(now);
+                }
+                Fault::Unavailable(_) => proxy.set_unavailable(true),
+                // The CRDs really go, and every ServiceImport and
+                // ServiceExport with them; installed again, they start empty.
+                Fault::CrdsMissing(missing) => {
+                    let plane = self.plane.as_ref().ok_or(TargetError::NotStarted)?;
+                    if *missing {
+                        plane.remove_crds(&name).await
+                    } else {
+                        plane.install_crds(&name).await
+                    }
+                    .map_err(|e| failed("cannot change the CRDs", e))?;
+                    if let (true, Some(state)) = (*missing, self.mirror.get_mut(&name)) {
+                        state.objects.retain(|k, _| {
+                            !matches!(
+                                k.kind,
+                                crate::model::Kind::ServiceImport
+                                    | crate::model::Kind::ServiceExport
+                            )
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
-    fn end_outage(&mut self) {}
+    fn end_outage(&mut self) {
+        for p in self.proxies.values() {
+            p.set_unavailable(false);
+        }
+    }
 }
