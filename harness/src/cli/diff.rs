@@ -86,7 +86,10 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         profiled: args.profile.map(|_| profiled.as_slice()),
         uses_profile: specs
             .iter()
-            .map(|s| matches!(s, TargetSpec::Reference | TargetSpec::Serve(_)))
+            .map(|s| match s {
+                TargetSpec::RealApi(inner) => matches!(**inner, TargetSpec::Serve(_)),
+                s => matches!(s, TargetSpec::Reference | TargetSpec::Serve(_)),
+            })
             .collect(),
     };
     let bar = indicatif::ProgressBar::new(scenarios.len() as u64);

@@ -28,6 +28,10 @@ pub enum TargetSpec {
     Kube(Vec<(String, String)>),
     /// A DNS server image started per scenario with testcontainers.
     Container(String),
+    /// An outside server (`dns`, `serve`, `coredns`, `container`) whose
+    /// world lives in real control planes whatever `--api` says
+    /// (`coredns@real`), so `diff` can hold one API against the other.
+    RealApi(Box<TargetSpec>),
 }
 
 /// Options for each kind of target; a target reads only its own.
@@ -55,6 +59,17 @@ impl TargetSpec {
     /// Parses `reference`, `dns=ADDR`, `serve[=PATH]` or
     /// `kube=CTX[,CTX...]` (each `CTX` or `CLUSTER:CTX`).
     pub fn parse(s: &str) -> Result<TargetSpec, String> {
+        if let Some(inner) = s.strip_suffix("@real") {
+            return match TargetSpec::parse(inner)? {
+                t @ (TargetSpec::Dns(_)
+                | TargetSpec::Serve(_)
+                | TargetSpec::Coredns(_)
+                | TargetSpec::Container(_)) => Ok(TargetSpec::RealApi(Box::new(t))),
+                _ => Err(format!(
+                    "@real is for servers fed by an API (dns, serve, coredns, container), not {inner}"
+                )),
+            };
+        }
         let (kind, value) = match s.split_once('=') {
             Some((k, v)) => (k, Some(v)),
             None => (s, None),
@@ -80,7 +95,7 @@ impl TargetSpec {
             ("container", Some(image)) if !image.is_empty() => Ok(TargetSpec::Container(image.to_owned())),
             ("container", _) => Err("container needs an image: container=mcsdns/coredns:1.15.0".into()),
             _ => Err(
-                "expected reference, dns=ADDR, serve[=PATH], coredns[=PATH], container=IMAGE or kube=CONTEXTS"
+                "expected reference, dns=ADDR, serve[=PATH], coredns[=PATH], container=IMAGE or kube=CONTEXTS (the outside ones with @real for a real API)"
                     .into(),
             ),
         }
@@ -90,16 +105,24 @@ impl TargetSpec {
     /// outside server or one set of clusters).
     pub fn is_shared(&self) -> bool {
         // Containers share the host network: one at a time keeps ports apart.
-        matches!(
-            self,
-            TargetSpec::Dns(_) | TargetSpec::Kube(_) | TargetSpec::Container(_)
-        )
+        match self {
+            TargetSpec::RealApi(inner) => inner.is_shared(),
+            t => matches!(
+                t,
+                TargetSpec::Dns(_) | TargetSpec::Kube(_) | TargetSpec::Container(_)
+            ),
+        }
     }
 
     /// Builds the target; one that cannot start reports why on every
     /// scenario instead of aborting the run.
     pub fn make(&self, options: &TargetOptions) -> Box<dyn Target> {
         let made: Result<Box<dyn Target>, TargetError> = match self {
+            TargetSpec::RealApi(inner) => {
+                let mut options = options.clone();
+                options.outside.api = super::outside::Api::Real;
+                return inner.make(&options);
+            }
             TargetSpec::Reference => Ok(Box::new(ReferenceTarget::new())),
             TargetSpec::Dns(addr) => {
                 OutsideTarget::new(Server::Fixed(*addr), options.outside.clone())
@@ -165,6 +188,7 @@ impl std::fmt::Display for TargetSpec {
             TargetSpec::Coredns(None) => f.write_str("coredns"),
             TargetSpec::Coredns(Some(p)) => write!(f, "coredns={}", p.display()),
             TargetSpec::Container(i) => write!(f, "container={i}"),
+            TargetSpec::RealApi(inner) => write!(f, "{inner}@real"),
             TargetSpec::Kube(c) => {
                 let list: Vec<String> = c.iter().map(|(a, b)| format!("{a}:{b}")).collect();
                 write!(f, "kube={}", list.join(","))
@@ -219,5 +243,10 @@ mod tests {
         assert!(TargetSpec::parse("dns=localhost").is_err());
         assert!(TargetSpec::parse("kube=").is_err());
         assert!(TargetSpec::parse("knot").is_err());
+        let real = TargetSpec::parse("coredns@real").unwrap();
+        assert_eq!(real, TargetSpec::RealApi(Box::new(TargetSpec::Coredns(None))));
+        assert_eq!(real.to_string(), "coredns@real");
+        assert!(TargetSpec::parse("reference@real").is_err());
+        assert!(TargetSpec::parse("kube=c1@real").is_err());
     }
 }

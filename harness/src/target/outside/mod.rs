@@ -263,9 +263,13 @@ impl OutsideTarget {
 
 impl Target for OutsideTarget {
     fn name(&self) -> String {
-        match &self.server {
+        let name = match &self.server {
             Server::Fixed(a) => format!("dns={a}"),
             Server::Managed(p) => p.name(),
+        };
+        match self.options.api {
+            Api::Emulator => name,
+            Api::Real => format!("{name}@real"),
         }
     }
 

@@ -1,0 +1,316 @@
+//! The real Kubernetes control plane under the harness: kube-apiserver,
+//! etcd and kube-controller-manager v1.34.3, built from Go modules by
+//! `just control-plane` (which `.ci/run` runs). Without the build these
+//! tests skip and say how to get it; under CI a missing build fails.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::suite_scenarios;
+use mcsdns::cluster::control_plane::world::WorldWriter;
+use mcsdns::cluster::control_plane::{Binaries, ControlPlane, state};
+use mcsdns::model::{Loaded, World};
+use mcsdns::scenario::step::Action;
+
+/// The binaries, or `None` (and why) when they are not built.
+fn binaries() -> Option<Binaries> {
+    match Binaries::find() {
+        Ok(b) => Some(b),
+        Err(e) if std::env::var_os("CI").is_some() => panic!("{e}"),
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            None
+        }
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mcsdns-cp-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn quiet(_: &str) {}
+
+/// Every world the repository ships (fixture folders, and each built-in
+/// scenario's world with the objects its `apply` steps add) is accepted by
+/// a real API server, object by object.
+#[test]
+fn every_fixture_and_scenario_world_is_valid_on_a_real_api_server() {
+    let Some(bin) = binaries() else { return };
+    let repo = common::repo();
+    let mut worlds: Vec<(String, World, String)> = Vec::new();
+    for folder in ["fixtures/spec", "fixtures/seed"] {
+        let w = World::load(&repo.join(folder)).expect("fixture loads");
+        worlds.push((folder.into(), w, mcsdns::scenario::load::DEFAULT_IDENTITY.into()));
+    }
+    let scenarios = suite_scenarios("");
+    for s in &scenarios {
+        let mut w = s.world.clone();
+        for step in &s.steps {
+            if let Action::Apply { cluster, docs } = &step.action
+                && let Some(state) = w.clusters.get_mut(cluster)
+            {
+                for d in docs {
+                    if let Loaded::Resource(r, origin) = d {
+                        state.apply(r.clone(), Some(origin.clone()));
+                    }
+                }
+            }
+        }
+        worlds.push((s.id.clone(), w, s.resolver.identity.clone()));
+    }
+    let names: BTreeSet<String> = worlds
+        .iter()
+        .flat_map(|(_, w, _)| w.clusters.keys().cloned())
+        .collect();
+    let names: Vec<String> = names.into_iter().collect();
+    let dir = temp_dir("worlds");
+    let cp = ControlPlane::start(&names, &dir, false, bin, &quiet).expect("control plane starts");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut failures = Vec::new();
+    rt.block_on(async {
+        let mut writers = BTreeMap::new();
+        for n in &names {
+            writers.insert(n.clone(), WorldWriter::new(cp.admin_client(n).await.unwrap(), n));
+        }
+        for (id, w, identity) in &worlds {
+            for (name, state) in &w.clusters {
+                if let Err(e) = writers.get_mut(name).unwrap().reset(state, identity).await {
+                    failures.push(format!("{id}: {e}"));
+                }
+            }
+        }
+    });
+    assert!(failures.is_empty(), "rejected by kube-apiserver:\n{}", failures.join("\n"));
+    assert!(worlds.len() > scenarios.len());
+}
+
+/// `mcsdns control-plane up` serves a world until Ctrl-C, then leaves
+/// nothing running and nothing on disk; `down` cleans up after an `up`
+/// that was killed.
+#[test]
+fn control_plane_up_serves_until_interrupted_and_down_cleans_up_after_a_kill() {
+    if binaries().is_none() {
+        return;
+    }
+    let exe = env!("CARGO_BIN_EXE_mcsdns");
+    let repo = common::repo();
+    for kill in [false, true] {
+        let dir = temp_dir(if kill { "killed" } else { "up" });
+        let mut child = Command::new(exe)
+            .args(["control-plane", "up", "--manifests"])
+            .arg(repo.join("fixtures/seed"))
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let started = Instant::now();
+        let mut lines = Vec::new();
+        for line in out.lines() {
+            let line = line.unwrap();
+            let done = line.starts_with("kubeconfig:");
+            lines.push(line);
+            if done {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "{lines:?}");
+        }
+        assert!(lines.iter().any(|l| l.starts_with("cluster member2: https://127.0.0.1:")), "{lines:?}");
+        // The resolver's context reads the world's imports as CoreDNS's service account.
+        let kubectl = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(dir.join("kubeconfig"))
+            .args(["--context", "resolver@member2", "get", "serviceimports", "-A", "-o", "name"])
+            .output();
+        if let Ok(o) = kubectl {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            assert!(String::from_utf8_lossy(&o.stdout).contains("serviceimport.multicluster.x-k8s.io/serve"));
+        }
+        let status = Command::new(exe)
+            .args(["control-plane", "status", "--dir"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stdout));
+        let programs: Vec<(String, u32)> = state::State::read(&dir)
+            .unwrap()
+            .clusters
+            .values()
+            .flat_map(|c| c.programs.clone())
+            .collect();
+        assert_eq!(programs.len(), 6, "{programs:?}");
+        if kill {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            assert!(programs.iter().all(|(p, pid)| state::is_running(*pid, p)));
+            let down = Command::new(exe)
+                .args(["control-plane", "down", "--dir"])
+                .arg(&dir)
+                .output()
+                .unwrap();
+            assert!(down.status.success());
+            assert_eq!(String::from_utf8_lossy(&down.stdout).matches("stopped ").count(), 6);
+        } else {
+            Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+            assert!(child.wait().unwrap().success());
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while programs.iter().any(|(p, pid)| state::is_running(*pid, p)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(!programs.iter().any(|(p, pid)| state::is_running(*pid, p)), "{programs:?}");
+        assert!(!dir.exists(), "{} is left", dir.display());
+    }
+}
+
+/// Runs each scenario and keeps how it ended.
+fn statuses(
+    target: &mut dyn mcsdns::target::Target,
+    scenarios: &[mcsdns::scenario::Scenario],
+) -> BTreeMap<String, mcsdns::run::Status> {
+    scenarios
+        .iter()
+        .map(|s| {
+            let r = mcsdns::run::run_scenario(s, target);
+            (r.id, r.status)
+        })
+        .collect()
+}
+
+/// Scenarios the `kube` target cannot end as a per-scenario CoreDNS does,
+/// and why: it can only add to a cluster, never take away.
+const KUBE_CANNOT: [(&str, &str); 2] = [
+    (
+        "seed/rbac-denied",
+        "the cluster DNS keeps its own read role; the run's renamed ClusterRole cannot take permissions away",
+    ),
+    (
+        "coredns/rbac-startup-blocks",
+        "as seed/rbac-denied",
+    ),
+];
+
+/// The `kube` target against two real control planes, with real CoreDNS as
+/// each resolver cluster's DNS (a process fed by the real API, reached
+/// with `--dns`): spec/ and seed/ end as they do on CoreDNS fed by the
+/// emulator, and afterwards nothing the run created is left.
+#[test]
+fn the_kube_target_runs_spec_and_seed_on_real_control_planes_with_coredns() {
+    use mcsdns::target::kube::{KubeOptions, KubeTarget, RUN_LABEL};
+    use mcsdns::target::outside::{OutsideOptions, OutsideTarget, Server};
+    use mcsdns::target::peer::coredns::CoreDnsPeer;
+    use mcsdns::target::peer::{Peer, PeerSetup, free_port};
+    let Some(bin) = binaries() else { return };
+    let coredns_path = std::env::var_os("MCSDNS_COREDNS").map(PathBuf::from);
+    let peer = match CoreDnsPeer::find(coredns_path.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            return;
+        }
+    };
+    let spec = suite_scenarios("spec/");
+    let seed = suite_scenarios("seed/");
+    let groups = [("c1", &spec), ("member2", &seed)];
+    let names: Vec<String> = ["c1", "member1", "member2"].map(String::from).to_vec();
+    let dir = temp_dir("kube");
+    let mut cp = ControlPlane::start(&names, &dir, false, bin, &quiet).expect("control plane starts");
+    let identity = mcsdns::scenario::load::DEFAULT_IDENTITY;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        cp.set_resolver_identity(identity).await.unwrap();
+        // As a cluster's own CoreDNS has: a role that reads what it serves.
+        for n in &names {
+            let client = cp.admin_client(n).await.unwrap();
+            WorldWriter::new(client, n)
+                .reset(&mcsdns::model::ClusterState::new(n), identity)
+                .await
+                .unwrap();
+        }
+    });
+    let mut emulated = OutsideTarget::new(Server::Managed(Box::new(CoreDnsPeer { exe: peer.exe.clone() })), OutsideOptions::default()).unwrap();
+    for (resolver, scenarios) in groups {
+        let scenarios: Vec<_> = scenarios
+            .iter()
+            .filter(|s| s.resolver.cluster == resolver)
+            .cloned()
+            .collect();
+        assert!(!scenarios.is_empty(), "{resolver}");
+        let listen = free_port().unwrap();
+        let files = dir.join(format!("coredns-{resolver}"));
+        std::fs::create_dir_all(&files).unwrap();
+        let setup = PeerSetup {
+            listen,
+            kubeconfig: cp.kubeconfig(),
+            context: format!("resolver@{resolver}"),
+            corefile: scenarios[0].resolver.corefile.as_ref(),
+            profile: scenarios[0].resolver.config.profile,
+            order: &scenarios[0].resolver.order,
+            dir: &files,
+        };
+        let _dns = peer.start(&setup, Duration::from_secs(30)).expect("CoreDNS starts");
+        let contexts = scenarios[0]
+            .world
+            .clusters
+            .keys()
+            .map(|c| (c.clone(), c.clone()))
+            .collect();
+        let mut kube = KubeTarget::new(KubeOptions {
+            contexts,
+            kubeconfig: Some(cp.kubeconfig().to_owned()),
+            dns: Some(listen),
+            settle: Duration::from_secs(5),
+            query_timeout: Duration::from_secs(1),
+        })
+        .unwrap();
+        let got = statuses(&mut kube, &scenarios);
+        let expected = statuses(&mut emulated, &scenarios);
+        let mut differ = Vec::new();
+        for (id, status) in &got {
+            let known = KUBE_CANNOT.iter().any(|(k, _)| k == id);
+            if (expected[id] != *status) != known {
+                differ.push(format!("{id}: kube {status:?}, coredns on the emulator {:?}{}", expected[id], if known { " (listed as differing)" } else { "" }));
+            }
+        }
+        assert!(differ.is_empty(), "{}", differ.join("\n"));
+        drop(kube);
+        // Nothing labelled as the run's is left, namespaces included
+        // (kube-controller-manager finalizes them).
+        rt.block_on(async {
+            for n in &names {
+                let client = cp.admin_client(n).await.unwrap();
+                let deadline = Instant::now() + Duration::from_secs(60);
+                loop {
+                    let mut left = Vec::new();
+                    for kind in mcsdns::model::Kind::ALL {
+                        let res = mcsdns::model::kinds::ApiResource::of(kind);
+                        let ar = kube::core::ApiResource {
+                            group: res.group.into(),
+                            version: res.versions[0].into(),
+                            api_version: res.api_version(res.versions[0]),
+                            kind: res.kind.into(),
+                            plural: res.plural.into(),
+                        };
+                        let api: kube::Api<kube::core::DynamicObject> = kube::Api::all_with(client.clone(), &ar);
+                        let list = api.list(&kube::api::ListParams::default().labels(RUN_LABEL)).await.unwrap();
+                        left.extend(list.items.into_iter().map(|o| format!("{kind} {}", o.metadata.name.unwrap_or_default())));
+                    }
+                    if left.is_empty() {
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "left in {n}: {left:?}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        });
+    }
+}
