@@ -14,9 +14,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use super::schema::{Schema, SchemaError};
-
-/// The Kubernetes version whose control-plane cache holds the CRDs.
-pub const CONTROL_PLANE_VERSION: &str = "v1.34.3";
+use crate::cluster::control_plane::binaries::{BUILD_COMMAND, cache_dir};
 
 /// The schemas of every served version of the CRDs read.
 #[derive(Debug, Default)]
@@ -161,25 +159,13 @@ impl Crds {
 
     /// The folder the CRDs are looked for in: `$MCSDNS_CRDS`, else the
     /// control-plane cache's `crds/`
-    /// (`${MCSDNS_CONTROL_PLANE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcsdns/control-plane/v1.34.3}/crds`).
+    /// (`${MCSDNS_CONTROL_PLANE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcsdns/control-plane/v1.34.3}/crds`,
+    /// where `peers/control-plane/build.sh` puts them).
     pub fn dir() -> Option<PathBuf> {
         if let Some(dir) = std::env::var_os("MCSDNS_CRDS").filter(|d| !d.is_empty()) {
             return Some(PathBuf::from(dir));
         }
-        let control_plane = match std::env::var_os("MCSDNS_CONTROL_PLANE").filter(|d| !d.is_empty())
-        {
-            Some(d) => PathBuf::from(d),
-            None => {
-                let cache = std::env::var_os("XDG_CACHE_HOME")
-                    .filter(|d| !d.is_empty())
-                    .map(PathBuf::from)
-                    .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
-                cache
-                    .join("mcsdns/control-plane")
-                    .join(CONTROL_PLANE_VERSION)
-            }
-        };
-        Some(control_plane.join("crds"))
+        Some(cache_dir()?.join("crds"))
     }
 
     /// The CRDs of [`Crds::dir`], read once per process. When there are
@@ -212,7 +198,7 @@ impl Crds {
 fn not_validated(why: &str) -> String {
     format!(
         "ServiceImports and ServiceExports are not validated against the mcs-api CRDs ({why}): \
-         run `just control-plane`, or set MCSDNS_CRDS to a folder holding them \
+         run {BUILD_COMMAND}, or set MCSDNS_CRDS to a folder holding them \
          (config/crd/ of the Go module sigs.k8s.io/mcs-api@v0.5.2)"
     )
 }
