@@ -305,3 +305,154 @@ fn a_watch_from_the_oldest_kept_version_is_not_gone() {
     let (mut rx, _) = store.watch(target, "", now);
     assert_eq!(rx.try_recv().unwrap()["type"], "BOOKMARK");
 }
+
+/// The watchers on `client`, waited on until every source has listed.
+async fn watched(client: kube::Client) -> mcsdns::cluster::watch::SharedState {
+    let state: mcsdns::cluster::watch::SharedState = Default::default();
+    mcsdns::cluster::watch::spawn(&client, &state);
+    for _ in 0..500 {
+        let synced = state
+            .lock()
+            .unwrap()
+            .sync
+            .values()
+            .all(mcsdns::resolver::view::Sync::is_synced);
+        if synced {
+            return state;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the watchers did not list: {:?}",
+        state.lock().unwrap().errors
+    );
+}
+
+/// The SRV targets' ports the view answers for `name`, or the rcode.
+fn srv_ports(view: &ClusterView, name: &str) -> Result<Vec<u16>, String> {
+    let config = ResolverConfig::default_for(Profile::Kep1645);
+    let q = Question::parse(name, hickory_proto::rr::RecordType::SRV).unwrap();
+    let reply = answer(&config, view, &q).reply().cloned().ok_or("silent")?;
+    if reply.rcode != hickory_proto::op::ResponseCode::NoError {
+        return Err(reply.rcode.to_string());
+    }
+    Ok(reply
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            hickory_proto::rr::RData::SRV(srv) => Some(srv.port),
+            _ => None,
+        })
+        .collect())
+}
+
+fn world_of(yaml: &str) -> mcsdns::model::ClusterState {
+    let mut state = mcsdns::model::ClusterState::new("c1");
+    state
+        .add_loaded(mcsdns::model::parse_manifests(Path::new("test.yaml"), yaml, 1).unwrap())
+        .unwrap();
+    state
+}
+
+const TWO_IMPORTS: &str = r#"
+apiVersion: multicluster.x-k8s.io/v1beta1
+kind: ServiceImport
+metadata: {name: wide, namespace: default}
+spec:
+  type: ClusterSetIP
+  ips: ["10.42.0.1"]
+  ports: [{name: big, port: 70000}, {name: http, port: 80}]
+---
+apiVersion: multicluster.x-k8s.io/v1beta1
+kind: ServiceImport
+metadata: {name: web, namespace: default}
+spec:
+  type: ClusterSetIP
+  ips: ["10.42.0.2"]
+  ports: [{name: http, port: 8080}]
+"#;
+
+#[tokio::test]
+async fn a_port_no_srv_record_can_hold_is_skipped_and_the_rest_is_served() {
+    // The CRD stores port 70000; the import and its neighbour are served,
+    // only the port that fits no SRV record is not.
+    let api = Arc::new(Mutex::new(ApiStore::new(&world_of(TWO_IMPORTS))));
+    let state = watched(client(api, "kubernetes-admin")).await;
+    let view = state.lock().unwrap().view.clone();
+    assert_eq!(
+        srv_ports(&view, "_http._tcp.wide.default.svc.clusterset.local"),
+        Ok(vec![80])
+    );
+    assert_eq!(
+        srv_ports(&view, "_http._tcp.web.default.svc.clusterset.local"),
+        Ok(vec![8080])
+    );
+    assert_eq!(
+        srv_ports(&view, "_big._tcp.wide.default.svc.clusterset.local"),
+        Err("Non-Existent Domain".into()),
+        "a port no SRV record can hold has no name of its own"
+    );
+    assert_eq!(
+        srv_ports(&view, "wide.default.svc.clusterset.local"),
+        Ok(vec![80])
+    );
+}
+
+/// The in-process API, with one ServiceImport added to every list of
+/// them that the model cannot decode (its port is not a number): an object
+/// some other writer put there, or a newer schema.
+fn client_with_a_bad_import(api: mcsdns::cluster::store::SharedApi) -> kube::Client {
+    use http_body_util::BodyExt;
+    let service = tower::service_fn(move |req: http::Request<kube::client::Body>| {
+        let api = api.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let bytes = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let req = http::Request::from_parts(parts, bytes);
+            let listing = req.uri().path().ends_with("/serviceimports")
+                && !req.uri().query().unwrap_or_default().contains("watch=true");
+            let response = mcsdns::cluster::mock::handle(&api, "kubernetes-admin", &req);
+            if !listing {
+                return Ok::<_, std::convert::Infallible>(response);
+            }
+            let (parts, body) = response.into_parts();
+            let bytes = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let mut list: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            list["items"].as_array_mut().unwrap().push(serde_json::json!({
+                "apiVersion": "multicluster.x-k8s.io/v1alpha1",
+                "kind": "ServiceImport",
+                "metadata": {"name": "odd", "namespace": "default", "resourceVersion": "1"},
+                "spec": {"type": "ClusterSetIP", "ips": ["10.42.0.9"], "ports": [{"name": "http", "port": "eighty"}]}
+            }));
+            let body =
+                http_body_util::Full::new(bytes::Bytes::from(list.to_string())).boxed_unsync();
+            Ok(http::Response::from_parts(parts, body))
+        }
+    });
+    kube::Client::new(service, "default")
+}
+
+#[tokio::test]
+async fn an_object_that_does_not_decode_is_skipped_by_name_and_the_others_are_served() {
+    let api = Arc::new(Mutex::new(ApiStore::new(&world_of(TWO_IMPORTS))));
+    let state = watched(client_with_a_bad_import(api)).await;
+    let st = state.lock().unwrap();
+    assert!(st.view.import("default", "web").is_some());
+    assert!(st.view.import("default", "wide").is_some());
+    assert!(st.view.import("default", "odd").is_none());
+    assert!(
+        st.errors
+            .iter()
+            .any(|e| e.contains("skipping ServiceImport default/odd: it does not decode")),
+        "{:?}",
+        st.errors
+    );
+}

@@ -231,7 +231,7 @@ fn to_clusterset_ip(
     c.kind = AddressKind::ClusterSetIp {
         import: format!("{ns}/{name}"),
     };
-    c.accepts = si.spec.ports.iter().map(|p| p.port).collect();
+    c.accepts = si.spec.ports.iter().filter_map(|p| p.number()).collect();
     c.path.push(format!(
         "{address} is the clusterset IP of ServiceImport {ns}/{name} in {client_cluster}"
     ));

@@ -20,6 +20,7 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 /// events one per line as they come, until the watch ends.
 pub fn to_response(reply: ApiReply) -> Response<Body> {
     let mut content_type = "application/json";
+    let mut warnings = Vec::new();
     let (code, body) = match reply {
         ApiReply::PortForward { .. } => {
             let e = super::status::ApiError::new(
@@ -42,6 +43,13 @@ pub fn to_response(reply: ApiReply) -> Response<Body> {
             code,
             Full::new(Bytes::from(value.to_string())).boxed_unsync(),
         ),
+        ApiReply::Warned(code, value, w) => {
+            warnings = w;
+            (
+                code,
+                Full::new(Bytes::from(value.to_string())).boxed_unsync(),
+            )
+        }
         ApiReply::Watch {
             events,
             delivery,
@@ -71,7 +79,19 @@ pub fn to_response(reply: ApiReply) -> Response<Body> {
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static(content_type),
     );
+    for w in warnings {
+        if let Ok(v) = http::HeaderValue::from_str(&warning_header(&w)) {
+            r.headers_mut().append(http::header::WARNING, v);
+        }
+    }
     r
+}
+
+/// A `Warning` header as the API server writes it: code 299, no agent, the
+/// text quoted with `"` and `\` escaped.
+pub fn warning_header(text: &str) -> String {
+    let quoted = text.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("299 - \"{quoted}\"")
 }
 
 /// Answers one request as `identity`.

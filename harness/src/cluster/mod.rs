@@ -13,4 +13,5 @@ pub mod rest;
 pub mod scope;
 pub mod status;
 pub mod store;
+pub mod validation;
 pub mod watch;

@@ -9,6 +9,10 @@
 //! with the API's message, e.g. RBAC's 403). Once synced, a broken watch
 //! does not unsync it: the view keeps serving what it had (stale but
 //! serving) while the watcher re-watches or re-lists.
+//!
+//! Objects are watched untyped and decoded one by one: an object the API
+//! accepted but the model cannot hold is skipped with a warning naming it,
+//! where a typed list would fail whole and leave the resolver blind.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,9 +20,9 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::watcher::{self, Event};
-use kube::{Api, Client, Resource as KubeResource};
-use serde::de::DeserializeOwned;
+use kube::{Api, Client};
 
 use crate::model::{Kind, ObjectKey, Resource, ServiceImport};
 use crate::resolver::ClusterView;
@@ -213,11 +217,75 @@ fn apply(
     st.changed.notify_one();
 }
 
-async fn run<K>(api: Api<K>, source: Source, wrap: fn(K) -> Resource, state: SharedState)
-where
-    K: KubeResource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
-{
+/// An object a watch delivered that does not decode as its model type:
+/// the API accepted it (a CRD field wider than the model, a newer field),
+/// but the view cannot hold it.
+struct Undecodable {
+    key: ObjectKey,
+    error: String,
+}
+
+/// Decodes one watched object as the model type of `kind`. Watches are
+/// untyped so that one object the model cannot hold fails alone: a typed
+/// list fails whole on one bad item, and the resolver would serve nothing.
+fn decode(kind: Kind, object: DynamicObject) -> Result<Resource, Undecodable> {
+    let key = ObjectKey::new(
+        kind,
+        object.metadata.namespace.as_deref().unwrap_or("default"),
+        object.metadata.name.as_deref().unwrap_or_default(),
+    );
+    serde_json::to_value(object)
+        .and_then(|v| Resource::from_json(kind, v))
+        .map_err(|e| Undecodable {
+            key,
+            error: e.to_string(),
+        })
+}
+
+/// Drops an object from what `source` holds (and from the view, unless
+/// another source holds it) by its key alone.
+fn forget(state: &SharedState, source: Source, key: &ObjectKey) {
+    let Ok(mut guard) = state.lock() else { return };
+    let st = &mut *guard;
+    if let Some(known) = st.known.get_mut(&source) {
+        known.remove(key);
+    }
+    if !held_elsewhere(st, key) {
+        st.view.remove(key);
+    }
+    st.changed.notify_one();
+}
+
+/// The API resource a source lists, for an untyped watch.
+fn api_resource(kind: Kind) -> ApiResource {
+    match kind {
+        Kind::ServiceImport => ApiResource::erase::<ServiceImport>(&()),
+        Kind::EndpointSlice => ApiResource::erase::<EndpointSlice>(&()),
+        Kind::Service => ApiResource::erase::<Service>(&()),
+        _ => ApiResource::erase::<Namespace>(&()),
+    }
+}
+
+/// Decodes the object an event carries; `Err` names an object that does
+/// not decode, with whether the event deleted it.
+fn decode_event(
+    kind: Kind,
+    event: Event<DynamicObject>,
+) -> Result<Event<Resource>, (Undecodable, bool)> {
+    let live = |o| decode(kind, o).map_err(|bad| (bad, false));
+    Ok(match event {
+        Event::Apply(o) => Event::Apply(live(o)?),
+        Event::InitApply(o) => Event::InitApply(live(o)?),
+        Event::Delete(o) => Event::Delete(decode(kind, o).map_err(|bad| (bad, true))?),
+        Event::Init => Event::Init,
+        Event::InitDone => Event::InitDone,
+    })
+}
+
+async fn run(client: Client, source: Source, state: SharedState) {
     use kube::runtime::WatchStreamExt;
+    let kind = source.kind();
+    let api = Api::<DynamicObject>::all_with(client, &api_resource(kind));
     let config = match source.selector() {
         Some(label) => watcher::Config::default().labels(label),
         None => watcher::Config::default(),
@@ -226,13 +294,28 @@ where
     let mut stream = std::pin::pin!(stream);
     let mut batch = Vec::new();
     while let Some(event) = stream.next().await {
-        let event = event.map(|e| match e {
-            Event::Apply(k) => Event::Apply(wrap(k)),
-            Event::Delete(k) => Event::Delete(wrap(k)),
-            Event::Init => Event::Init,
-            Event::InitApply(k) => Event::InitApply(wrap(k)),
-            Event::InitDone => Event::InitDone,
-        });
+        let event = match event.map(|e| decode_event(kind, e)) {
+            Ok(Ok(e)) => Ok(e),
+            Err(e) => Err(e),
+            // Deleted: gone whatever it held.
+            Ok(Err((bad, true))) => {
+                forget(&state, source, &bad.key);
+                continue;
+            }
+            // Listed or changed into something the model cannot hold: the
+            // view forgets it (a list leaves it out of the batch) and says
+            // so among the watch errors (`follow` logs each as a warning).
+            Ok(Err((bad, false))) => {
+                if let Ok(mut st) = state.lock() {
+                    st.push_error(format!(
+                        "{source}: skipping {}: it does not decode: {}",
+                        bad.key, bad.error
+                    ));
+                }
+                forget(&state, source, &bad.key);
+                continue;
+            }
+        };
         apply(&state, source, event, &mut batch);
     }
 }
@@ -271,38 +354,10 @@ pub fn spawn(client: &Client, state: &SharedState) -> Vec<tokio::task::JoinHandl
         }
         derive_sync(&mut st);
     }
-    vec![
-        tokio::spawn(run(
-            Api::<ServiceImport>::all(client.clone()),
-            Source::ServiceImports,
-            Resource::ServiceImport,
-            state.clone(),
-        )),
-        tokio::spawn(run(
-            Api::<EndpointSlice>::all(client.clone()),
-            Source::McsEndpointSlices,
-            Resource::EndpointSlice,
-            state.clone(),
-        )),
-        tokio::spawn(run(
-            Api::<EndpointSlice>::all(client.clone()),
-            Source::LocalEndpointSlices,
-            Resource::EndpointSlice,
-            state.clone(),
-        )),
-        tokio::spawn(run(
-            Api::<Namespace>::all(client.clone()),
-            Source::Namespaces,
-            Resource::Namespace,
-            state.clone(),
-        )),
-        tokio::spawn(run(
-            Api::<Service>::all(client.clone()),
-            Source::Services,
-            Resource::Service,
-            state.clone(),
-        )),
-    ]
+    WATCHED
+        .into_iter()
+        .map(|source| tokio::spawn(run(client.clone(), source, state.clone())))
+        .collect()
 }
 
 #[cfg(test)]

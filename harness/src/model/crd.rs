@@ -38,8 +38,10 @@ pub struct ServiceImportSpec {
     /// The clusterset IPs (at most one per family, in `ipFamilies` order).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ips: Vec<String>,
-    /// The ports the imported service advertises.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The ports the imported service advertises. Always written, even
+    /// empty: the CRD requires the field, and `ports: []` is how an import
+    /// with no ports is spelled (Lighthouse writes it for headless imports).
+    #[serde(default)]
     pub ports: Vec<ServicePort>,
     /// `None` or `ClientIP`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,11 +73,18 @@ pub struct ServicePort {
     /// Kept as given; DNS does not use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_protocol: Option<String>,
-    /// The advertised port number.
-    pub port: u16,
+    /// The advertised port number, as stored: the CRD types it `integer`
+    /// with no bounds the API server enforces (70000 is stored), so it is
+    /// held whole and [`ServicePort::number`] says whether DNS can use it.
+    pub port: i64,
 }
 
 impl ServicePort {
+    /// The port number when it fits an SRV record (1 to 65535).
+    pub fn number(&self) -> Option<u16> {
+        u16::try_from(self.port).ok().filter(|p| *p != 0)
+    }
+
     /// The protocol, defaulted to TCP as the API server does.
     pub fn protocol(&self) -> &str {
         self.protocol.as_deref().unwrap_or("TCP")
@@ -92,6 +101,10 @@ pub struct ServiceImportStatus {
     /// Conditions, kept as given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<serde_json::Value>,
+    /// `Present` or `Absent` (v0.5): whether imported EndpointSlices exist.
+    /// Kept as given; DNS does not use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_slice_objects: Option<String>,
 }
 
 /// One exporting cluster in a ServiceImport's status.
@@ -137,4 +150,37 @@ pub struct ServiceExportStatus {
     /// Conditions (Valid, Ready, Conflict), kept as given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_import_without_ports_is_written_with_an_empty_list() {
+        let spec = ServiceImportSpec {
+            type_: Some("Headless".into()),
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&spec).unwrap();
+        assert!(text.contains(r#""ports":[]"#), "{text}");
+        let back: ServiceImportSpec = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn a_port_the_crd_accepts_decodes_and_only_a_dns_port_has_a_number() {
+        let ports: Vec<ServicePort> = serde_json::from_value(json!([
+            {"port": 70000}, {"port": 0}, {"port": -1}, {"port": 1}, {"port": 65535}
+        ]))
+        .unwrap();
+        let numbers: Vec<Option<u16>> = ports.iter().map(ServicePort::number).collect();
+        assert_eq!(numbers, [None, None, None, Some(1), Some(65535)]);
+        assert_eq!(
+            serde_json::to_value(&ports[0]).unwrap(),
+            json!({"port": 70000})
+        );
+    }
 }

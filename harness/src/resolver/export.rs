@@ -23,7 +23,7 @@ pub fn zone_records(config: &ResolverConfig, view: &ClusterView, zone: &Name) ->
     names.insert(child(zone, &["ns", "dns"]));
     for ((ns, svc), si) in view.imports() {
         names.insert(child(zone, &[svc, ns, "svc"]));
-        for p in &si.spec.ports {
+        for p in si.spec.ports.iter().filter(|p| p.number().is_some()) {
             if let Some(n) = &p.name {
                 let port = format!("_{}", n.to_ascii_lowercase());
                 let proto = format!("_{}", p.protocol().to_ascii_lowercase());

@@ -115,3 +115,31 @@ pub fn lines(records: &[hickory_proto::rr::Record]) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The mcs-api v0.5.2 CRDs, for tests of their validation: where the
+/// emulator looks for them (`$MCSDNS_CRDS`, the control-plane cache), else
+/// the Go module cache (`go mod download sigs.k8s.io/mcs-api@v0.5.2` puts
+/// them under `config/crd/`). `None`, with a note, when there are none.
+pub fn crds() -> Option<std::sync::Arc<mcsdns::cluster::validation::Crds>> {
+    use mcsdns::cluster::validation::Crds;
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    let module_cache = env("GOMODCACHE")
+        .or_else(|| env("GOPATH").map(|p| p.join("pkg/mod")))
+        .or_else(|| env("HOME").map(|h| h.join("go/pkg/mod")));
+    let candidates = Crds::dir()
+        .into_iter()
+        .chain(module_cache.map(|m| m.join("sigs.k8s.io/mcs-api@v0.5.2/config/crd")));
+    for dir in candidates {
+        if let Ok(crds) = Crds::load(&dir) {
+            return Some(std::sync::Arc::new(crds));
+        }
+    }
+    eprintln!(
+        "note: no mcs-api CRDs (set MCSDNS_CRDS, or `go mod download sigs.k8s.io/mcs-api@v0.5.2`); CRD validation is not tested"
+    );
+    None
+}

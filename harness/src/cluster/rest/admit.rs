@@ -1,6 +1,7 @@
 //! Admits a written object as the API server does: checks its shape and
-//! identity against the path, fills in namespace and ClusterIP, and checks
-//! that it decodes as its type.
+//! identity against the path, fills in namespace and ClusterIP, has
+//! `cluster::validation` default and validate it, and checks that it
+//! decodes as its type.
 
 use serde_json::{Value, json};
 
@@ -8,6 +9,8 @@ use super::ApiRequest;
 use crate::cluster::scope::Scope;
 use crate::cluster::status::ApiError;
 use crate::cluster::store::ApiStore;
+use crate::cluster::validation::field::{BadValue, FieldError, Invalid, Path};
+use crate::cluster::validation::{self, FieldValidation, service};
 use crate::model::{Kind, ObjectKey};
 
 /// Reads a request body: JSON, or YAML for server-side apply.
@@ -47,9 +50,15 @@ pub(super) fn well_formed(body: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Checks an object's identity against the path and fills in what the
-/// server fills in.
-pub(super) fn admit(store: &ApiStore, t: &Scope, body: &mut Value) -> Result<(), ApiError> {
+/// Checks an object's identity against the path, fills in what the
+/// server fills in, and validates it (`cluster::validation`); returns the
+/// warnings to send back.
+pub(super) fn admit(
+    store: &ApiStore,
+    t: &Scope,
+    body: &mut Value,
+    mode: FieldValidation,
+) -> Result<Vec<String>, ApiError> {
     well_formed(body)?;
     if let Some(kind) = body["kind"].as_str()
         && kind != t.res.kind
@@ -110,40 +119,88 @@ pub(super) fn admit(store: &ApiStore, t: &Scope, body: &mut Value) -> Result<(),
     }
     body["apiVersion"] = json!(t.res.api_version(t.version));
     body["kind"] = json!(t.res.kind);
+    let admitted = validation::admit(store.crds(), t.res, t.version, body.take(), mode)
+        .map_err(|e| e.to_api_error())?;
+    *body = admitted.object;
     if t.res.kind == "Service" {
-        allocate_cluster_ip(store, body);
+        allocate_cluster_ip(store, body)?;
+        service::default_families(body);
     }
-    Ok(())
+    Ok(admitted.warnings)
 }
 
 /// Gives a Service without one a ClusterIP from 10.96.0.0/12, as the API
-/// server's allocator does (headless and ExternalName Services get none).
-fn allocate_cluster_ip(store: &ApiStore, body: &mut Value) {
+/// server's allocator does (headless and ExternalName Services get none),
+/// and refuses one another Service holds. Any address may be asked for: a
+/// real server takes those its ServiceCIDRs cover, and the emulator
+/// behaves as if they covered every address.
+fn allocate_cluster_ip(store: &ApiStore, body: &mut Value) -> Result<(), ApiError> {
     let spec = &body["spec"];
-    if spec["type"].as_str() == Some("ExternalName")
-        || spec["clusterIP"].as_str().is_some_and(|ip| !ip.is_empty())
-    {
-        return;
+    if spec["type"].as_str() == Some("ExternalName") {
+        return Ok(());
     }
+    let me = (
+        body["metadata"]["namespace"].as_str().unwrap_or_default(),
+        body["metadata"]["name"].as_str().unwrap_or_default(),
+    );
     let used: std::collections::BTreeSet<String> = store
         .state()
         .objects
         .values()
         .filter_map(|s| match &s.resource {
-            crate::model::Resource::Service(svc) => svc.spec.as_ref()?.cluster_ip.clone(),
+            crate::model::Resource::Service(svc)
+                if (
+                    svc.metadata.namespace.as_deref().unwrap_or_default(),
+                    svc.metadata.name.as_deref().unwrap_or_default(),
+                ) != me =>
+            {
+                let spec = svc.spec.as_ref()?;
+                Some(
+                    spec.cluster_ip
+                        .iter()
+                        .chain(spec.cluster_ips.iter().flatten())
+                        .filter(|ip| !ip.is_empty() && *ip != "None")
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                )
+            }
             _ => None,
         })
+        .flatten()
         .collect();
+    if let Some(asked) = spec["clusterIP"].as_str().filter(|ip| !ip.is_empty()) {
+        if asked == "None" {
+            return Ok(());
+        }
+        let ips: Vec<String> = spec["clusterIPs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        if let Some(taken) = ips.iter().find(|ip| used.contains(*ip)) {
+            return Err(Invalid {
+                group: String::new(),
+                kind: "Service".into(),
+                name: me.1.to_owned(),
+                errors: vec![FieldError::invalid(
+                    &Path::new("spec").child("clusterIPs"),
+                    BadValue::Json(json!(ips)),
+                    format!("failed to allocate IP {taken}: provided IP is already allocated"),
+                )],
+            }
+            .to_api_error());
+        }
+        return Ok(());
+    }
     let ip = (10u32..65_000)
-        .map(|n| {
-            let a = std::net::Ipv4Addr::from((10u32 << 24) | (96 << 16) | n);
-            a.to_string()
-        })
+        .map(|n| std::net::Ipv4Addr::from((10u32 << 24) | (96 << 16) | n).to_string())
         .find(|a| !used.contains(a));
     if let Some(ip) = ip {
         body["spec"]["clusterIP"] = json!(ip);
         body["spec"]["clusterIPs"] = json!([ip]);
     }
+    Ok(())
 }
 
 /// Whether a body would decode as the model type (for dry runs).

@@ -52,6 +52,9 @@ pub struct ApiRequest<'a> {
 pub enum ApiReply {
     /// A JSON document with an HTTP status.
     Json(u16, Value),
+    /// A written object with `Warning` header texts (unknown fields
+    /// dropped, deprecations), each sent as `299 - "text"`.
+    Warned(u16, Value, Vec<String>),
     /// Bytes of another type, with status 200.
     Bytes(&'static str, Vec<u8>),
     /// Upgrade to a port-forward stream to this loopback address (a Pod's
@@ -180,16 +183,18 @@ fn by_verb(
         ("POST", None) => {
             store.authorize(identity, "create", &target)?;
             let body = decode(req)?;
-            create(store, &target, body, query.dry_run).map(|v| ApiReply::Json(201, v))
+            create(store, &target, body, query.write("CreateOptions")?)
+                .map(|(v, warnings)| ApiReply::Warned(201, v, warnings))
         }
         ("PUT", Some(name)) => {
             store.authorize(identity, "update", &target)?;
             let body = decode(req)?;
-            update(store, &target, name, body, query.dry_run).map(|v| ApiReply::Json(200, v))
+            update(store, &target, name, body, query.write("UpdateOptions")?)
+                .map(|(v, warnings)| ApiReply::Warned(200, v, warnings))
         }
         ("PATCH", Some(name)) => {
             store.authorize(identity, "patch", &target)?;
-            patch_object(store, &target, name, req, query.dry_run)
+            patch_object(store, &target, name, req, query.write("PatchOptions")?)
         }
         ("DELETE", Some(name)) => {
             store.authorize(identity, "delete", &target)?;
@@ -225,7 +230,7 @@ mod tests {
             body: body.as_bytes(),
         };
         match handle(api, ADMIN, &req) {
-            ApiReply::Json(code, v) => (code, v),
+            ApiReply::Json(code, v) | ApiReply::Warned(code, v, _) => (code, v),
             _ => panic!("{method} {path}: not a JSON reply"),
         }
     }

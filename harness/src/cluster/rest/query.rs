@@ -1,11 +1,14 @@
 //! Reads the query parameters the API honours: watch, resourceVersion,
-//! label and field selectors, timeoutSeconds, dryRun, sendInitialEvents.
+//! label and field selectors, timeoutSeconds, dryRun, sendInitialEvents,
+//! fieldValidation.
 
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::cluster::status::ApiError;
+use crate::cluster::validation::FieldValidation;
+use crate::cluster::validation::field::{FieldError, Invalid, Path};
 
 /// The query parameters the API reads.
 #[derive(Default)]
@@ -18,6 +21,17 @@ pub(super) struct Query {
     pub(super) timeout: Option<Duration>,
     pub(super) dry_run: bool,
     pub(super) send_initial_events: bool,
+    /// As given; checked by the write that reads it.
+    pub(super) field_validation: Option<String>,
+}
+
+/// What a write asks beyond its body.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct WriteOptions {
+    /// `dryRun=All`: check, do not store.
+    pub(super) dry_run: bool,
+    /// `fieldValidation`: what to do with unknown fields.
+    pub(super) field_validation: FieldValidation,
 }
 
 impl Query {
@@ -52,10 +66,36 @@ impl Query {
                 "timeoutSeconds" => out.timeout = v.parse().ok().map(Duration::from_secs),
                 "dryRun" => out.dry_run = v == "All",
                 "sendInitialEvents" => out.send_initial_events = v == "true",
+                "fieldValidation" => out.field_validation = Some(v.into_owned()),
                 _ => {}
             }
         }
         Ok(out)
+    }
+
+    /// The options of a write; a `fieldValidation` the API does not know
+    /// is a 422 on the request's options (`CreateOptions`, ...).
+    pub(super) fn write(&self, options_kind: &str) -> Result<WriteOptions, ApiError> {
+        let field_validation = match self.field_validation.as_deref() {
+            None | Some("") => FieldValidation::default(),
+            Some(v) => FieldValidation::parse(v).ok_or_else(|| {
+                Invalid {
+                    group: "meta.k8s.io".into(),
+                    kind: options_kind.into(),
+                    name: String::new(),
+                    errors: vec![FieldError::not_supported(
+                        &Path::new("fieldValidation"),
+                        v,
+                        &["", "Ignore", "Strict", "Warn"],
+                    )],
+                }
+                .to_api_error()
+            })?,
+        };
+        Ok(WriteOptions {
+            dry_run: self.dry_run,
+            field_validation,
+        })
     }
 
     /// The resourceVersion a watch starts after (0: any, with the current

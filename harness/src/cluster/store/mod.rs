@@ -18,6 +18,7 @@ pub use self::watch::Delivery;
 use self::watch::{Event, Watch};
 use super::scope::{Scope, Selector};
 use super::status::{ApiError, not_found_path, unavailable};
+use super::validation::Crds;
 use crate::model::kinds::ApiResource;
 use crate::model::rbac::{self, Access};
 use crate::model::{ClusterState, ObjectKey, Resource};
@@ -76,6 +77,8 @@ pub struct ApiStore {
     created: String,
     /// Faults in force.
     pub faults: Faults,
+    /// The CRDs custom resources are validated against (none: unchecked).
+    crds: Option<Arc<Crds>>,
 }
 
 impl ApiStore {
@@ -95,6 +98,7 @@ impl ApiStore {
             watches: Vec::new(),
             created: rfc3339_now(),
             faults: Faults::default(),
+            crds: Crds::discovered(),
         };
         for s in state.objects.values() {
             store.apply(s.resource.clone());
@@ -135,6 +139,17 @@ impl ApiStore {
         for (res, body) in wanted {
             let _ = self.put(res, body);
         }
+    }
+
+    /// The CRDs written custom resources are validated against.
+    pub fn crds(&self) -> Option<&Crds> {
+        self.crds.as_deref()
+    }
+
+    /// Validates custom resources against these CRDs from now on (`None`:
+    /// stores them unchecked). The default is [`Crds::discovered`].
+    pub fn set_crds(&mut self, crds: Option<Arc<Crds>>) {
+        self.crds = crds;
     }
 
     /// The objects as they are now.

@@ -169,7 +169,9 @@ fn find_cluster_set_ip(
         for ip in si.spec.ips.iter().filter_map(|s| s.parse::<IpAddr>().ok()) {
             items.push(Item {
                 ip,
-                port: Some(p.port),
+                // A number no SRV record can hold still counts as a port
+                // (the name has addresses) but gives no SRV record.
+                port: p.number(),
                 target: svc_name.clone(),
             });
         }

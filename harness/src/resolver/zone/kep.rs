@@ -105,11 +105,13 @@ fn cluster_set_ip(
         si.spec
             .ports
             .iter()
+            // A port outside 1..=65535 (the CRD stores any integer) can be
+            // in no SRV record; the import's other ports still are.
             .filter_map(|p| {
                 Some(Port {
                     name: Some(p.name.clone()?),
                     proto: p.protocol().to_ascii_lowercase(),
-                    number: p.port,
+                    number: p.number()?,
                 })
             })
             .collect()
