@@ -47,7 +47,11 @@ fn every_fixture_and_scenario_world_is_valid_on_a_real_api_server() {
     let mut worlds: Vec<(String, World, String)> = Vec::new();
     for folder in ["fixtures/spec", "fixtures/seed"] {
         let w = World::load(&repo.join(folder)).expect("fixture loads");
-        worlds.push((folder.into(), w, mcsdns::scenario::load::DEFAULT_IDENTITY.into()));
+        worlds.push((
+            folder.into(),
+            w,
+            mcsdns::scenario::load::DEFAULT_IDENTITY.into(),
+        ));
     }
     let scenarios = suite_scenarios("");
     for s in &scenarios {
@@ -77,7 +81,10 @@ fn every_fixture_and_scenario_world_is_valid_on_a_real_api_server() {
     rt.block_on(async {
         let mut writers = BTreeMap::new();
         for n in &names {
-            writers.insert(n.clone(), WorldWriter::new(cp.admin_client(n).await.unwrap(), n));
+            writers.insert(
+                n.clone(),
+                WorldWriter::new(cp.admin_client(n).await.unwrap(), n),
+            );
         }
         for (id, w, identity) in &worlds {
             for (name, state) in &w.clusters {
@@ -87,7 +94,11 @@ fn every_fixture_and_scenario_world_is_valid_on_a_real_api_server() {
             }
         }
     });
-    assert!(failures.is_empty(), "rejected by kube-apiserver:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "rejected by kube-apiserver:\n{}",
+        failures.join("\n")
+    );
     assert!(worlds.len() > scenarios.len());
 }
 
@@ -124,23 +135,43 @@ fn control_plane_up_serves_until_interrupted_and_down_cleans_up_after_a_kill() {
             }
             assert!(started.elapsed() < Duration::from_secs(120), "{lines:?}");
         }
-        assert!(lines.iter().any(|l| l.starts_with("cluster member2: https://127.0.0.1:")), "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("cluster member2: https://127.0.0.1:")),
+            "{lines:?}"
+        );
         // The resolver's context reads the world's imports as CoreDNS's service account.
         let kubectl = Command::new("kubectl")
             .arg("--kubeconfig")
             .arg(dir.join("kubeconfig"))
-            .args(["--context", "resolver@member2", "get", "serviceimports", "-A", "-o", "name"])
+            .args([
+                "--context",
+                "resolver@member2",
+                "get",
+                "serviceimports",
+                "-A",
+                "-o",
+                "name",
+            ])
             .output();
         if let Ok(o) = kubectl {
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            assert!(String::from_utf8_lossy(&o.stdout).contains("serviceimport.multicluster.x-k8s.io/serve"));
+            assert!(
+                String::from_utf8_lossy(&o.stdout)
+                    .contains("serviceimport.multicluster.x-k8s.io/serve")
+            );
         }
         let status = Command::new(exe)
             .args(["control-plane", "status", "--dir"])
             .arg(&dir)
             .output()
             .unwrap();
-        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stdout));
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stdout)
+        );
         let programs: Vec<(String, u32)> = state::State::read(&dir)
             .unwrap()
             .clusters
@@ -158,16 +189,29 @@ fn control_plane_up_serves_until_interrupted_and_down_cleans_up_after_a_kill() {
                 .output()
                 .unwrap();
             assert!(down.status.success());
-            assert_eq!(String::from_utf8_lossy(&down.stdout).matches("stopped ").count(), 6);
+            assert_eq!(
+                String::from_utf8_lossy(&down.stdout)
+                    .matches("stopped ")
+                    .count(),
+                6
+            );
         } else {
-            Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+            Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
             assert!(child.wait().unwrap().success());
         }
         let deadline = Instant::now() + Duration::from_secs(10);
-        while programs.iter().any(|(p, pid)| state::is_running(*pid, p)) && Instant::now() < deadline {
+        while programs.iter().any(|(p, pid)| state::is_running(*pid, p))
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(!programs.iter().any(|(p, pid)| state::is_running(*pid, p)), "{programs:?}");
+        assert!(
+            !programs.iter().any(|(p, pid)| state::is_running(*pid, p)),
+            "{programs:?}"
+        );
         assert!(!dir.exists(), "{} is left", dir.display());
     }
 }
@@ -181,23 +225,17 @@ fn statuses(
         .iter()
         .map(|s| {
             let r = mcsdns::run::run_scenario(s, target);
+            if r.status == mcsdns::run::Status::Failed {
+                for st in &r.steps {
+                    for f in &st.failures {
+                        eprintln!("{} on {}: line {}: {f:?}", r.id, target.name(), st.line);
+                    }
+                }
+            }
             (r.id, r.status)
         })
         .collect()
 }
-
-/// Scenarios the `kube` target cannot end as a per-scenario CoreDNS does,
-/// and why: it can only add to a cluster, never take away.
-const KUBE_CANNOT: [(&str, &str); 2] = [
-    (
-        "seed/rbac-denied",
-        "the cluster DNS keeps its own read role; the run's renamed ClusterRole cannot take permissions away",
-    ),
-    (
-        "coredns/rbac-startup-blocks",
-        "as seed/rbac-denied",
-    ),
-];
 
 /// The `kube` target against two real control planes, with real CoreDNS as
 /// each resolver cluster's DNS (a process fed by the real API, reached
@@ -223,30 +261,67 @@ fn the_kube_target_runs_spec_and_seed_on_real_control_planes_with_coredns() {
     let groups = [("c1", &spec), ("member2", &seed)];
     let names: Vec<String> = ["c1", "member1", "member2"].map(String::from).to_vec();
     let dir = temp_dir("kube");
-    let mut cp = ControlPlane::start(&names, &dir, false, bin, &quiet).expect("control plane starts");
+    let mut cp =
+        ControlPlane::start(&names, &dir, false, bin, &quiet).expect("control plane starts");
     let identity = mcsdns::scenario::load::DEFAULT_IDENTITY;
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         cp.set_resolver_identity(identity).await.unwrap();
-        // As a cluster's own CoreDNS has: a role that reads what it serves.
+        // As a cluster's own CoreDNS has: a role that reads what it
+        // serves; and service ranges (ServiceCIDRs) for the worlds'
+        // clusterIPs, which putting a world in once adds and keeps.
+        let repo = common::repo();
+        let mut worlds = World::load(&repo.join("fixtures/spec")).unwrap();
+        worlds
+            .clusters
+            .extend(World::load(&repo.join("fixtures/seed")).unwrap().clusters);
         for n in &names {
-            let client = cp.admin_client(n).await.unwrap();
-            WorldWriter::new(client, n)
+            let mut writer = WorldWriter::new(cp.admin_client(n).await.unwrap(), n);
+            if let Some(state) = worlds.clusters.get(n) {
+                writer.reset(state, identity).await.unwrap();
+            }
+            writer
                 .reset(&mcsdns::model::ClusterState::new(n), identity)
                 .await
                 .unwrap();
         }
     });
-    let mut emulated = OutsideTarget::new(Server::Managed(Box::new(CoreDnsPeer { exe: peer.exe.clone() })), OutsideOptions::default()).unwrap();
+    let mut emulated = OutsideTarget::new(
+        Server::Managed(Box::new(CoreDnsPeer {
+            exe: peer.exe.clone(),
+        })),
+        OutsideOptions::default(),
+    )
+    .unwrap();
+    // One cluster DNS per resolver cluster and Corefile, as a cluster has.
+    let mut runs: BTreeMap<(String, String), Vec<mcsdns::scenario::Scenario>> = BTreeMap::new();
     for (resolver, scenarios) in groups {
-        let scenarios: Vec<_> = scenarios
+        // A cluster's DNS is not reconfigured by the run: scenarios that
+        // change the Corefile are for targets that start the server.
+        let reconfigures = |s: &&mcsdns::scenario::Scenario| {
+            s.steps
+                .iter()
+                .any(|st| matches!(st.action, Action::Reconfigure { .. }))
+        };
+        for s in scenarios
             .iter()
-            .filter(|s| s.resolver.cluster == resolver)
-            .cloned()
-            .collect();
-        assert!(!scenarios.is_empty(), "{resolver}");
+            .filter(|s| s.resolver.cluster == resolver && !reconfigures(s))
+        {
+            let corefile = s
+                .resolver
+                .corefile
+                .as_ref()
+                .map(|c| c.text.clone())
+                .unwrap_or_default();
+            runs.entry((resolver.to_owned(), corefile))
+                .or_default()
+                .push(s.clone());
+        }
+    }
+    assert!(runs.len() >= 2, "{}", runs.len());
+    for ((resolver, _), scenarios) in runs {
         let listen = free_port().unwrap();
-        let files = dir.join(format!("coredns-{resolver}"));
+        let files = dir.join(format!("coredns-{resolver}-{}", listen.port()));
         std::fs::create_dir_all(&files).unwrap();
         let setup = PeerSetup {
             listen,
@@ -257,7 +332,9 @@ fn the_kube_target_runs_spec_and_seed_on_real_control_planes_with_coredns() {
             order: &scenarios[0].resolver.order,
             dir: &files,
         };
-        let _dns = peer.start(&setup, Duration::from_secs(30)).expect("CoreDNS starts");
+        let _dns = peer
+            .start(&setup, Duration::from_secs(30))
+            .expect("CoreDNS starts");
         let contexts = scenarios[0]
             .world
             .clusters
@@ -276,9 +353,11 @@ fn the_kube_target_runs_spec_and_seed_on_real_control_planes_with_coredns() {
         let expected = statuses(&mut emulated, &scenarios);
         let mut differ = Vec::new();
         for (id, status) in &got {
-            let known = KUBE_CANNOT.iter().any(|(k, _)| k == id);
-            if (expected[id] != *status) != known {
-                differ.push(format!("{id}: kube {status:?}, coredns on the emulator {:?}{}", expected[id], if known { " (listed as differing)" } else { "" }));
+            if expected[id] != *status {
+                differ.push(format!(
+                    "{id}: kube {status:?}, coredns on the emulator {:?}",
+                    expected[id]
+                ));
             }
         }
         assert!(differ.is_empty(), "{}", differ.join("\n"));
@@ -300,9 +379,17 @@ fn the_kube_target_runs_spec_and_seed_on_real_control_planes_with_coredns() {
                             kind: res.kind.into(),
                             plural: res.plural.into(),
                         };
-                        let api: kube::Api<kube::core::DynamicObject> = kube::Api::all_with(client.clone(), &ar);
-                        let list = api.list(&kube::api::ListParams::default().labels(RUN_LABEL)).await.unwrap();
-                        left.extend(list.items.into_iter().map(|o| format!("{kind} {}", o.metadata.name.unwrap_or_default())));
+                        let api: kube::Api<kube::core::DynamicObject> =
+                            kube::Api::all_with(client.clone(), &ar);
+                        let list = api
+                            .list(&kube::api::ListParams::default().labels(RUN_LABEL))
+                            .await
+                            .unwrap();
+                        left.extend(
+                            list.items
+                                .into_iter()
+                                .map(|o| format!("{kind} {}", o.metadata.name.unwrap_or_default())),
+                        );
                     }
                     if left.is_empty() {
                         break;

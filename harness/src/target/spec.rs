@@ -244,7 +244,10 @@ mod tests {
         assert!(TargetSpec::parse("kube=").is_err());
         assert!(TargetSpec::parse("knot").is_err());
         let real = TargetSpec::parse("coredns@real").unwrap();
-        assert_eq!(real, TargetSpec::RealApi(Box::new(TargetSpec::Coredns(None))));
+        assert_eq!(
+            real,
+            TargetSpec::RealApi(Box::new(TargetSpec::Coredns(None)))
+        );
         assert_eq!(real.to_string(), "coredns@real");
         assert!(TargetSpec::parse("reference@real").is_err());
         assert!(TargetSpec::parse("kube=c1@real").is_err());
