@@ -237,6 +237,22 @@ fn statuses(
         .collect()
 }
 
+/// Scenarios the `kube` target ends otherwise than a per-scenario CoreDNS,
+/// whether they always do, and why: it only adds to a cluster, and the
+/// cluster's DNS runs for the whole run.
+const KUBE_DIFFERS: [(&str, bool, &str); 2] = [
+    (
+        "seed/rbac-denied",
+        true,
+        "the cluster DNS keeps its read role; the run's renamed ClusterRole cannot take permissions away",
+    ),
+    (
+        "seed/local-shadowing",
+        false,
+        "the shared cluster DNS's cache: whether an answer is still cached at the step that expects stale-cache depends on timing",
+    ),
+];
+
 /// The `kube` target against two real control planes, with real CoreDNS as
 /// each resolver cluster's DNS (a process fed by the real API, reached
 /// with `--dns`): spec/ and seed/ end as they do on CoreDNS fed by the
@@ -353,10 +369,21 @@ fn the_kube_target_runs_spec_and_seed_on_real_control_planes_with_coredns() {
         let expected = statuses(&mut emulated, &scenarios);
         let mut differ = Vec::new();
         for (id, status) in &got {
-            if expected[id] != *status {
+            let same = expected[id] == *status;
+            let listed = KUBE_DIFFERS.iter().find(|(k, _, _)| k == id);
+            let fine = match listed {
+                Some((_, always, _)) => !same || !always,
+                None => same,
+            };
+            if !fine {
                 differ.push(format!(
-                    "{id}: kube {status:?}, coredns on the emulator {:?}",
-                    expected[id]
+                    "{id}: kube {status:?}, coredns on the emulator {:?}{}",
+                    expected[id],
+                    if listed.is_some() {
+                        " (listed as differing)"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }
@@ -400,4 +427,51 @@ fn the_kube_target_runs_spec_and_seed_on_real_control_planes_with_coredns() {
             }
         });
     }
+}
+
+/// Real CoreDNS fed by real kube-apiservers answers the fault, seed and
+/// CoreDNS scenarios as it does fed by the emulator, but for the
+/// differences written down in fixtures/known/coredns-real-api.yaml.
+#[test]
+fn coredns_answers_alike_on_the_emulator_and_on_a_real_api() {
+    use mcsdns::run::diff::{Variants, diff, read_known};
+    use mcsdns::target::Target;
+    use mcsdns::target::spec::{TargetOptions, TargetSpec};
+    if binaries().is_none() {
+        return;
+    }
+    let coredns_path = std::env::var_os("MCSDNS_COREDNS").map(PathBuf::from);
+    if let Err(e) = mcsdns::target::peer::coredns::CoreDnsPeer::find(coredns_path.as_deref()) {
+        eprintln!("skipped: {e}");
+        return;
+    }
+    let mut scenarios = suite_scenarios("faults/");
+    scenarios.extend(suite_scenarios("seed/"));
+    scenarios.extend(suite_scenarios("coredns/"));
+    let known = read_known(&common::repo().join("fixtures/known/coredns-real-api.yaml")).unwrap();
+    let options = TargetOptions::default();
+    let spec = TargetSpec::Coredns(coredns_path);
+    let mut targets: Vec<Box<dyn Target>> = vec![
+        spec.make(&options),
+        TargetSpec::RealApi(Box::new(spec.clone())).make(&options),
+    ];
+    assert_eq!(targets[1].name(), "coredns@real");
+    let variants = Variants {
+        plain: &scenarios,
+        profiled: None,
+        uses_profile: vec![false, false],
+    };
+    let report = diff(&variants, &mut targets, &known, &|_| {});
+    let unexplained: Vec<_> = report.unexplained().collect();
+    assert!(report.compared > 40, "{}", report.compared);
+    assert!(
+        unexplained.is_empty(),
+        "{}",
+        mcsdns::report::diff::markdown(&report)
+    );
+    let stale: Vec<_> = report.stale().collect();
+    assert!(
+        stale.is_empty(),
+        "known differences no longer seen: {stale:#?}"
+    );
 }
