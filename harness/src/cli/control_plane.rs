@@ -8,7 +8,6 @@ use clap::{Args, Subcommand};
 use mcsdns::cluster::control_plane::world::WorldWriter;
 use mcsdns::cluster::control_plane::{Binaries, ControlPlane, KUBERNETES_VERSION, state};
 use mcsdns::model::{ClusterState, World};
-use mcsdns::run::suite::suite_root;
 use miette::{IntoDiagnostic, Result};
 
 #[derive(Args)]
@@ -68,23 +67,18 @@ fn mib(bytes: Option<u64>) -> String {
 }
 
 fn up(args: UpArgs) -> Result<ExitCode> {
-    let (world, identity) = match (&args.scenario, &args.manifests) {
-        (Some(path), _) => {
-            let s = mcsdns::scenario::load_scenario(path, &suite_root(path))?;
-            (s.world, s.resolver.identity)
-        }
-        (None, Some(dir)) => (
-            World::load(dir)?,
-            mcsdns::scenario::load::DEFAULT_IDENTITY.to_owned(),
-        ),
-        (None, None) if !args.clusters.is_empty() => {
+    let loaded =
+        super::serve::world_and_identity(args.scenario.as_deref(), args.manifests.as_deref())?;
+    let (world, identity) = match loaded {
+        Some(w) => w,
+        None if !args.clusters.is_empty() => {
             let mut w = World::default();
             for name in &args.clusters {
                 w.clusters.insert(name.clone(), ClusterState::new(name));
             }
             (w, mcsdns::scenario::load::DEFAULT_IDENTITY.to_owned())
         }
-        (None, None) => {
+        None => {
             return Err(miette::miette!(
                 "give --scenario, --manifests or --clusters"
             ));

@@ -106,20 +106,32 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     })
 }
 
+/// The world of `--scenario FILE` with its resolver's identity, or of
+/// `--manifests DIR` with CoreDNS's service account; `None` when neither is
+/// given.
+pub fn world_and_identity(
+    scenario: Option<&std::path::Path>,
+    manifests: Option<&std::path::Path>,
+) -> Result<Option<(World, String)>> {
+    Ok(match (scenario, manifests) {
+        (Some(path), _) => {
+            let s = mcsdns::scenario::load_scenario(path, &suite_root(path))?;
+            Some((s.world, s.resolver.identity))
+        }
+        (None, Some(dir)) => Some((
+            World::load(dir)?,
+            mcsdns::scenario::load::DEFAULT_IDENTITY.to_owned(),
+        )),
+        (None, None) => None,
+    })
+}
+
 /// Serves the APIs until Ctrl-C.
 pub fn apiserver(args: ApiserverArgs) -> Result<ExitCode> {
     use mcsdns::cluster::emulator::Emulator;
-    let (world, identity) = match (&args.scenario, &args.manifests) {
-        (Some(path), _) => {
-            let s = mcsdns::scenario::load_scenario(path, &suite_root(path))?;
-            (s.world, s.resolver.identity)
-        }
-        (None, Some(dir)) => (
-            World::load(dir)?,
-            mcsdns::scenario::load::DEFAULT_IDENTITY.to_owned(),
-        ),
-        (None, None) => return Err(miette::miette!("give --scenario or --manifests")),
-    };
+    let (world, identity) =
+        world_and_identity(args.scenario.as_deref(), args.manifests.as_deref())?
+            .ok_or_else(|| miette::miette!("give --scenario or --manifests"))?;
     let identity = args.identity.unwrap_or(identity);
     let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
     runtime.block_on(async {

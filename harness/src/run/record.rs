@@ -272,25 +272,8 @@ pub fn apply(
 /// Writes `text` to a new file beside `path`, then renames it over `path`:
 /// an interrupt leaves the old file or the new one, never a mix.
 fn replace_file(path: &Path, text: &str) -> Result<(), RecordError> {
-    let fail = |source| RecordError::Write {
+    crate::error::replace_file(path, text).map_err(|source| RecordError::Write {
         path: path.to_owned(),
         source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let name = path
-        .file_name()
-        .map_or("file".into(), |n| n.to_string_lossy());
-    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = (|| {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&temporary)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written.map_err(fail)
+    })
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::{Name, RData, Record};
 use kube::api::{DeleteParams, Patch, PatchParams};
-use kube::core::{ApiResource as KubeApiResource, DynamicObject};
+use kube::core::DynamicObject;
 use serde_json::{Value, json};
 
 use super::{Answer, Capabilities, Events, Operation, Target, TargetError};
@@ -286,13 +286,7 @@ impl KubeTarget {
         res: &'static ApiResource,
         namespace: Option<&str>,
     ) -> kube::Api<DynamicObject> {
-        let ar = KubeApiResource {
-            group: res.group.to_owned(),
-            version: res.versions[0].to_owned(),
-            api_version: res.api_version(res.versions[0]),
-            kind: res.kind.to_owned(),
-            plural: res.plural.to_owned(),
-        };
+        let ar = crate::cluster::control_plane::world::kube_resource(res);
         match namespace {
             Some(ns) => kube::Api::namespaced_with(client, ns, &ar),
             None => kube::Api::all_with(client, &ar),

@@ -151,7 +151,7 @@ fn io(what: String) -> impl FnOnce(std::io::Error) -> ControlPlaneError {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ControlPlaneError> {
-    state::replace_file(path, text).map_err(io(format!("cannot write {}", path.display())))
+    crate::error::replace_file(path, text).map_err(io(format!("cannot write {}", path.display())))
 }
 
 impl ControlPlane {

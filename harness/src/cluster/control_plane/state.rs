@@ -39,7 +39,7 @@ impl State {
     pub fn write(&self, dir: &Path) -> Result<(), ControlPlaneError> {
         let path = dir.join(STATE_FILE);
         let text = serde_json::to_string_pretty(self).unwrap_or_default();
-        replace_file(&path, &text).map_err(|source| ControlPlaneError::Io {
+        crate::error::replace_file(&path, &text).map_err(|source| ControlPlaneError::Io {
             what: format!("cannot write {}", path.display()),
             source,
         })
@@ -92,26 +92,4 @@ pub fn stop_left_over(dir: &Path) -> Result<Vec<String>, ControlPlaneError> {
         source,
     })?;
     Ok(stopped)
-}
-
-/// Replaces `path` with `text` in one step (a temporary file renamed), so a
-/// reader never sees half a file.
-pub fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map_or("file".into(), |n| n.to_string_lossy());
-    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut f = std::fs::File::create(&temporary)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written
 }

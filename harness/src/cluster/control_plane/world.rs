@@ -47,7 +47,8 @@ const APPLY_ORDER: [Kind; 7] = [
     Kind::ServiceExport,
 ];
 
-fn kube_resource(res: &ApiResource) -> KubeApiResource {
+/// How kube-rs names one of the model's types (its first served version).
+pub fn kube_resource(res: &ApiResource) -> KubeApiResource {
     let version = res.versions[0];
     KubeApiResource {
         group: res.group.to_owned(),
@@ -84,6 +85,22 @@ fn is_code(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
 }
 
+/// The CRD manifests of `files`, as objects.
+fn read_crds(cluster: &str, files: &[PathBuf]) -> Result<Vec<DynamicObject>, ControlPlaneError> {
+    files
+        .iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(file).map_err(|source| ControlPlaneError::Io {
+                what: format!("cannot read {}", file.display()),
+                source,
+            })?;
+            serde_saphyr::from_str(&text).map_err(|e| {
+                ControlPlaneError::api(cluster, format!("cannot read {}", file.display()), e)
+            })
+        })
+        .collect()
+}
+
 /// Installs CRD manifests (server-side apply) and waits until each is
 /// established and its resources are served.
 pub async fn install_crds(
@@ -93,14 +110,7 @@ pub async fn install_crds(
 ) -> Result<(), ControlPlaneError> {
     let api: kube::Api<DynamicObject> = kube::Api::all_with(client.clone(), &crd_resource());
     let mut names = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(file).map_err(|source| ControlPlaneError::Io {
-            what: format!("cannot read {}", file.display()),
-            source,
-        })?;
-        let object: DynamicObject = serde_saphyr::from_str(&text).map_err(|e| {
-            ControlPlaneError::api(cluster, format!("cannot read {}", file.display()), e)
-        })?;
+    for object in read_crds(cluster, files)? {
         let name = object.metadata.name.clone().unwrap_or_default();
         api.patch(
             &name,
@@ -151,14 +161,7 @@ pub async fn remove_crds(
 ) -> Result<(), ControlPlaneError> {
     let api: kube::Api<DynamicObject> = kube::Api::all_with(client.clone(), &crd_resource());
     let mut names = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(file).map_err(|source| ControlPlaneError::Io {
-            what: format!("cannot read {}", file.display()),
-            source,
-        })?;
-        let object: DynamicObject = serde_saphyr::from_str(&text).map_err(|e| {
-            ControlPlaneError::api(cluster, format!("cannot read {}", file.display()), e)
-        })?;
+    for object in read_crds(cluster, files)? {
         let name = object.metadata.name.unwrap_or_default();
         match api.delete(&name, &DeleteParams::default()).await {
             Ok(_) => {}
