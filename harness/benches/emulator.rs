@@ -91,6 +91,7 @@ fn main() {
         .expect("loads");
     let mut emulator =
         Emulator::new("system:serviceaccount:kube-system:coredns").expect("emulator");
+    emulator.serve_insecure_http(true);
     runtime
         .block_on(emulator.add_cluster("c1", &state))
         .expect("serves");

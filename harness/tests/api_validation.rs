@@ -62,6 +62,7 @@ fn send(api: &SharedApi, method: &str, path: &str, query: &str, ct: &str, body: 
         query,
         content_type: ct,
         body: body.as_bytes(),
+        user_agent: "test",
     };
     match handle(api, ADMIN, &req) {
         ApiReply::Json(code, body) => Reply {

@@ -24,6 +24,7 @@ use mcsdns::resolver::{Outcome, Question};
 async fn seed_emulator(name: &str) -> (Emulator, PathBuf) {
     let world = World::load(&repo().join("fixtures/seed")).unwrap();
     let mut emulator = Emulator::new("system:serviceaccount:kube-system:coredns").unwrap();
+    emulator.serve_insecure_http(true);
     for (cluster, state) in &world.clusters {
         emulator.add_cluster(cluster, state).await.unwrap();
     }
@@ -314,7 +315,7 @@ async fn streaming_lists_end_with_the_initial_events_bookmark() {
         .unwrap();
     // client-go's WatchList: sendInitialEvents, then a bookmark that says
     // the initial events are over. Read it off the wire over plain HTTP.
-    let addr = e.http;
+    let addr = e.http.expect("plain HTTP is served");
     let lines = tokio::task::spawn_blocking(move || {
         use std::io::{BufRead, BufReader, Write};
         let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -458,9 +459,10 @@ async fn a_streaming_list_from_an_old_version_still_starts_with_every_object() {
         &mcsdns::cluster::rest::ApiRequest {
             method: "GET",
             path: "/api/v1/services",
-            query: "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=3",
+            query: "watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&resourceVersion=3",
             content_type: "",
             body: b"",
+            user_agent: "test",
         },
     );
     let mcsdns::cluster::rest::ApiReply::Watch { mut events, .. } = reply else {

@@ -91,7 +91,7 @@ fn a_watch_from_a_forgotten_version_gets_410() {
     let old = store.resource_version();
     store.expire_history();
     let target = mcsdns::cluster::scope::route("/api/v1/services").unwrap();
-    let (mut rx, _) = store.watch(target, "", old - 1);
+    let (mut rx, _) = store.watch(target, &watch_from("", old - 1));
     let event = rx.try_recv().unwrap();
     assert_eq!(event["type"], "ERROR");
     assert_eq!(event["object"]["code"], 410);
@@ -260,12 +260,15 @@ fn a_watch_sees_objects_enter_and_leave_its_selector() {
     use mcsdns::model::parse_manifests;
     let mut store = ApiStore::new(&seed_member2());
     let target = mcsdns::cluster::scope::route("/apis/discovery.k8s.io/v1/endpointslices").unwrap();
+    let from = store.resource_version();
     let (mut rx, _) = store.watch(
         target,
-        "multicluster.kubernetes.io/service-name",
-        store.resource_version(),
+        &watch_from("multicluster.kubernetes.io/service-name", from),
     );
-    assert_eq!(rx.try_recv().unwrap()["type"], "BOOKMARK");
+    assert!(
+        rx.try_recv().is_err(),
+        "no event yet, and no bookmark unasked"
+    );
     let slice = |labels: &str| {
         let yaml = format!(
             "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: s\n  namespace: default\n  labels: {{{labels}}}\naddressType: IPv4\nendpoints: []\n"
@@ -302,8 +305,22 @@ fn a_watch_from_the_oldest_kept_version_is_not_gone() {
     store.expire_history();
     let now = store.resource_version();
     let target = mcsdns::cluster::scope::route("/api/v1/services").unwrap();
-    let (mut rx, _) = store.watch(target, "", now);
-    assert_eq!(rx.try_recv().unwrap()["type"], "BOOKMARK");
+    let (mut rx, _) = store.watch(target, &watch_from("", now));
+    assert!(rx.try_recv().is_err(), "no 410, and no bookmark unasked");
+    assert_eq!(store.open_watches(), 1);
+}
+
+/// Options of a watch from `from` with a label selector.
+fn watch_from(labels: &str, from: u64) -> mcsdns::cluster::store::WatchOptions {
+    mcsdns::cluster::store::WatchOptions {
+        label_selector: labels.to_owned(),
+        filter: mcsdns::cluster::selector::Filter {
+            labels: mcsdns::cluster::selector::Selector::parse(labels).unwrap(),
+            ..Default::default()
+        },
+        from,
+        ..Default::default()
+    }
 }
 
 /// The watchers on `client`, waited on until every source has listed.

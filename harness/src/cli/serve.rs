@@ -45,6 +45,14 @@ pub struct ApiserverArgs {
     /// Where to write `kubeconfig` and `ca.crt`.
     #[arg(long, default_value = ".mcsdns/apiserver")]
     dir: PathBuf,
+    /// Also serve each cluster over plain HTTP on loopback, WITHOUT
+    /// AUTHENTICATION: one port where every caller is the admin (contexts
+    /// `NAME-http`) and one where every caller is the resolver
+    /// (`resolver@NAME-http`). Any local process, of any user, that reaches
+    /// the admin's port may read and change everything. Only for tools that
+    /// cannot use TLS, on a machine whose local users are all trusted.
+    #[arg(long)]
+    insecure_http: bool,
 }
 
 /// Serves until Ctrl-C.
@@ -136,15 +144,22 @@ pub fn apiserver(args: ApiserverArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
     runtime.block_on(async {
         let mut emulator = Emulator::new(&identity).into_diagnostic()?;
+        emulator.serve_insecure_http(args.insecure_http);
         for (name, state) in &world.clusters {
             emulator.add_cluster(name, state).await.into_diagnostic()?;
         }
         let path = emulator.write(&args.dir, None).into_diagnostic()?;
         for (name, e) in emulator.clusters() {
-            println!(
-                "cluster {name}: https://{} (contexts {name}, resolver@{name}), http://{} (context {name}-http), http://{} (context resolver@{name}-http)",
-                e.https, e.http, e.http_resolver
-            );
+            match (e.http, e.http_resolver) {
+                (Some(admin), Some(resolver)) => println!(
+                    "cluster {name}: https://{} (contexts {name}, resolver@{name}), http://{admin} (context {name}-http, no authentication: anyone local is the admin), http://{resolver} (context resolver@{name}-http)",
+                    e.https
+                ),
+                _ => println!(
+                    "cluster {name}: https://{} (contexts {name}, resolver@{name})",
+                    e.https
+                ),
+            }
         }
         println!("resolver user: {identity}");
         println!("kubeconfig: {}", path.display());

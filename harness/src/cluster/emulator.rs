@@ -8,9 +8,12 @@
 //! - `member2`: the admin over HTTPS (`kubectl --context member2 apply ...`);
 //! - `resolver@member2`: the resolver's service account over HTTPS, so RBAC
 //!   applies to a resolver exactly as in a cluster;
-//! - `member2-http` and `resolver@member2-http`: the same over plain HTTP,
-//!   on two ports (clients send no token over plain HTTP, so the port says
-//!   who is asking).
+//! - `member2-http` and `resolver@member2-http`, only when plain HTTP is
+//!   asked for ([`Emulator::serve_insecure_http`]): the same over plain
+//!   HTTP, on two ports (clients send no token over plain HTTP, so the port
+//!   says who is asking). Any local process that reaches the admin's port
+//!   is the admin: it is for tools that cannot use TLS, on machines where
+//!   every local user is trusted.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::http::{self, Tls, TlsError, Tokens};
+use super::http::{self, Listener, Tls, TlsError, Tokens};
 use super::store::{ADMIN, ApiStore, SharedApi};
 use crate::model::ClusterState;
 
@@ -54,10 +57,10 @@ pub struct Endpoint {
     pub api: SharedApi,
     /// The HTTPS address.
     pub https: SocketAddr,
-    /// The plain HTTP address of the admin.
-    pub http: SocketAddr,
-    /// The plain HTTP address of the resolver's service account.
-    pub http_resolver: SocketAddr,
+    /// The plain HTTP address of the admin, when plain HTTP is served.
+    pub http: Option<SocketAddr>,
+    /// The plain HTTP address of the resolver's service account, likewise.
+    pub http_resolver: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -80,6 +83,7 @@ pub struct Emulator {
     resolver_token: String,
     resolver_identity: String,
     tokens: Tokens,
+    insecure_http: bool,
 }
 
 fn token() -> Result<String, EmulatorError> {
@@ -106,11 +110,19 @@ impl Emulator {
             resolver_token,
             resolver_identity: resolver_identity.to_owned(),
             tokens,
+            insecure_http: false,
         })
     }
 
-    /// Serves a cluster on two new loopback ports (HTTPS and HTTP). Must be
-    /// called within a tokio runtime, which then runs the servers.
+    /// Also serves each cluster added from now on over plain HTTP, without
+    /// authentication: one port for the admin and one for the resolver.
+    pub fn serve_insecure_http(&mut self, on: bool) {
+        self.insecure_http = on;
+    }
+
+    /// Serves a cluster on a new loopback port (HTTPS; two more for plain
+    /// HTTP when asked). Must be called within a tokio runtime, which then
+    /// runs the servers.
     pub async fn add_cluster(
         &mut self,
         name: &str,
@@ -124,41 +136,33 @@ impl Emulator {
         let secure = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(bind("HTTPS"))?;
-        let plain = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(bind("HTTP"))?;
-        let plain_resolver = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(bind("HTTP"))?;
-        let local = |l: &TcpListener, what: &str| l.local_addr().map_err(bind(what));
-        let (https, http_addr, http_resolver) = (
-            local(&secure, "HTTPS")?,
-            local(&plain, "HTTP")?,
-            local(&plain_resolver, "HTTP")?,
-        );
-        let tasks = vec![
-            http::spawn(
-                secure,
-                api.clone(),
-                self.tokens.clone(),
-                Some(self.tls.acceptor.clone()),
-                None,
-            ),
-            http::spawn(
-                plain,
-                api.clone(),
-                self.tokens.clone(),
-                None,
-                Some(self.admin_token.clone()),
-            ),
-            http::spawn(
-                plain_resolver,
-                api.clone(),
-                self.tokens.clone(),
-                None,
-                Some(self.resolver_token.clone()),
-            ),
-        ];
+        let https = secure.local_addr().map_err(bind("HTTPS"))?;
+        let mut tasks = vec![http::spawn(
+            secure,
+            api.clone(),
+            self.tokens.clone(),
+            Some(self.tls.acceptor.clone()),
+            Listener::Tokens,
+        )];
+        let (mut http_addr, mut http_resolver) = (None, None);
+        if self.insecure_http {
+            for (token, addr) in [
+                (&self.admin_token, &mut http_addr),
+                (&self.resolver_token, &mut http_resolver),
+            ] {
+                let plain = TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(bind("HTTP"))?;
+                *addr = Some(plain.local_addr().map_err(bind("HTTP"))?);
+                tasks.push(http::spawn(
+                    plain,
+                    api.clone(),
+                    self.tokens.clone(),
+                    None,
+                    Listener::Fixed(token.clone()),
+                ));
+            }
+        }
         self.clusters.insert(
             name.to_owned(),
             Endpoint {
@@ -205,12 +209,6 @@ impl Emulator {
         for (name, e) in &self.clusters {
             clusters.push(json!({"name": name, "cluster": {
                 "server": format!("https://{}", e.https), "certificate-authority-data": ca}}));
-            clusters.push(json!({"name": format!("{name}-http"), "cluster": {
-                "server": format!("http://{}", e.http)}}));
-            clusters.push(
-                json!({"name": format!("{name}-http-{RESOLVER_USER}"), "cluster": {
-                "server": format!("http://{}", e.http_resolver)}}),
-            );
             let mut context = |ctx: String, cluster: String, user: &str| {
                 contexts.push(json!({"name": ctx, "context": {"cluster": cluster, "user": user}}));
             };
@@ -220,12 +218,20 @@ impl Emulator {
                 name.clone(),
                 RESOLVER_USER,
             );
-            context(format!("{name}-http"), format!("{name}-http"), ADMIN_USER);
-            context(
-                format!("{RESOLVER_USER}@{name}-http"),
-                format!("{name}-http-{RESOLVER_USER}"),
-                RESOLVER_USER,
-            );
+            if let (Some(admin), Some(resolver)) = (e.http, e.http_resolver) {
+                clusters.push(json!({"name": format!("{name}-http"), "cluster": {
+                    "server": format!("http://{admin}")}}));
+                clusters.push(
+                    json!({"name": format!("{name}-http-{RESOLVER_USER}"), "cluster": {
+                    "server": format!("http://{resolver}")}}),
+                );
+                context(format!("{name}-http"), format!("{name}-http"), ADMIN_USER);
+                context(
+                    format!("{RESOLVER_USER}@{name}-http"),
+                    format!("{name}-http-{RESOLVER_USER}"),
+                    RESOLVER_USER,
+                );
+            }
         }
         let current = current
             .map(str::to_owned)

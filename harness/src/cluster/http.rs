@@ -3,8 +3,9 @@
 //! kube-rs through a kubeconfig.
 //!
 //! Requests are authenticated by bearer token (each token names an
-//! identity, which RBAC then judges) and answered by [`rest::handle`], the
-//! same code the in-process mock calls.
+//! identity, which RBAC then judges) before their body is read, bodies are
+//! held to the API server's limit, and requests are answered by
+//! [`rest::handle`], the same code the in-process mock calls.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -23,8 +24,22 @@ use super::rest::{self, ApiRequest};
 use super::status::ApiError;
 use super::store::SharedApi;
 
-/// The identity of a request without a token.
-pub const ANONYMOUS: &str = "system:anonymous";
+/// The most bytes a request body may hold: kube-apiserver's default
+/// (`MaxRequestBodyBytes`, 3 MiB); a longer one is 413.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Who a listener serves.
+#[derive(Clone, Debug)]
+pub enum Listener {
+    /// Whoever a request's bearer token names; no token or an unknown one
+    /// is 401.
+    Tokens,
+    /// Plain HTTP on loopback for one identity, named by its token (clients
+    /// send no token over plain HTTP, so the port says who is asking). A
+    /// request carrying another identity's token is 401: the admin's token
+    /// never makes a caller of the resolver's port the admin.
+    Fixed(String),
+}
 
 /// Bearer tokens and the identities they authenticate.
 pub type Tokens = Arc<std::sync::RwLock<BTreeMap<String, String>>>;
@@ -100,11 +115,72 @@ fn unauthorized() -> Response<Body> {
     )
 }
 
+fn too_large() -> Response<Body> {
+    to_response(
+        ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {MAX_BODY}"),
+            serde_json::json!({}),
+        )
+        .into(),
+    )
+}
+
+/// How much more of a too long body is read (and dropped) before the 413,
+/// so that a client still sending gets the answer rather than a reset.
+const DRAIN: usize = 1024 * 1024;
+
+/// A request's body, or `None` when it is longer than [`MAX_BODY`]: at
+/// most that much is ever held.
+async fn read_body(mut body: Incoming) -> Option<Bytes> {
+    let mut held = Vec::new();
+    let mut over = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if over > 0 || held.len() + data.len() > MAX_BODY {
+            over += data.len();
+            if over > DRAIN {
+                break;
+            }
+            continue;
+        }
+        held.extend_from_slice(&data);
+    }
+    (over == 0).then(|| Bytes::from(held))
+}
+
+/// The identity a request authenticates as, or `None` (401): a missing,
+/// unreadable or unknown credential names nobody.
+fn authenticate(headers: &http::HeaderMap, tokens: &Tokens, listener: &Listener) -> Option<String> {
+    let known = |token: &str| tokens.read().ok().and_then(|m| m.get(token).cloned());
+    let given = match headers.get(http::header::AUTHORIZATION) {
+        None => None,
+        Some(v) => {
+            let token = v.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+            Some(known(token)?)
+        }
+    };
+    match listener {
+        Listener::Tokens => given,
+        Listener::Fixed(token) => {
+            let fixed = known(token)?;
+            match given {
+                Some(other) if other != fixed => None,
+                _ => Some(fixed),
+            }
+        }
+    }
+}
+
 /// Answers one HTTP request.
 async fn answer(
     api: SharedApi,
     tokens: Tokens,
-    default_token: Option<String>,
+    listener: Listener,
     mut req: Request<Incoming>,
 ) -> Response<Body> {
     let upgrade = req
@@ -112,34 +188,23 @@ async fn answer(
         .get(http::header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
         .then(|| hyper::upgrade::on(&mut req));
-    let header = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| default_token.map(|t| format!("Bearer {t}")));
-    let identity = match header.as_deref() {
-        None => ANONYMOUS.to_owned(),
-        Some(h) => {
-            let known = h
-                .strip_prefix("Bearer ")
-                .and_then(|t| tokens.read().ok().and_then(|m| m.get(t.trim()).cloned()));
-            match known {
-                Some(identity) => identity,
-                None => return unauthorized(),
-            }
-        }
+    let Some(identity) = authenticate(req.headers(), &tokens, &listener) else {
+        return unauthorized();
     };
     let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
+    let Some(body) = read_body(body).await else {
+        return too_large();
     };
     let content_type = parts
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
+    let user_agent = parts
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     tracing::debug!(method = %parts.method, uri = %parts.uri, %identity, "api request");
     let key = parts
         .headers
@@ -154,6 +219,7 @@ async fn answer(
             query: parts.uri.query().unwrap_or_default(),
             content_type,
             body: &body,
+            user_agent,
         },
     );
     match (reply, upgrade, key) {
@@ -275,29 +341,27 @@ fn port_forward(
     r
 }
 
-/// Serves `api` on `listener` (with TLS when given) until the task is
-/// aborted. Each connection runs on its own task. A request without a
-/// token is treated as carrying `default_token`, if given: clients do not
-/// send tokens over plain HTTP, so there the port tells who is asking.
+/// Serves `api` on `socket` (with TLS when given) until the task is
+/// aborted, to whom `listener` says. Each connection runs on its own task.
 pub fn spawn(
-    listener: TcpListener,
+    socket: TcpListener,
     api: SharedApi,
     tokens: Tokens,
     tls: Option<TlsAcceptor>,
-    default_token: Option<String>,
+    listener: Listener,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let Ok((stream, _)) = socket.accept().await else {
                 continue;
             };
             let _ = stream.set_nodelay(true);
             let (api, tokens, tls) = (api.clone(), tokens.clone(), tls.clone());
-            let default_token = default_token.clone();
+            let listener = listener.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
-                    let (api, tokens, token) = (api.clone(), tokens.clone(), default_token.clone());
-                    async move { Ok::<_, Infallible>(answer(api, tokens, token, req).await) }
+                    let (api, tokens, listener) = (api.clone(), tokens.clone(), listener.clone());
+                    async move { Ok::<_, Infallible>(answer(api, tokens, listener, req).await) }
                 });
                 let http = hyper::server::conn::http1::Builder::new();
                 let result = match tls {

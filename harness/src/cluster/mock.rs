@@ -101,6 +101,11 @@ pub fn handle(api: &SharedApi, identity: &str, req: &Request<Bytes>) -> Response
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
+    let user_agent = req
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let reply = rest::handle(
         api,
         identity,
@@ -110,6 +115,7 @@ pub fn handle(api: &SharedApi, identity: &str, req: &Request<Bytes>) -> Response
             query: req.uri().query().unwrap_or_default(),
             content_type,
             body: req.body(),
+            user_agent,
         },
     );
     // In process, time may be virtual and long advances would end every

@@ -11,6 +11,7 @@ pub mod mock;
 pub mod patch;
 pub mod rest;
 pub mod scope;
+pub mod selector;
 pub mod status;
 pub mod store;
 pub mod validation;

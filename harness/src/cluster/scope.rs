@@ -1,8 +1,7 @@
 //! Routes a request path to what it asks for: a resource type, maybe a
-//! namespace, maybe one object, and the label selector that narrows it.
+//! namespace, maybe one object.
 
-use std::collections::BTreeMap;
-
+pub use super::selector::Selector;
 use crate::model::kinds::ApiResource;
 
 /// What a request asks for: one resource type, maybe one namespace, maybe
@@ -17,6 +16,8 @@ pub struct Scope {
     pub namespace: Option<String>,
     /// The object's name, for requests on one object.
     pub name: Option<String>,
+    /// Whether the request is for the object's `status` subresource.
+    pub status: bool,
 }
 
 impl Scope {
@@ -27,6 +28,7 @@ impl Scope {
             version: res.versions[0],
             namespace: None,
             name: None,
+            status: false,
         }
     }
 
@@ -37,57 +39,9 @@ impl Scope {
     }
 }
 
-/// A label selector: `a=b`, `a!=b`, `a`, `!a`, comma separated.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Selector(Vec<(String, Op)>);
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Op {
-    Eq(String),
-    Ne(String),
-    Exists,
-    Absent,
-}
-
-impl Selector {
-    /// Parses a `labelSelector` query value.
-    pub fn parse(s: &str) -> Selector {
-        let terms = s
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(|t| {
-                if let Some((k, v)) = t.split_once("!=") {
-                    (k.trim().to_owned(), Op::Ne(v.trim().to_owned()))
-                } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
-                    (k.trim().to_owned(), Op::Eq(v.trim().to_owned()))
-                } else if let Some(k) = t.strip_prefix('!') {
-                    (k.trim().to_owned(), Op::Absent)
-                } else {
-                    (t.to_owned(), Op::Exists)
-                }
-            })
-            .collect();
-        Selector(terms)
-    }
-
-    /// Whether an object's labels match.
-    pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
-        self.0.iter().all(|(k, op)| {
-            let v = labels.and_then(|l| l.get(k));
-            match op {
-                Op::Eq(want) => v == Some(want),
-                Op::Ne(want) => v != Some(want),
-                Op::Exists => v.is_some(),
-                Op::Absent => v.is_none(),
-            }
-        })
-    }
-}
-
 /// Finds what a request path names:
-/// `/api/v1/[namespaces/{ns}/]{resource}[/{name}]` or
-/// `/apis/{group}/{version}/[namespaces/{ns}/]{resource}[/{name}]`.
+/// `/api/v1/[namespaces/{ns}/]{resource}[/{name}[/status]]` or
+/// `/apis/{group}/{version}/[namespaces/{ns}/]{resource}[/{name}[/status]]`.
 pub fn route(path: &str) -> Option<Scope> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match parts.as_slice() {
@@ -95,20 +49,27 @@ pub fn route(path: &str) -> Option<Scope> {
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return None,
     };
-    let (namespace, resource, name) = match rest {
-        [resource] => (None, *resource, None),
+    let one = |name: &str| Some(name.to_owned());
+    let (namespace, resource, name, sub) = match rest {
+        [resource] => (None, *resource, None, None),
         // `namespaces/{name}` is one Namespace, not a namespace's collection.
-        ["namespaces", name] => (None, "namespaces", Some(name.to_string())),
-        [resource, name] => (None, *resource, Some(name.to_string())),
-        ["namespaces", ns, resource] => (Some(ns.to_string()), *resource, None),
-        ["namespaces", ns, resource, name] => {
-            (Some(ns.to_string()), *resource, Some(name.to_string()))
-        }
+        ["namespaces", name] => (None, "namespaces", one(name), None),
+        ["namespaces", name, "status"] => (None, "namespaces", one(name), Some("status")),
+        [resource, name] => (None, *resource, one(name), None),
+        ["namespaces", ns, resource] => (one(ns), *resource, None, None),
+        [resource, name, sub] => (None, *resource, one(name), Some(*sub)),
+        ["namespaces", ns, resource, name] => (one(ns), *resource, one(name), None),
+        ["namespaces", ns, resource, name, sub] => (one(ns), *resource, one(name), Some(*sub)),
         _ => return None,
+    };
+    let status = match sub {
+        None => false,
+        Some("status") => true,
+        Some(_) => return None,
     };
     let res = ApiResource::by_plural(group, resource)?;
     let version = res.versions.iter().copied().find(|v| *v == version)?;
-    if namespace.is_some() && !res.namespaced {
+    if namespace.is_some() && !res.namespaced || status && !res.has_status() {
         return None;
     }
     Some(Scope {
@@ -116,5 +77,6 @@ pub fn route(path: &str) -> Option<Scope> {
         version,
         namespace,
         name,
+        status,
     })
 }

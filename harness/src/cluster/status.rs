@@ -18,13 +18,31 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// A `Status` failure as the API server words it.
-    pub fn new(code: u16, reason: &str, message: String, details: Value) -> ApiError {
-        ApiError {
-            code,
-            status: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": message, "reason": reason, "details": details, "code": code}),
+    /// A `Status` failure as the API server words it. Empty `details`
+    /// fields are left out, and `details` when nothing is left (Go's
+    /// `omitempty`); so is an empty `reason`.
+    pub fn new(code: u16, reason: &str, message: String, mut details: Value) -> ApiError {
+        if let Some(d) = details.as_object_mut() {
+            d.retain(|_, v| v.as_str() != Some(""));
         }
+        let mut status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code});
+        if details.as_object().is_some_and(|d| !d.is_empty()) {
+            status["details"] = details;
+        }
+        if reason.is_empty()
+            && let Some(s) = status.as_object_mut()
+        {
+            s.remove("reason");
+        }
+        ApiError { code, status }
+    }
+
+    /// The same error with an empty `details` object, as some of the API
+    /// server's handlers write it.
+    pub fn with_empty_details(mut self) -> ApiError {
+        self.status["details"] = json!({});
+        self
     }
 
     /// The message of the Status.
@@ -50,6 +68,17 @@ pub(crate) fn gone(from: u64, oldest: u64) -> ApiError {
         "Expired",
         format!("too old resource version: {from} ({oldest})"),
         json!({}),
+    )
+}
+
+/// 504: a read asked for a resourceVersion the store has not reached.
+pub(crate) fn too_large_version(asked: u64, current: u64) -> ApiError {
+    ApiError::new(
+        504,
+        "Timeout",
+        format!("Timeout: Too large resource version: {asked}, current: {current}"),
+        json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1}),
     )
 }
 

@@ -28,6 +28,25 @@ pub struct ApiResource {
 }
 
 impl ApiResource {
+    /// Whether the type is a custom resource (served by kube-apiserver's
+    /// apiextensions server, which differs in patches, field selectors and
+    /// messages) rather than built in.
+    pub fn is_custom(&self) -> bool {
+        !matches!(
+            self.group,
+            "" | "apps" | "discovery.k8s.io" | "rbac.authorization.k8s.io" | "networking.k8s.io"
+        )
+    }
+
+    /// Whether objects have a `status` subresource: then only it writes
+    /// their status, and creates and updates of the object keep the old one.
+    pub fn has_status(&self) -> bool {
+        matches!(
+            self.kind,
+            "ServiceImport" | "ServiceExport" | "Service" | "Namespace" | "Pod" | "Deployment"
+        )
+    }
+
     /// The resource a model kind is served as.
     pub fn of(kind: Kind) -> &'static ApiResource {
         RESOURCES

@@ -83,7 +83,8 @@ impl Session {
             {
                 return false;
             }
-            let selector = Selector::parse(source.selector().unwrap_or_default());
+            let selector =
+                Selector::parse(source.selector().unwrap_or_default()).unwrap_or_default();
             let want: Vec<(&ObjectKey, Option<u64>)> = api
                 .state()
                 .objects

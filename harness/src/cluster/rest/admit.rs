@@ -63,12 +63,17 @@ pub(super) fn admit(
     if let Some(kind) = body["kind"].as_str()
         && kind != t.res.kind
     {
+        // The API server decodes the body as the kind it names, then fails
+        // to convert it into the path's type.
+        let version = body["apiVersion"].as_str().unwrap_or_default();
+        let (group, short) = version.rsplit_once('/').unwrap_or(("core", version));
+        let internal = group.split('.').next().unwrap_or(group);
         return Err(ApiError::new(
             400,
             "BadRequest",
             format!(
-                "the kind {kind:?} does not match the resource {:?}",
-                t.res.plural
+                "{kind} in version {short:?} cannot be handled as a {}: converting ({short}.{kind}) to ({internal}.{}): unknown conversion",
+                t.res.kind, t.res.kind
             ),
             json!({}),
         ));
@@ -78,15 +83,16 @@ pub(super) fn admit(
             let name = format!("{prefix}{:05x}", store.resource_version() + 1);
             body["metadata"]["name"] = json!(name);
         } else {
-            return Err(ApiError::new(
-                422,
-                "Invalid",
-                format!(
-                    "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
-                    t.res.kind
-                ),
-                json!({"kind": t.res.kind}),
-            ));
+            return Err(Invalid {
+                group: t.res.group.to_owned(),
+                kind: t.res.kind.to_owned(),
+                name: String::new(),
+                errors: vec![FieldError::required(
+                    &Path::new("metadata").child("name"),
+                    "name or generateName is required",
+                )],
+            }
+            .to_api_error());
         }
     }
     if t.res.namespaced {
@@ -119,6 +125,7 @@ pub(super) fn admit(
     }
     body["apiVersion"] = json!(t.res.api_version(t.version));
     body["kind"] = json!(t.res.kind);
+    tidy_metadata(t, body);
     let admitted = validation::admit(store.crds(), t.res, t.version, body.take(), mode)
         .map_err(|e| e.to_api_error())?;
     *body = admitted.object;
@@ -127,6 +134,26 @@ pub(super) fn admit(
         service::default_families(body);
     }
     Ok(admitted.warnings)
+}
+
+/// Metadata as the API server keeps it: empty label and annotation maps
+/// are not written (Go's `omitempty`), and a Namespace always carries the
+/// label with its own name.
+fn tidy_metadata(t: &Scope, body: &mut Value) {
+    if t.res.kind == "Namespace" {
+        let name = body["metadata"]["name"].clone();
+        body["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
+    }
+    if let Some(meta) = body["metadata"].as_object_mut() {
+        for map in ["labels", "annotations"] {
+            if meta
+                .get(map)
+                .is_some_and(|m| m.is_null() || m.as_object().is_some_and(|m| m.is_empty()))
+            {
+                meta.remove(map);
+            }
+        }
+    }
 }
 
 /// Gives a Service without one a ClusterIP from 10.96.0.0/12, as the API

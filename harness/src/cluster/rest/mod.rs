@@ -10,6 +10,7 @@
 //! Both call [`handle`], so "what the API does" is written once.
 
 mod admit;
+mod apply;
 mod discovery;
 mod portforward;
 mod query;
@@ -21,14 +22,16 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use self::admit::decode;
+pub use self::apply::Managed;
 use self::discovery::discovery;
 pub use self::portforward::PORT_FORWARD_ANNOTATION;
 use self::portforward::{port_forward, portforward_path};
 use self::query::Query;
 use self::write::{create, delete, patch_object, update};
-use super::scope::{Scope, Selector, route};
-use super::status::{ApiError, not_found, not_found_path, unavailable};
-use super::store::{ApiStore, Delivery, SharedApi};
+use super::scope::{Scope, route};
+use super::selector::Filter;
+use super::status::{ApiError, gone, not_found, not_found_path, too_large_version, unavailable};
+use super::store::{ApiStore, Delivery, SharedApi, WatchOptions};
 
 /// The Kubernetes version the emulator reports.
 pub const SERVED_VERSION: (&str, &str) = ("1", "33");
@@ -46,6 +49,9 @@ pub struct ApiRequest<'a> {
     pub content_type: &'a str,
     /// The body.
     pub body: &'a [u8],
+    /// The `User-Agent`: its first part names the field manager of a
+    /// write that gives none.
+    pub user_agent: &'a str,
 }
 
 /// What the API answers.
@@ -70,7 +76,7 @@ pub enum ApiReply {
     /// client's `timeoutSeconds` runs out.
     Watch {
         /// The events.
-        events: mpsc::UnboundedReceiver<Value>,
+        events: mpsc::Receiver<Value>,
         /// Counts what the reader has taken.
         delivery: std::sync::Arc<Delivery>,
         /// When the server ends the watch.
@@ -125,13 +131,17 @@ fn handle_inner(
     let mut target = route(req.path).ok_or_else(not_found_path)?;
     let query = Query::parse(req.query)?;
     // The path decides between an object and a collection; field selectors
-    // only narrow a list or a watch.
+    // only narrow a list or a watch. A name they pin is the request's name
+    // for RBAC, as kube-apiserver's request info takes it.
     let named = target.name.clone();
-    if target.name.is_none() && query.field_name.is_some() {
-        target.name = query.field_name.clone();
-    }
-    if target.namespace.is_none() && target.res.namespaced {
-        target.namespace = query.field_namespace.clone();
+    for term in query.fields.terms().iter().filter(|t| t.equals) {
+        match term.field.as_str() {
+            "metadata.name" if target.name.is_none() => target.name = Some(term.value.clone()),
+            "metadata.namespace" if target.namespace.is_none() && target.res.namespaced => {
+                target.namespace = Some(term.value.clone())
+            }
+            _ => {}
+        }
     }
     by_verb(&mut store, identity, req, target, named.as_deref(), &query)
 }
@@ -149,15 +159,24 @@ fn by_verb(
     match (req.method, named) {
         ("GET", None) | ("GET", Some(_)) if query.watch => {
             store.authorize(identity, "watch", &target)?;
+            let filter = selection(&target, query)?;
             // A streaming list starts with the current objects whatever
             // version it names (`NotOlderThan`: ours are the newest), and
             // ends them with the annotated bookmark.
-            let from = if query.send_initial_events {
+            let initial_events = query.send_initial_events == Some(true);
+            let from = if initial_events {
                 0
             } else {
                 query.start_version()?
             };
-            let (events, delivery) = store.watch(target, &query.label_selector, from);
+            let opts = WatchOptions {
+                label_selector: query.label_selector.clone(),
+                filter,
+                from,
+                bookmarks: query.allow_bookmarks,
+                initial_events,
+            };
+            let (events, delivery) = store.watch(target, &opts);
             Ok(ApiReply::Watch {
                 events,
                 delivery,
@@ -166,10 +185,9 @@ fn by_verb(
         }
         ("GET", None) => {
             store.authorize(identity, "list", &target)?;
-            Ok(ApiReply::Json(
-                200,
-                store.list(&target, &Selector::parse(&query.label_selector)),
-            ))
+            let filter = selection(&target, query)?;
+            check_list_version(store, query)?;
+            Ok(ApiReply::Json(200, store.list(&target, &filter)))
         }
         ("GET", Some(name)) => {
             store.authorize(identity, "get", &target)?;
@@ -183,18 +201,30 @@ fn by_verb(
         ("POST", None) => {
             store.authorize(identity, "create", &target)?;
             let body = decode(req)?;
-            create(store, &target, body, query.write("CreateOptions")?)
+            create(store, &target, body, &query.write("CreateOptions", req)?)
                 .map(|(v, warnings)| ApiReply::Warned(201, v, warnings))
         }
         ("PUT", Some(name)) => {
             store.authorize(identity, "update", &target)?;
             let body = decode(req)?;
-            update(store, &target, name, body, query.write("UpdateOptions")?)
-                .map(|(v, warnings)| ApiReply::Warned(200, v, warnings))
+            update(
+                store,
+                &target,
+                name,
+                body,
+                &query.write("UpdateOptions", req)?,
+            )
+            .map(|(v, warnings)| ApiReply::Warned(200, v, warnings))
         }
         ("PATCH", Some(name)) => {
             store.authorize(identity, "patch", &target)?;
-            patch_object(store, &target, name, req, query.write("PatchOptions")?)
+            patch_object(
+                store,
+                &target,
+                name,
+                req,
+                &query.write("PatchOptions", req)?,
+            )
         }
         ("DELETE", Some(name)) => {
             store.authorize(identity, "delete", &target)?;
@@ -207,6 +237,47 @@ fn by_verb(
             json!({}),
         )),
     }
+}
+
+/// A list's or a watch's options checked, and its selectors: a field
+/// selector may name only the fields every type serves, in the words of
+/// the server that serves the type.
+fn selection(target: &Scope, query: &Query) -> Result<Filter, ApiError> {
+    query.check_list()?;
+    let labels = query.labels()?;
+    if let Some(term) = query.fields.unsupported() {
+        let message = if target.res.is_custom() {
+            format!("field label not supported: {}", term.field)
+        } else {
+            format!(
+                "{:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+                term.field
+            )
+        };
+        return Err(ApiError::new(400, "BadRequest", message, json!({})));
+    }
+    Ok(Filter {
+        labels,
+        fields: query.fields.clone(),
+    })
+}
+
+/// A list at a resourceVersion: one ahead of the store's is 504, an exact
+/// one older than its window of history is 410. Lists are served at the
+/// current version otherwise (no client mcsdns serves reads the past).
+fn check_list_version(store: &ApiStore, query: &Query) -> Result<(), ApiError> {
+    let Some(text) = query.resource_version.as_deref() else {
+        return Ok(());
+    };
+    let rv = query::parse_version(text)?;
+    if rv > store.resource_version() {
+        return Err(too_large_version(rv, store.resource_version()));
+    }
+    let exact = query.resource_version_match.as_deref() == Some("Exact");
+    if exact && rv.saturating_add(1) < store.oldest_version() {
+        return Err(gone(rv, store.oldest_version()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -228,6 +299,7 @@ mod tests {
             query,
             content_type: "application/json",
             body: body.as_bytes(),
+            user_agent: "test",
         };
         match handle(api, ADMIN, &req) {
             ApiReply::Json(code, v) | ApiReply::Warned(code, v, _) => (code, v),
@@ -252,6 +324,61 @@ mod tests {
         }
         let (code, _) = call(&api, "GET", "/api/v1/namespaces/default", "", "");
         assert_eq!(code, 200, "the store still answers");
+    }
+
+    #[test]
+    fn status_is_written_through_its_subresource_only() {
+        let api = api();
+        let services = "/api/v1/namespaces/default/services";
+        let body = r#"{"metadata": {"name": "web"}, "spec": {"clusterIP": "10.96.0.20", "ports": [{"port": 80}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}}"#;
+        let (code, created) = call(&api, "POST", services, "", body);
+        assert_eq!(code, 201, "{created}");
+        assert_eq!(
+            created["status"],
+            json!({"loadBalancer": {}}),
+            "a create sets no status"
+        );
+        let put = r#"{"metadata": {"name": "web"}, "spec": {"clusterIP": "10.96.0.20", "ports": [{"port": 81}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "5.6.7.8"}]}}}"#;
+        let (code, status) = call(&api, "PUT", &format!("{services}/web/status"), "", put);
+        assert_eq!(code, 200, "{status}");
+        assert_eq!(
+            status["status"]["loadBalancer"]["ingress"][0]["ip"],
+            "5.6.7.8"
+        );
+        assert_eq!(status["spec"]["ports"][0]["port"], 80, "the spec stays");
+        let (code, main) = call(&api, "PUT", &format!("{services}/web"), "", body);
+        assert_eq!(code, 200, "{main}");
+        assert_eq!(
+            main["status"]["loadBalancer"]["ingress"][0]["ip"], "5.6.7.8",
+            "an update of the object keeps its status"
+        );
+    }
+
+    #[test]
+    fn a_custom_resource_takes_no_update_without_a_version() {
+        let api = api();
+        let imports = "/apis/multicluster.x-k8s.io/v1beta1/namespaces/default/serviceimports";
+        let si = r#"{"metadata": {"name": "web"}, "spec": {"type": "Headless", "ports": []}}"#;
+        assert_eq!(call(&api, "POST", imports, "", si).0, 201);
+        let (code, status) = call(&api, "PUT", &format!("{imports}/web"), "", si);
+        assert_eq!(code, 422);
+        assert_eq!(
+            status["message"],
+            r#"serviceimports.multicluster.x-k8s.io "web" is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update"#
+        );
+    }
+
+    #[test]
+    fn names_a_path_could_not_hold_are_refused() {
+        let api = api();
+        let config_maps = "/api/v1/namespaces/default/configmaps";
+        for name in ["..", ".", "../../etc/x", "a/b", "UPPER"] {
+            let body = json!({"metadata": {"name": name}}).to_string();
+            let (code, status) = call(&api, "POST", config_maps, "", &body);
+            assert_eq!(code, 422, "{name}: {status}");
+        }
     }
 
     #[test]

@@ -14,9 +14,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-pub use self::watch::Delivery;
+pub use self::watch::{Delivery, HISTORY_BYTES, HISTORY_EVENTS, WATCH_QUEUE, WatchOptions};
 use self::watch::{Event, Watch};
-use super::scope::{Scope, Selector};
+use super::scope::Scope;
+use super::selector::Filter;
 use super::status::{ApiError, not_found_path, unavailable};
 use super::validation::Crds;
 use crate::model::kinds::ApiResource;
@@ -69,7 +70,10 @@ pub struct ApiStore {
     /// Objects of types DNS does not read, as JSON (with their version).
     stored: BTreeMap<StoredKey, (Value, u64)>,
     rv: u64,
-    log: Vec<Event>,
+    /// The window of recent events watches resume from.
+    log: std::collections::VecDeque<Event>,
+    /// About how many bytes the window's objects hold.
+    log_bytes: usize,
     /// Watches from a resourceVersion older than this get 410 Gone.
     oldest: u64,
     watches: Vec<Watch>,
@@ -79,6 +83,8 @@ pub struct ApiStore {
     pub faults: Faults,
     /// The CRDs custom resources are validated against (none: unchecked).
     crds: Option<Arc<Crds>>,
+    /// Who owns which fields of the objects written through the API.
+    managed: BTreeMap<StoredKey, crate::cluster::rest::Managed>,
 }
 
 impl ApiStore {
@@ -93,12 +99,14 @@ impl ApiStore {
             versions: BTreeMap::new(),
             stored: BTreeMap::new(),
             rv: 0,
-            log: Vec::new(),
+            log: std::collections::VecDeque::new(),
+            log_bytes: 0,
             oldest: 0,
             watches: Vec::new(),
             created: rfc3339_now(),
             faults: Faults::default(),
             crds: Crds::discovered(),
+            managed: BTreeMap::new(),
         };
         for s in state.objects.values() {
             store.apply(s.resource.clone());
@@ -106,6 +114,7 @@ impl ApiStore {
         for (res, body) in served_others(state) {
             let _ = store.put(res, body);
         }
+        store.start_history();
         store
     }
 
@@ -194,12 +203,11 @@ impl ApiStore {
     /// Creates or replaces an object.
     pub fn apply(&mut self, r: Resource) {
         let key = r.key();
-        let old_labels = self
-            .state
-            .objects
-            .get(&key)
-            .map(|s| s.resource.metadata().labels.clone());
-        let created = old_labels.is_none();
+        let old = self.state.objects.get(&key).map(|s| &s.resource);
+        let created = old.is_none();
+        let before = old
+            .filter(|o| o.metadata().labels != r.metadata().labels)
+            .map(|o| self.json_of(o, self.versions.get(&key).copied().unwrap_or(self.rv)));
         self.rv += 1;
         let object = self.json_of(&r, self.rv);
         self.versions.insert(key.clone(), self.rv);
@@ -210,7 +218,7 @@ impl ApiStore {
             key.name,
             if created { "ADDED" } else { "MODIFIED" },
             object,
-            old_labels,
+            before,
         );
     }
 
@@ -269,20 +277,44 @@ impl ApiStore {
             .unwrap_or_default()
             .to_owned();
         let key = StoredKey::new(res, &namespace, &name);
-        let old_labels = self.stored.get(&key).map(|(v, _)| labels(v));
+        let old = self.stored.get(&key).map(|(v, _)| v);
+        let modified = old.is_some();
+        let before = old.filter(|v| labels(v) != labels(&body)).cloned();
         self.rv += 1;
         if let Some(meta) = body["metadata"].as_object_mut() {
             meta.remove("resourceVersion");
         }
         self.stamp(&mut body, self.rv);
         self.stored.insert(key, (body.clone(), self.rv));
-        let event = if old_labels.is_some() {
-            "MODIFIED"
-        } else {
-            "ADDED"
-        };
-        self.record(res, namespace, name, event, body.clone(), old_labels);
+        let event = if modified { "MODIFIED" } else { "ADDED" };
+        self.record(res, namespace, name, event, body.clone(), before);
         Ok(body)
+    }
+
+    /// Who owns which fields of an object (nobody, for objects the world
+    /// holds from the start).
+    pub fn managed(
+        &self,
+        res: &'static ApiResource,
+        namespace: &str,
+        name: &str,
+    ) -> crate::cluster::rest::Managed {
+        self.managed
+            .get(&StoredKey::new(res, namespace, name))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Records who owns which fields of an object after a write.
+    pub fn set_managed(
+        &mut self,
+        res: &'static ApiResource,
+        namespace: &str,
+        name: &str,
+        managed: crate::cluster::rest::Managed,
+    ) {
+        self.managed
+            .insert(StoredKey::new(res, namespace, name), managed);
     }
 
     /// Deletes one object of any served type, returning it as it was.
@@ -292,6 +324,7 @@ impl ApiStore {
         namespace: &str,
         name: &str,
     ) -> Option<Value> {
+        self.managed.remove(&StoredKey::new(res, namespace, name));
         if let Some(kind) = res.model {
             let key = ObjectKey::new(kind, namespace, name);
             let old = self.get_model(&key)?;
@@ -351,7 +384,7 @@ impl ApiStore {
 
     /// Checks that `identity` may `verb` the scope, and that it is served.
     pub fn authorize(&self, identity: &str, verb: &str, t: &Scope) -> Result<(), ApiError> {
-        self.authorize_sub(identity, verb, t, None)
+        self.authorize_sub(identity, verb, t, t.status.then_some("status"))
     }
 
     /// As [`Self::authorize`], for a subresource (`pods/portforward`).
@@ -382,19 +415,25 @@ impl ApiStore {
         };
         // Only ClusterRoles are modelled: a binding grants every namespace.
         rbac::check(&self.state, identity, access).map_err(|mut d| {
-            d.namespace = t.namespace.clone();
+            // A Namespace is the namespace of requests on it, as the API
+            // server's request info has it.
+            d.namespace = if t.res.plural == "namespaces" && t.name.is_some() {
+                t.name.clone()
+            } else {
+                t.namespace.clone()
+            };
             d.name = t.name.clone();
             ApiError::new(
                 403,
                 "Forbidden",
                 d.message(),
-                json!({"group": t.res.group, "kind": t.res.plural}),
+                json!({"name": t.name.as_deref().unwrap_or_default(), "group": t.res.group, "kind": t.res.plural}),
             )
         })
     }
 
     /// A list response.
-    pub fn list(&self, t: &Scope, selector: &Selector) -> Value {
+    pub fn list(&self, t: &Scope, filter: &Filter) -> Value {
         let items: Vec<Value> = self
             .all_of(t.res)
             .into_iter()
@@ -402,7 +441,7 @@ impl ApiStore {
                 t.covers(
                     v["metadata"]["namespace"].as_str().unwrap_or_default(),
                     v["metadata"]["name"].as_str().unwrap_or_default(),
-                ) && selector.matches(labels(v).as_ref())
+                ) && filter.matches(v)
             })
             .map(|mut v| {
                 v["apiVersion"] = json!(t.res.api_version(t.version));

@@ -25,6 +25,11 @@ pub fn default(body: &mut Value) {
         if e.is_object() && e["addresses"].is_null() {
             e["addresses"] = json!([]);
         }
+        // `conditions` is a struct, not a pointer, in the API's types: it
+        // is always written, empty when nothing is known.
+        if e.is_object() && e["conditions"].is_null() {
+            e["conditions"] = json!({});
+        }
     }
     for p in body["ports"].as_array_mut().into_iter().flatten() {
         if !p.is_object() {

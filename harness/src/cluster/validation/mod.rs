@@ -183,7 +183,11 @@ pub fn admit(
                 errors
             }
             Some(Err(e)) => return Err(decode_error(e.to_string())),
-            _ => Vec::new(),
+            _ => {
+                let meta: ObjectMeta = serde_json::from_value(body["metadata"].clone())
+                    .map_err(|e| decode_error(e.to_string()))?;
+                metadata(&meta, name_rule(res))
+            }
         }
     };
     if !errors.is_empty() {
@@ -210,6 +214,15 @@ pub fn check_manifest(crds: Option<&Crds>, body: &Value) -> Result<(), Rejected>
         body["metadata"]["namespace"] = json!("default");
     }
     admit(crds, res, version, body, FieldValidation::Strict).map(|_| ())
+}
+
+/// The rule a kind's names follow (`ValidateObjectMeta`'s name function).
+fn name_rule(res: &ApiResource) -> fn(&str) -> Vec<String> {
+    match res.kind {
+        "Namespace" => names::dns1123_label,
+        "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding" => names::path_segment,
+        _ => names::dns1123_subdomain,
+    }
 }
 
 /// `ValidateObjectMeta` for what DNS depends on: the name (by the kind's

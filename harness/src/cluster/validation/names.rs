@@ -44,6 +44,19 @@ fn is_subdomain(s: &str) -> bool {
     s.split('.').all(is_label)
 }
 
+/// `ValidatePathSegmentName`: what every object's name must be, so that it
+/// can stand in a URL path (RBAC objects take no stricter rule).
+pub fn path_segment(value: &str) -> Vec<String> {
+    if value == "." || value == ".." {
+        return vec![format!("may not be '{value}'")];
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|c| value.contains(**c))
+        .map(|c| format!("may not contain '{c}'"))
+        .collect()
+}
+
 /// `IsDNS1123Label`.
 pub fn dns1123_label(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
