@@ -229,7 +229,8 @@ fn a_bundle_replays_anywhere_and_shows_changed_answers() {
     let root = repo().join("scenarios");
     let s = load_scenario(&root.join("seed/port-mismatch.yaml"), &root).unwrap();
     let r = run_scenario(&s, &mut ReferenceTarget::new());
-    let mut bundle = mcsdns::run::bundle::make(&s, &r).unwrap();
+    let mut bundle =
+        mcsdns::run::bundle::make(&s, &r, mcsdns::run::bundle::Credentials::Refuse).unwrap();
     assert!(
         bundle
             .files
@@ -238,17 +239,17 @@ fn a_bundle_replays_anywhere_and_shows_changed_answers() {
         "{:?}",
         bundle.files.keys()
     );
-    let same = mcsdns::run::bundle::replay(&bundle, &temp("replay-same")).unwrap();
+    let same = mcsdns::run::bundle::replay(&bundle).unwrap();
     assert!(same.diff.is_none());
     bundle.transcript = bundle.transcript.replace("10.10.0.5", "10.10.0.99");
-    let changed = mcsdns::run::bundle::replay(&bundle, &temp("replay-changed")).unwrap();
+    let changed = mcsdns::run::bundle::replay(&bundle).unwrap();
     let diff = changed.diff.expect("answers changed");
     assert!(
         diff.contains("-") && diff.contains("10.10.0.99") && diff.contains("+"),
         "{diff}"
     );
     bundle.files.insert("../escape.yaml".into(), String::new());
-    assert!(mcsdns::run::bundle::replay(&bundle, &temp("replay-escape")).is_err());
+    assert!(mcsdns::run::bundle::replay(&bundle).is_err());
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first.
 const LAYERS: &[&str] = &[
-    "error", "model", "resolver", "cluster", "scenario", "client", "check", "target", "run",
+    "files", "error", "model", "resolver", "cluster", "scenario", "client", "check", "target", "run",
     "report",
 ];
 

@@ -90,7 +90,7 @@ fn read_crds(cluster: &str, files: &[PathBuf]) -> Result<Vec<DynamicObject>, Con
     files
         .iter()
         .map(|file| {
-            let text = std::fs::read_to_string(file).map_err(|source| ControlPlaneError::Io {
+            let text = crate::files::read_to_string(file).map_err(|source| ControlPlaneError::Io {
                 what: format!("cannot read {}", file.display()),
                 source,
             })?;
