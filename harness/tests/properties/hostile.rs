@@ -257,3 +257,14 @@ fn pathological_yaml_is_answered_in_time() {
         assert!(r.is_err(), "{what}: loaded");
     }
 }
+
+/// The seeds of mutation load as they are, so the mutations start from
+/// inputs that reach every part of the loader.
+#[test]
+fn the_seeds_load_unchanged() {
+    let seeds = seeds();
+    assert!(seeds.len() > 40, "{} seeds", seeds.len());
+    for s in seeds {
+        load_bytes(s.into_bytes()).unwrap();
+    }
+}
