@@ -92,7 +92,9 @@ fn excerpt(text: &str, line: usize, column: usize) -> (String, usize) {
         // The window of characters shown: around the column on the error's
         // line, from the start on the others.
         let from = if number == line && chars > SHOWN_LINE {
-            (column - 1).saturating_sub(SHOWN_LINE / 2).min(chars - SHOWN_LINE)
+            (column - 1)
+                .saturating_sub(SHOWN_LINE / 2)
+                .min(chars - SHOWN_LINE)
         } else {
             0
         };
@@ -104,7 +106,8 @@ fn excerpt(text: &str, line: usize, column: usize) -> (String, usize) {
         if number == line {
             let col = (column - 1).saturating_sub(from).min(cut.chars().count());
             let prefix = shown.len() - start;
-            offset = Some(start + prefix + cut.char_indices().nth(col).map_or(cut.len(), |(b, _)| b));
+            offset =
+                Some(start + prefix + cut.char_indices().nth(col).map_or(cut.len(), |(b, _)| b));
         }
         shown.push_str(&cut);
         if from + SHOWN_LINE < chars {

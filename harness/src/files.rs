@@ -188,7 +188,11 @@ pub fn open(path: &Path) -> io::Result<Capped<File>> {
 /// Reads a regular file of at most [`max_size`] bytes as UTF-8.
 pub fn read_to_string(path: &Path) -> io::Result<String> {
     let mut reader = open(path)?;
-    let hint = reader.inner.metadata().map_or(0, |m| m.len()).min(max_size());
+    let hint = reader
+        .inner
+        .metadata()
+        .map_or(0, |m| m.len())
+        .min(max_size());
     let mut text = String::with_capacity(usize::try_from(hint).unwrap_or(0));
     reader.read_to_string(&mut text)?;
     Ok(text)
@@ -243,10 +247,14 @@ fn replace(path: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
             return Err(Refused::Link(to).into());
         }
         (Some(m), Access::Shared) if m.is_file() => m.mode() & 0o7777,
-        (Some(m), Access::Shared) => return Err(Refused::NotRegular(kind_name(m.file_type())).into()),
+        (Some(m), Access::Shared) => {
+            return Err(Refused::NotRegular(kind_name(m.file_type())).into());
+        }
         (None, Access::Shared) => 0o666,
     };
-    let name = path.file_name().map_or("file".into(), |n| n.to_string_lossy());
+    let name = path
+        .file_name()
+        .map_or("file".into(), |n| n.to_string_lossy());
     let mut temporary = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
@@ -255,7 +263,9 @@ fn replace(path: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
     temporary.write_all(bytes)?;
     if access == Access::Private || old.is_some() {
         // Exactly the mode wanted, not the umask's share of it.
-        temporary.as_file().set_permissions(Permissions::from_mode(mode))?;
+        temporary
+            .as_file()
+            .set_permissions(Permissions::from_mode(mode))?;
     }
     temporary.as_file().sync_all()?;
     temporary.persist(path).map_err(|e| e.error)?;
@@ -354,7 +364,10 @@ mod tests {
         let mut over = Capped::new(&b"123456"[..], 5);
         let e = over.read_to_string(&mut String::new()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::FileTooLarge);
-        assert!(e.to_string().contains("larger than the 5 bytes limit"), "{e}");
+        assert!(
+            e.to_string().contains("larger than the 5 bytes limit"),
+            "{e}"
+        );
         // An endless source stops at the limit, not at the end of memory.
         let mut zero = Capped::new(io::repeat(0), 1 << 20);
         assert!(zero.read_to_end(&mut Vec::new()).is_err());
@@ -364,11 +377,17 @@ mod tests {
     fn devices_fifos_and_folders_are_refused_at_once() {
         let d = dir();
         let fifo = d.path().join("fifo.yaml");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
         assert!(made.success());
         // Opening a FIFO for reading would wait for a writer forever.
         let e = read_to_string(&fifo).unwrap_err();
-        assert!(e.to_string().contains("not a regular file but a FIFO"), "{e}");
+        assert!(
+            e.to_string().contains("not a regular file but a FIFO"),
+            "{e}"
+        );
         let e = read_to_string(Path::new("/dev/zero")).unwrap_err();
         assert!(e.to_string().contains("but a device"), "{e}");
         let e = read_to_string(d.path()).unwrap_err();
@@ -390,7 +409,10 @@ mod tests {
         write_private(&k, b"token").unwrap();
         assert_eq!(std::fs::metadata(&k).unwrap().mode() & 0o777, 0o600);
         // Nothing is left beside them.
-        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 2, "{names:?}");
     }
 
@@ -404,7 +426,12 @@ mod tests {
         std::os::unix::fs::symlink(&victim, &link).unwrap();
         let e = replace_file(&link, "report").unwrap_err();
         assert!(e.to_string().contains("symbolic link"), "{e}");
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         // ...replaced, not followed, for private ones.
         let key = d.path().join("kubeconfig");
         std::os::unix::fs::symlink(&victim, &key).unwrap();
@@ -452,6 +479,10 @@ mod tests {
         std::fs::create_dir(&open).unwrap();
         std::fs::set_permissions(&open, Permissions::from_mode(0o777)).unwrap();
         let e = private_dir(&open).unwrap_err();
-        assert!(e.to_string().contains("can be changed by other users (mode 777)"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("can be changed by other users (mode 777)"),
+            "{e}"
+        );
     }
 }

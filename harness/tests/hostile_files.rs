@@ -109,9 +109,15 @@ fn a_scenario_cannot_read_outside_its_root_nor_show_what_is_there() {
         "../../../../../../../../etc/passwd",
     ] {
         let (e, shown) = refused(&p.scenario(path));
-        assert!(e.message.contains("leaves the scenario's root"), "{path}: {e}");
+        assert!(
+            e.message.contains("leaves the scenario's root"),
+            "{path}: {e}"
+        );
         for leaked in ["root:x:0", "hunter2", "PATH="] {
-            assert!(!shown.contains(leaked), "{path}: the error shows {leaked}:\n{shown}");
+            assert!(
+                !shown.contains(leaked),
+                "{path}: the error shows {leaked}:\n{shown}"
+            );
         }
     }
     // A link inside the project that leads out is refused too, and says where.
@@ -121,7 +127,10 @@ fn a_scenario_cannot_read_outside_its_root_nor_show_what_is_there() {
     )
     .unwrap();
     let (e, shown) = refused(&p.scenario("fixtures/link.yaml"));
-    assert!(e.message.contains("leaves the scenario's root") && e.message.contains("symbolic link to"), "{e}");
+    assert!(
+        e.message.contains("leaves the scenario's root") && e.message.contains("symbolic link to"),
+        "{e}"
+    );
     assert!(!shown.contains("hunter2"), "{shown}");
     // So is one among the files of a folder the world reads.
     std::os::unix::fs::symlink(
@@ -183,8 +192,12 @@ fn a_symbolic_link_loop_is_not_called_missing() {
 
 #[test]
 fn a_bare_file_name_has_a_folder_in_its_hint() {
-    let e = parse_scenario(Path::new("s.yaml"), Path::new("."), &scenario_text("nowhere/c1"))
-        .expect_err("no such fixture");
+    let e = parse_scenario(
+        Path::new("s.yaml"),
+        Path::new("."),
+        &scenario_text("nowhere/c1"),
+    )
+    .expect_err("no such fixture");
     let hint = e.hint.unwrap_or_default();
     assert!(hint.contains("looked up from . and"), "{hint}");
 }
@@ -193,7 +206,13 @@ fn a_bare_file_name_has_a_folder_in_its_hint() {
 fn a_fifo_is_refused_at_once_not_waited_on() {
     let p = Project::new();
     let fifo = p.root().join("fixtures/pipe.yaml");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     let started = Instant::now();
     let (e, _) = refused(&p.scenario("fixtures/pipe.yaml"));
     assert!(e.message.contains("not a regular file but a FIFO"), "{e}");
@@ -216,7 +235,10 @@ fn an_input_over_the_size_limit_is_refused_with_the_way_to_raise_it() {
     let out = lint("2KiB");
     let err = unwrapped(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("larger than the 2 KiB limit") && err.contains("--max-file-size"), "{err}");
+    assert!(
+        err.contains("larger than the 2 KiB limit") && err.contains("--max-file-size"),
+        "{err}"
+    );
     assert!(err.contains("s.yaml:3:13"), "{err}");
     assert_eq!(lint("1MiB").status.code(), Some(0));
 }
@@ -240,7 +262,10 @@ fn the_default_size_limit_is_far_above_a_world_of_100000_objects() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("world.yaml");
     std::fs::write(&file, &world).unwrap();
-    assert_eq!(mcsdns::files::read_to_string(&file).unwrap().len(), world.len());
+    assert_eq!(
+        mcsdns::files::read_to_string(&file).unwrap().len(),
+        world.len()
+    );
 }
 
 /// A scenario of the suite, bundled.
@@ -255,10 +280,15 @@ fn bundled(project: &Project, extra: Option<(&str, &str)>) -> Result<bundle::Bun
 
 #[test]
 fn a_bundle_refuses_files_that_look_like_credentials() {
-    let kubeconfig = "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    token: 3f9c0c1b2d\n";
+    let kubeconfig =
+        "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    token: 3f9c0c1b2d\n";
     let key = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tls\n  namespace: team\ndata:\n  key: |\n    -----BEGIN EC PRIVATE KEY-----\n    MHcCAQEEIB\n    -----END EC PRIVATE KEY-----\n";
     for (name, text, what) in [
-        ("kubeconfig.yaml", kubeconfig, "a kubeconfig with credentials"),
+        (
+            "kubeconfig.yaml",
+            kubeconfig,
+            "a kubeconfig with credentials",
+        ),
         ("key.yaml", key, "a private key"),
     ] {
         let p = Project::new();
@@ -267,7 +297,10 @@ fn a_bundle_refuses_files_that_look_like_credentials() {
                 assert_eq!(file, format!("fixtures/c1/{name}"));
                 assert_eq!(w, what);
             }
-            other => panic!("{name}: {:?}", other.map(|b| b.files.into_keys().collect::<Vec<_>>())),
+            other => panic!(
+                "{name}: {:?}",
+                other.map(|b| b.files.into_keys().collect::<Vec<_>>())
+            ),
         }
     }
     assert!(bundle::looks_like_credentials(NAMESPACE).is_none());
@@ -299,13 +332,24 @@ fn bundle_lists_every_file_it_packs_and_is_told_to_pack_credentials() {
     let out = bundle(&[]);
     let err = unwrapped(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("fixtures/c1/secret.yaml looks like a Kubernetes Secret"), "{err}");
+    assert!(
+        err.contains("fixtures/c1/secret.yaml looks like a Kubernetes Secret"),
+        "{err}"
+    );
     assert!(!output.exists());
     let out = bundle(&["--include-credentials"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for f in ["s.yaml", "fixtures/c1/ns.yaml", "fixtures/c1/secret.yaml"] {
-        assert!(stdout.contains(&format!("packed {f}")) || stdout.contains(&format!("/{f} (")), "{f}: {stdout}");
+        assert!(
+            stdout.contains(&format!("packed {f}")) || stdout.contains(&format!("/{f} (")),
+            "{f}: {stdout}"
+        );
     }
 }
 
@@ -332,16 +376,24 @@ fn replay_unpacks_into_a_fresh_private_folder_and_never_through_a_link() {
     for bad in ["../escape.yaml", "/etc/cron.d/x", "a/../../b", "", "."] {
         let mut evil = b.clone();
         evil.files.insert(bad.into(), "x".into());
-        assert!(matches!(bundle::unpack(&evil), Err(BundleError::Escapes(_))), "{bad:?}");
+        assert!(
+            matches!(bundle::unpack(&evil), Err(BundleError::Escapes(_))),
+            "{bad:?}"
+        );
     }
     let mut evil = b.clone();
     evil.scenario_name = "../s.yaml".into();
-    assert!(matches!(bundle::unpack(&evil), Err(BundleError::Escapes(_))));
+    assert!(matches!(
+        bundle::unpack(&evil),
+        Err(BundleError::Escapes(_))
+    ));
     // A bundled scenario that names a file outside the folder gets nothing.
     let mut evil = b.clone();
     evil.scenario = scenario_text("/etc/passwd");
     match bundle::replay(&evil) {
-        Err(BundleError::Scenario(e)) => assert!(e.message.contains("leaves the scenario's root"), "{e}"),
+        Err(BundleError::Scenario(e)) => {
+            assert!(e.message.contains("leaves the scenario's root"), "{e}")
+        }
         other => panic!("{:?}", other.err()),
     }
 }
@@ -360,14 +412,25 @@ fn replay_errors_read_as_errors_not_as_rust_structs() {
         .unwrap();
     let err = unwrapped(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("s.yaml:7:5: steps[0]: unknown step `qurey`"), "{err}");
-    assert!(!err.contains("SourceError {") && !err.contains("NamedSource"), "{err}");
+    assert!(
+        err.contains("s.yaml:7:5: steps[0]: unknown step `qurey`"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("SourceError {") && !err.contains("NamedSource"),
+        "{err}"
+    );
     // Not a bundle at all, or one too large: said so, with the file's name.
     std::fs::write(&file, "{\"format\": 7").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mcsdns")).arg("replay").arg(&file).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mcsdns"))
+        .arg("replay")
+        .arg(&file)
+        .output()
+        .unwrap();
     let err = unwrapped(&out.stderr);
     assert!(err.contains("bad.json: not an mcsdns bundle"), "{err}");
-    b.files.insert("fixtures/c1/notes.yaml".into(), "#".repeat(2048));
+    b.files
+        .insert("fixtures/c1/notes.yaml".into(), "#".repeat(2048));
     std::fs::write(&file, serde_json::to_string(&b).unwrap()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_mcsdns"))
         .args(["replay", "--max-file-size", "1KiB"])
@@ -402,7 +465,8 @@ fn apiserver_writes(dir: &Path) -> Result<(), String> {
             break Err(format!("{status}: {err}"));
         }
         if std::fs::symlink_metadata(dir.join("kubeconfig")).is_ok_and(|m| m.is_file())
-            && std::fs::symlink_metadata(dir.join("ca.crt")).is_ok_and(|m| m.is_file() && m.len() > 0)
+            && std::fs::symlink_metadata(dir.join("ca.crt"))
+                .is_ok_and(|m| m.is_file() && m.len() > 0)
         {
             break Ok(());
         }
@@ -481,7 +545,12 @@ fn record_mode_does_not_write_through_a_symlinked_scenario() {
     let err = unwrapped(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("symbolic link"), "{err}");
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(std::fs::read_to_string(&real).unwrap(), text);
 }
 
@@ -503,16 +572,27 @@ fn the_worst_inputs_are_refused_within_bounded_memory() {
     let p = Project::new();
     // A world read from /dev/zero, with a root that allows it.
     let scenario = p.scenario("/dev/zero");
-    let out = within_a_gibibyte(&["lint".as_ref(), "--root".as_ref(), "/".as_ref(), scenario.as_os_str()]);
+    let out = within_a_gibibyte(&[
+        "lint".as_ref(),
+        "--root".as_ref(),
+        "/".as_ref(),
+        scenario.as_os_str(),
+    ]);
     let err = unwrapped(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("not a regular file but a device"), "{err}");
     // A bundle holding a member over the limit.
     let mut b = bundled(&p, None).unwrap();
-    b.files.insert("fixtures/c1/big.yaml".into(), "#".repeat(3 << 20));
+    b.files
+        .insert("fixtures/c1/big.yaml".into(), "#".repeat(3 << 20));
     let file = p.outside.path().join("big.json");
     std::fs::write(&file, serde_json::to_string(&b).unwrap()).unwrap();
-    let out = within_a_gibibyte(&["replay".as_ref(), "--max-file-size".as_ref(), "1MiB".as_ref(), file.as_os_str()]);
+    let out = within_a_gibibyte(&[
+        "replay".as_ref(),
+        "--max-file-size".as_ref(),
+        "1MiB".as_ref(),
+        file.as_os_str(),
+    ]);
     let err = unwrapped(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("larger than the 1 MiB limit"), "{err}");
@@ -522,9 +602,16 @@ fn the_worst_inputs_are_refused_within_bounded_memory() {
         let refs = vec![format!("*a{}", i - 1); 10].join(", ");
         laughs.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
     }
-    laughs.push_str("world: {c1: [{inline: *a11}]}\nresolver: {cluster: c1}\nsteps: [{query: a A}]\n");
+    laughs.push_str(
+        "world: {c1: [{inline: *a11}]}\nresolver: {cluster: c1}\nsteps: [{query: a A}]\n",
+    );
     let bomb = p.root().join("scenarios/bomb.yaml");
     std::fs::write(&bomb, laughs).unwrap();
     let out = within_a_gibibyte(&["lint".as_ref(), bomb.as_os_str()]);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -67,7 +67,11 @@ pub fn bundle(args: BundleArgs) -> Result<ExitCode> {
     mcsdns::files::replace_file(&args.output, &text)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write {}", args.output.display()))?;
-    println!("packed {} ({} bytes)", args.scenario.display(), bundle.scenario.len());
+    println!(
+        "packed {} ({} bytes)",
+        args.scenario.display(),
+        bundle.scenario.len()
+    );
     for (name, text) in &bundle.files {
         println!("packed {name} ({} bytes)", text.len());
     }

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::record::unified_diff;
 use super::result::ScenarioResult;
 use super::runner::run_scenario;
+use crate::scenario::Scenario;
 use crate::scenario::load::load_scenario_in;
 use crate::scenario::root::ProjectRoot;
-use crate::scenario::Scenario;
 use crate::target::ReferenceTarget;
 
 /// The format name written into bundles.
@@ -197,19 +197,20 @@ pub fn read(path: &Path) -> Result<Bundle, BundleError> {
         path: path.to_owned(),
         source,
     })?;
-    let bundle: Bundle = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
-        match e.io_error_kind() {
-            Some(_) => BundleError::Io {
-                what: "read",
-                path: path.to_owned(),
-                source: e.into(),
-            },
-            None => BundleError::NotABundle {
-                path: path.to_owned(),
-                why: e.to_string(),
-            },
-        }
-    })?;
+    let bundle: Bundle =
+        serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+            match e.io_error_kind() {
+                Some(_) => BundleError::Io {
+                    what: "read",
+                    path: path.to_owned(),
+                    source: e.into(),
+                },
+                None => BundleError::NotABundle {
+                    path: path.to_owned(),
+                    why: e.to_string(),
+                },
+            }
+        })?;
     if bundle.format != FORMAT {
         return Err(BundleError::NotABundle {
             path: path.to_owned(),
@@ -238,13 +239,12 @@ impl Unpacked {
 /// through a link, and a path that would leave the folder or name a file
 /// twice is refused.
 pub fn unpack(bundle: &Bundle) -> Result<Unpacked, BundleError> {
-    let dir = crate::files::fresh_private_dir("mcsdns-replay-").map_err(|source| {
-        BundleError::Io {
+    let dir =
+        crate::files::fresh_private_dir("mcsdns-replay-").map_err(|source| BundleError::Io {
             what: "create",
             path: std::env::temp_dir(),
             source,
-        }
-    })?;
+        })?;
     for (rel, text) in &bundle.files {
         put(dir.path(), rel, text)?;
     }
@@ -264,7 +264,11 @@ fn put(dir: &Path, rel: &str, text: &str) -> Result<PathBuf, BundleError> {
     };
     let path = safe_join(dir, rel)?;
     let mut at = dir.to_owned();
-    let parents: Vec<_> = Path::new(rel).parent().into_iter().flat_map(Path::components).collect();
+    let parents: Vec<_> = Path::new(rel)
+        .parent()
+        .into_iter()
+        .flat_map(Path::components)
+        .collect();
     for c in parents {
         at.push(c);
         match std::fs::symlink_metadata(&at) {

@@ -304,7 +304,10 @@ mod tests {
         // Nothing marks a project: the scenario's own folder.
         let lone = d.path().join("lone");
         std::fs::create_dir_all(&lone).unwrap();
-        assert_eq!(ProjectRoot::of(&lone.join("x.yaml")).path(), lone.canonicalize().unwrap());
+        assert_eq!(
+            ProjectRoot::of(&lone.join("x.yaml")).path(),
+            lone.canonicalize().unwrap()
+        );
     }
 
     #[test]

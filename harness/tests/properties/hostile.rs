@@ -70,9 +70,7 @@ enum Edit {
 
 fn arb_edit() -> impl Strategy<Value = Edit> {
     let yamlish = prop::collection::vec(
-        prop::sample::select(
-            b"\n\t :-[]{}&*!|>'\"#%@`,?0123456789abcdefxyz\\\x00\xff".to_vec(),
-        ),
+        prop::sample::select(b"\n\t :-[]{}&*!|>'\"#%@`,?0123456789abcdefxyz\\\x00\xff".to_vec()),
         1..12,
     );
     prop_oneof![
@@ -154,7 +152,11 @@ fn unpack_and_load(b: &Bundle) -> Result<(), String> {
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap().flatten() {
             let t = e.file_type().unwrap();
-            assert!(!t.is_symlink(), "unpacking made a link: {}", e.path().display());
+            assert!(
+                !t.is_symlink(),
+                "unpacking made a link: {}",
+                e.path().display()
+            );
             assert!(e.path().canonicalize().unwrap().starts_with(&dir));
             if t.is_dir() {
                 stack.push(e.path());
@@ -172,14 +174,19 @@ fn unpack_and_load(b: &Bundle) -> Result<(), String> {
 
 /// A built-in scenario with a few edits.
 fn arb_text() -> impl Strategy<Value = String> {
-    (prop::sample::select(seeds()), prop::collection::vec(arb_edit(), 0..4))
+    (
+        prop::sample::select(seeds()),
+        prop::collection::vec(arb_edit(), 0..4),
+    )
         .prop_map(|(s, e)| String::from_utf8_lossy(&apply(s.as_bytes(), &e)).into_owned())
 }
 
 /// A bundle whose file names and texts are generated: names with `..`,
 /// `/`, `.` and empty parts, texts mutated from real fixtures.
 fn arb_bundle() -> impl Strategy<Value = Bundle> {
-    let part = prop::sample::select(vec!["fixtures", "c1", "..", ".", "", "a.yaml", "s.yaml", "/", "x"]);
+    let part = prop::sample::select(vec![
+        "fixtures", "c1", "..", ".", "", "a.yaml", "s.yaml", "/", "x",
+    ]);
     let name = prop::collection::vec(part, 1..5).prop_map(|p| p.join("/"));
     (
         prop::collection::btree_map(name, arb_text(), 0..4),
@@ -237,12 +244,29 @@ proptest! {
 #[test]
 fn pathological_yaml_is_answered_in_time() {
     let mut cases: Vec<(&str, String)> = vec![
-        ("deep flow nesting", format!("world: {}{}", "[".repeat(100_000), "]".repeat(100_000))),
-        ("deep block nesting", (0..2_000).map(|i| format!("{}a:\n", " ".repeat(i))).collect()),
-        ("deep maps", format!("world: {}1{}", "{a: ".repeat(50_000), "}".repeat(50_000))),
-        ("a long plain scalar", format!("name: {}\n", "x".repeat(5_000_000))),
+        (
+            "deep flow nesting",
+            format!("world: {}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        ),
+        (
+            "deep block nesting",
+            (0..2_000)
+                .map(|i| format!("{}a:\n", " ".repeat(i)))
+                .collect(),
+        ),
+        (
+            "deep maps",
+            format!("world: {}1{}", "{a: ".repeat(50_000), "}".repeat(50_000)),
+        ),
+        (
+            "a long plain scalar",
+            format!("name: {}\n", "x".repeat(5_000_000)),
+        ),
         ("many documents", "---\n".repeat(200_000)),
-        ("unclosed quote", format!("name: \"{}", "y".repeat(1_000_000))),
+        (
+            "unclosed quote",
+            format!("name: \"{}", "y".repeat(1_000_000)),
+        ),
     ];
     // Billion laughs: each level refers to the one before ten times.
     let mut laughs = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
@@ -250,7 +274,8 @@ fn pathological_yaml_is_answered_in_time() {
         let refs = vec![format!("*a{}", i - 1); 10].join(", ");
         laughs.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
     }
-    laughs.push_str("world: {c1: [{inline: *a9}]}\nresolver: {cluster: c1}\nsteps: [{query: a A}]\n");
+    laughs
+        .push_str("world: {c1: [{inline: *a9}]}\nresolver: {cluster: c1}\nsteps: [{query: a A}]\n");
     cases.push(("alias expansion", laughs));
     for (what, text) in cases {
         let r = load_bytes(text.into_bytes());
