@@ -77,7 +77,7 @@ pub(super) fn load_path(cx: &Ctx<'_>, rel: &Located<String>) -> Result<Vec<Loade
     let path = cx.find(rel)?;
     if !path.is_dir() {
         let text = cx.read(rel, &rel.value, &path)?;
-        return Ok(parse_manifests(&path, &text, 1)?);
+        return parse_manifests(&path, &text, 1);
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
         .map_err(|e| cx.at(rel, format!("cannot read {}: {e}", path.display())))?

@@ -23,7 +23,7 @@ impl WorkDir {
         static CLAIMS: AtomicU32 = AtomicU32::new(0);
         let Some(dir) = dir else {
             let temporary = crate::files::fresh_private_dir("mcsdns-")
-                .map_err(|e| TargetError::file("create", &std::env::temp_dir(), e))?;
+                .map_err(|e| TargetError::file("create", std::env::temp_dir(), e))?;
             return Ok(WorkDir {
                 path: temporary.path().to_owned(),
                 _temporary: Some(temporary),
