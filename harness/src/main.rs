@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -17,10 +18,20 @@ use cli::serve::{ApiserverArgs, ServeArgs};
 /// Conformance and simulation harness for Kubernetes multi-cluster DNS
 /// (KEP-1645, clusterset.local).
 #[derive(Parser)]
-#[command(name = "mcsdns", version, about, long_about = None)]
+#[command(name = "mcsdns", version, about, long_about = None, after_help = cli::FILES_POLICY)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The project root of every scenario: the folder whose files it may
+    /// read [default: the nearest folder at or above the scenario holding
+    /// scenarios/ or fixtures/, else the scenario's own folder].
+    #[arg(long, global = true, env = "MCSDNS_ROOT", value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// The largest input file mcsdns reads (scenario, manifest, Corefile,
+    /// bundle, each file a bundle holds): bytes, or with KiB, MiB, GiB.
+    #[arg(long, global = true, env = "MCSDNS_MAX_FILE_SIZE", value_name = "SIZE",
+          default_value = "256MiB", value_parser = mcsdns::files::parse_size)]
+    max_file_size: u64,
 }
 
 #[derive(Subcommand)]
@@ -62,6 +73,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    mcsdns::files::set_max_size(cli.max_file_size);
+    if let Some(root) = &cli.root
+        && let Err(e) = mcsdns::scenario::ProjectRoot::pin(root)
+    {
+        eprintln!("mcsdns: --root {}: {e}", root.display());
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Run(a) => cli::run::run(a),
         Command::Lint(a) => cli::files::lint(a),

@@ -229,7 +229,8 @@ fn a_bundle_replays_anywhere_and_shows_changed_answers() {
     let root = repo().join("scenarios");
     let s = load_scenario(&root.join("seed/port-mismatch.yaml"), &root).unwrap();
     let r = run_scenario(&s, &mut ReferenceTarget::new());
-    let mut bundle = mcsdns::run::bundle::make(&s, &r).unwrap();
+    let mut bundle =
+        mcsdns::run::bundle::make(&s, &r, mcsdns::run::bundle::Credentials::Refuse).unwrap();
     assert!(
         bundle
             .files
@@ -238,17 +239,17 @@ fn a_bundle_replays_anywhere_and_shows_changed_answers() {
         "{:?}",
         bundle.files.keys()
     );
-    let same = mcsdns::run::bundle::replay(&bundle, &temp("replay-same")).unwrap();
+    let same = mcsdns::run::bundle::replay(&bundle).unwrap();
     assert!(same.diff.is_none());
     bundle.transcript = bundle.transcript.replace("10.10.0.5", "10.10.0.99");
-    let changed = mcsdns::run::bundle::replay(&bundle, &temp("replay-changed")).unwrap();
+    let changed = mcsdns::run::bundle::replay(&bundle).unwrap();
     let diff = changed.diff.expect("answers changed");
     assert!(
         diff.contains("-") && diff.contains("10.10.0.99") && diff.contains("+"),
         "{diff}"
     );
     bundle.files.insert("../escape.yaml".into(), String::new());
-    assert!(mcsdns::run::bundle::replay(&bundle, &temp("replay-escape")).is_err());
+    assert!(mcsdns::run::bundle::replay(&bundle).is_err());
 }
 
 #[test]
@@ -336,12 +337,21 @@ fn run_exits_0_on_pass_1_on_failure_2_on_bad_input_and_writes_reports() {
     assert!(html.contains("seed/walkthrough") && html.contains("<pre>"));
 
     // A failing scenario: exit 1, and the failure explains itself.
-    let dir = temp("failing");
+    // Its world is copied beside it: a scenario reads only inside its
+    // project root.
+    let project = temp("failing");
+    let dir = project.join("scenarios");
+    std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("scenario.schema.json"), "{}").unwrap();
-    let fixtures = repo().join("fixtures/seed");
+    let member2 = project.join("fixtures/member2");
+    std::fs::create_dir_all(&member2).unwrap();
+    for f in std::fs::read_dir(repo().join("fixtures/seed/member2")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, member2.join(f.file_name().unwrap())).unwrap();
+    }
     std::fs::write(
         dir.join("wrong.yaml"),
-        format!("world:\n  member2:\n    - path: {}\nresolver:\n  cluster: member2\nsteps:\n  - query: serve.default.svc.clusterset.local A\n  - expect:\n      flags: +ra\n", fixtures.join("member2").display()),
+        "world:\n  member2:\n    - path: fixtures/member2\nresolver:\n  cluster: member2\nsteps:\n  - query: serve.default.svc.clusterset.local A\n  - expect:\n      flags: +ra\n",
     )
     .unwrap();
     let out = mcsdns(&["run", "--no-reports", dir.to_str().unwrap()]);

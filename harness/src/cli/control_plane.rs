@@ -49,7 +49,9 @@ struct UpArgs {
 
 #[derive(Args)]
 struct DirArgs {
-    /// The control plane's folder (kubeconfig, keys, data, logs, state.json).
+    /// The control plane's folder (kubeconfig, keys, data, logs, state.json):
+    /// created 0700, its keys and tokens 0600; a folder another user owns or
+    /// could change is refused.
     #[arg(long, default_value = ".mcsdns/control-plane")]
     dir: PathBuf,
 }

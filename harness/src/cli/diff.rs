@@ -113,8 +113,8 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     }
     if !args.no_reports {
         std::fs::create_dir_all(&args.reports).into_diagnostic()?;
-        std::fs::write(args.reports.join("diff.md"), &md).into_diagnostic()?;
-        std::fs::write(args.reports.join("diff.json"), &json).into_diagnostic()?;
+        mcsdns::files::replace_file(&args.reports.join("diff.md"), &md).into_diagnostic()?;
+        mcsdns::files::replace_file(&args.reports.join("diff.json"), &json).into_diagnostic()?;
         eprintln!(
             "reports: {}, {}",
             args.reports.join("diff.md").display(),

@@ -17,16 +17,23 @@ pub struct LintArgs {
 
 #[derive(Args)]
 pub struct BundleArgs {
-    /// The scenario file.
+    /// The scenario file. It may read only files inside its project root
+    /// (see `mcsdns --help`); every file packed is listed.
     scenario: PathBuf,
     /// Where to write the bundle.
     #[arg(long, short, default_value = "mcsdns-bundle.json")]
     output: PathBuf,
+    /// Pack files that look like credentials (private keys, kubeconfigs
+    /// with tokens, Secrets) instead of refusing them. A bundle is meant for
+    /// a bug report: check what it holds before you attach it.
+    #[arg(long)]
+    include_credentials: bool,
 }
 
 #[derive(Args)]
 pub struct ReplayArgs {
-    /// The bundle file.
+    /// The bundle file. It is unpacked into a new private temporary folder,
+    /// which is its scenario's project root, and removed afterwards.
     bundle: PathBuf,
 }
 
@@ -45,38 +52,43 @@ pub fn lint(args: LintArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the scenario on the reference and packs it.
+/// Runs the scenario on the reference and packs it, listing every file.
 pub fn bundle(args: BundleArgs) -> Result<ExitCode> {
+    use mcsdns::run::bundle::Credentials;
     let root = suite_root(&args.scenario);
     let scenario = mcsdns::scenario::load_scenario(&args.scenario, &root)?;
     let result = mcsdns::run::run_scenario(&scenario, &mut mcsdns::target::ReferenceTarget::new());
-    let bundle = mcsdns::run::bundle::make(&scenario, &result).into_diagnostic()?;
+    let credentials = match args.include_credentials {
+        true => Credentials::Include,
+        false => Credentials::Refuse,
+    };
+    let bundle = mcsdns::run::bundle::make(&scenario, &result, credentials)?;
     let text = serde_json::to_string_pretty(&bundle).into_diagnostic()?;
-    std::fs::write(&args.output, text)
+    mcsdns::files::replace_file(&args.output, &text)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write {}", args.output.display()))?;
     println!(
-        "wrote {} ({} file(s), {} step(s), {:?})",
+        "packed {} ({} bytes)",
+        args.scenario.display(),
+        bundle.scenario.len()
+    );
+    for (name, text) in &bundle.files {
+        println!("packed {name} ({} bytes)", text.len());
+    }
+    println!(
+        "wrote {} ({} file(s), {} step(s), {})",
         args.output.display(),
-        bundle.files.len(),
+        bundle.files.len() + 1,
         result.steps.len(),
-        result.status
+        bundle.status
     );
     Ok(ExitCode::SUCCESS)
 }
 
 /// Replays a bundle; exits 1 when an answer changed.
 pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.bundle)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot read {}", args.bundle.display()))?;
-    let bundle: mcsdns::run::bundle::Bundle = serde_json::from_str(&text)
-        .map_err(|e| miette::miette!("{}: not a bundle: {e}", args.bundle.display()))?;
-    let dir = std::env::temp_dir().join(format!("mcsdns-replay-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let replay = mcsdns::run::bundle::replay(&bundle, &dir).map_err(|e| miette::miette!("{e}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    let replay = replay?;
+    let bundle = mcsdns::run::bundle::read(&args.bundle)?;
+    let replay = mcsdns::run::bundle::replay(&bundle)?;
     println!(
         "replayed {} (recorded with mcsdns {} on {})",
         bundle.scenario_name, bundle.mcsdns_version, bundle.target

@@ -11,6 +11,22 @@ pub mod scenarios;
 pub mod serve;
 pub mod targets;
 
+/// What `mcsdns --help` says about the files a scenario may read and how
+/// mcsdns writes files.
+pub const FILES_POLICY: &str = "\
+Files:
+  A scenario reads only files inside its project root: the folder named with
+  --root (MCSDNS_ROOT), else the nearest folder at or above the scenario that
+  holds scenarios/ or fixtures/, else the scenario's own folder. Relative paths
+  are looked up from the scenario's folder and each folder above it up to the
+  root; a path or symbolic link leading out of it is refused, at the
+  scenario's line. Input files must be regular files (no devices or FIFOs) of
+  at most --max-file-size. Files mcsdns rewrites (scenarios in record mode,
+  snapshots, reports, bundles) are replaced atomically and keep their mode; a
+  symbolic link there is refused. Kubeconfigs, keys and tokens are written
+  0600 into folders only their owner can change. docs/files.md has the
+  details.";
+
 /// A duration as scenario files write it, for options.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     mcsdns::scenario::load::duration(s)

@@ -42,7 +42,9 @@ pub struct ApiserverArgs {
     /// The identity of the `resolver` user (default: the scenario's, else CoreDNS's service account).
     #[arg(long)]
     identity: Option<String>,
-    /// Where to write `kubeconfig` and `ca.crt`.
+    /// Where to write `kubeconfig` and `ca.crt` (0600: they hold tokens).
+    /// Created 0700 if missing; a folder another user owns or could change
+    /// is refused.
     #[arg(long, default_value = ".mcsdns/apiserver")]
     dir: PathBuf,
     /// Also serve each cluster over plain HTTP on loopback, WITHOUT

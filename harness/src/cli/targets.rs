@@ -49,9 +49,10 @@ struct OutsideArgs {
     /// KUBECONFIG and MCSDNS_CONTEXT set to the emulator's.
     #[arg(long, value_name = "CMD")]
     exec: Option<String>,
-    /// Where the emulator writes its kubeconfig (default: a temporary folder);
-    /// each further target of the run (parallel workers, `diff`'s other
-    /// targets) writes in DIR/target-N.
+    /// Where the emulator writes its kubeconfig (default: a fresh private
+    /// temporary folder); each further target of the run (parallel workers,
+    /// `diff`'s other targets) writes in DIR/target-N. Created 0700; a
+    /// folder another user owns or could change is refused.
     #[arg(long, value_name = "DIR")]
     emulator_dir: Option<PathBuf>,
 }

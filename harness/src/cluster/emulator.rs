@@ -251,35 +251,20 @@ impl Emulator {
         serde_saphyr::to_string(&doc).unwrap_or_else(|_| doc.to_string())
     }
 
-    /// Writes `kubeconfig` and `ca.crt` into `dir` (created if needed) and
-    /// returns the kubeconfig's path.
+    /// Writes `kubeconfig` and `ca.crt` into `dir` and returns the
+    /// kubeconfig's path. The folder is made 0700 if missing and refused if
+    /// another user could change it; both files are 0600, replacing
+    /// whatever was there (a link is replaced, never followed), whatever
+    /// the umask.
     pub fn write(&self, dir: &Path, current: Option<&str>) -> Result<PathBuf, EmulatorError> {
         let io = |what: String| move |source| EmulatorError::Io { what, source };
-        std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+        crate::files::private_dir(dir).map_err(io(format!("cannot use {}", dir.display())))?;
         let path = dir.join("kubeconfig");
-        write_private(&path, &self.kubeconfig(current))
+        crate::files::write_private(&path, self.kubeconfig(current).as_bytes())
             .map_err(io(format!("cannot write {}", path.display())))?;
         let ca = dir.join("ca.crt");
-        std::fs::write(&ca, &self.tls.ca_pem)
+        crate::files::write_private(&ca, self.tls.ca_pem.as_bytes())
             .map_err(io(format!("cannot write {}", ca.display())))?;
         Ok(path)
     }
-}
-
-/// Writes a file only its owner can read (it holds tokens).
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    let mut f = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)?
-    };
-    #[cfg(not(unix))]
-    let mut f = std::fs::File::create(path)?;
-    f.write_all(text.as_bytes())
 }

@@ -333,6 +333,6 @@ fn typed<T: DeserializeOwned>(text: &str, doc_line: usize) -> Result<T, DecodeEr
 
 /// Reads and parses one manifest file.
 pub fn load_file(path: &Path) -> Result<Vec<Loaded>, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
+    let text = crate::files::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
     parse_manifests(path, &text, 1)
 }

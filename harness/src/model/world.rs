@@ -90,7 +90,7 @@ impl ClusterState {
                         ..
                     }) = staged.objects.get(&key)
                     {
-                        let text = std::fs::read_to_string(&origin.file).unwrap_or_default();
+                        let text = crate::files::read_to_string(&origin.file).unwrap_or_default();
                         return Err(ManifestError::at(
                             &origin.file,
                             &text,

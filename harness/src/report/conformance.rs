@@ -110,7 +110,7 @@ pub struct ExpectedFailure {
 
 /// Reads an expected-failures file (YAML list of clause and why).
 pub fn read_expected(path: &Path) -> Result<Vec<ExpectedFailure>, String> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -252,7 +252,7 @@ pub fn write_all(c: &Conformance, dir: &Path) -> std::io::Result<Vec<std::path::
         ("conformance.yaml", yaml(c)),
     ] {
         let p = dir.join(name);
-        std::fs::write(&p, text)?;
+        crate::files::replace_file(&p, &text)?;
         out.push(p);
     }
     Ok(out)

@@ -47,7 +47,7 @@ pub fn write_all(suite: &SuiteResult, dir: &Path) -> std::io::Result<Vec<PathBuf
     let mut written = Vec::new();
     for (name, text) in files {
         let path = dir.join(name);
-        std::fs::write(&path, text)?;
+        crate::files::replace_file(&path, &text)?;
         written.push(path);
     }
     Ok(written)

@@ -159,7 +159,7 @@ impl Known {
 
 /// Reads a known-differences file (YAML list).
 pub fn read_known(path: &Path) -> Result<Vec<Known>, String> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }

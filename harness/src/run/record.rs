@@ -154,7 +154,7 @@ pub fn fill_expectations(
 /// Compares a result with its snapshot: `None` when they agree or there is
 /// no snapshot yet, else a unified diff (recorded -> now).
 pub fn snapshot_diff(root: &Path, result: &ScenarioResult) -> Option<String> {
-    let file = std::fs::read_to_string(snapshot_path(root, &result.id)).ok()?;
+    let file = crate::files::read_to_string(&snapshot_path(root, &result.id)).ok()?;
     let recorded = snapshot_contents(&file)?;
     let now = result.transcript();
     if recorded.trim_end() == now.trim_end() {

@@ -70,7 +70,8 @@ impl std::fmt::Display for Level {
 #[serde(deny_unknown_fields)]
 pub struct ManifestSource {
     /// A YAML file, or a folder of them, relative to the scenario or to a
-    /// folder above it (so `fixtures/seed/member1` works from `scenarios/`).
+    /// folder above it up to the scenario's project root (so
+    /// `fixtures/seed/member1` works from `scenarios/`); never outside it.
     #[serde(default)]
     pub path: Option<Located<String>>,
     /// Multi-document Kubernetes YAML.

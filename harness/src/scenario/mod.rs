@@ -6,6 +6,7 @@ pub mod lint;
 pub mod load;
 pub mod located;
 pub mod print;
+pub mod root;
 pub mod step;
 
 use hickory_proto::rr::Name;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 pub use format::{Level, Libc};
 pub use load::{ScenarioError, load_scenario};
 pub use located::Located;
+pub use root::ProjectRoot;
 pub use step::{
     Action, Change, Check, DiagnosisId, Fault, HeaderFlag, PlannedStep, Section, humanize,
 };

@@ -61,8 +61,8 @@ impl RealCluster {
         taken: &mut Vec<u16>,
     ) -> Result<RealCluster, ControlPlaneError> {
         let started = Instant::now();
-        std::fs::create_dir_all(dir).map_err(|source| ControlPlaneError::Io {
-            what: format!("cannot create {}", dir.display()),
+        crate::files::private_dir(dir).map_err(|source| ControlPlaneError::Io {
+            what: format!("cannot use {}", dir.display()),
             source,
         })?;
         let mut port = || -> Result<u16, ControlPlaneError> {
@@ -204,8 +204,9 @@ impl RealCluster {
     }
 }
 
+/// Writes a key of the cluster's folder, 0600 whatever was there.
 fn write(path: &Path, text: &str) -> Result<(), ControlPlaneError> {
-    std::fs::write(path, text).map_err(|source| ControlPlaneError::Io {
+    crate::files::write_private(path, text.as_bytes()).map_err(|source| ControlPlaneError::Io {
         what: format!("cannot write {}", path.display()),
         source,
     })

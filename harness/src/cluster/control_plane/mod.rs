@@ -150,8 +150,11 @@ fn io(what: String) -> impl FnOnce(std::io::Error) -> ControlPlaneError {
     move |source| ControlPlaneError::Io { what, source }
 }
 
+/// Writes a file of the control plane's folder: keys, tokens and
+/// kubeconfigs, so 0600 whatever was there.
 fn write(path: &Path, text: &str) -> Result<(), ControlPlaneError> {
-    crate::error::replace_file(path, text).map_err(io(format!("cannot write {}", path.display())))
+    crate::files::write_private(path, text.as_bytes())
+        .map_err(io(format!("cannot write {}", path.display())))
 }
 
 impl ControlPlane {
@@ -165,7 +168,7 @@ impl ControlPlane {
         binaries: Binaries,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<ControlPlane, ControlPlaneError> {
-        std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+        crate::files::private_dir(dir).map_err(io(format!("cannot use {}", dir.display())))?;
         let dir = dir
             .canonicalize()
             .map_err(io(format!("cannot resolve {}", dir.display())))?;

@@ -43,7 +43,7 @@ impl Daemon {
             what: format!("cannot write {}", log.display()),
             source,
         };
-        let out = std::fs::File::create(log).map_err(io)?;
+        let out = crate::files::create_log(log).map_err(io)?;
         let err = out.try_clone().map_err(io)?;
         cmd.process_group(0)
             .stdin(Stdio::null())

@@ -39,7 +39,7 @@ impl State {
     pub fn write(&self, dir: &Path) -> Result<(), ControlPlaneError> {
         let path = dir.join(STATE_FILE);
         let text = serde_json::to_string_pretty(self).unwrap_or_default();
-        crate::error::replace_file(&path, &text).map_err(|source| ControlPlaneError::Io {
+        crate::files::replace_file(&path, &text).map_err(|source| ControlPlaneError::Io {
             what: format!("cannot write {}", path.display()),
             source,
         })

@@ -90,10 +90,11 @@ fn read_crds(cluster: &str, files: &[PathBuf]) -> Result<Vec<DynamicObject>, Con
     files
         .iter()
         .map(|file| {
-            let text = std::fs::read_to_string(file).map_err(|source| ControlPlaneError::Io {
-                what: format!("cannot read {}", file.display()),
-                source,
-            })?;
+            let text =
+                crate::files::read_to_string(file).map_err(|source| ControlPlaneError::Io {
+                    what: format!("cannot read {}", file.display()),
+                    source,
+                })?;
             serde_saphyr::from_str(&text).map_err(|e| {
                 ControlPlaneError::api(cluster, format!("cannot read {}", file.display()), e)
             })

@@ -83,7 +83,7 @@ impl Crds {
         files.sort();
         let mut crds = Crds::default();
         for file in files {
-            let text = std::fs::read_to_string(&file).map_err(|e| read(&file, e))?;
+            let text = crate::files::read_to_string(&file).map_err(|e| read(&file, e))?;
             let docs: Vec<Value> =
                 serde_saphyr::from_multiple(&text).map_err(|e| CrdError::Yaml {
                     path: file.clone(),

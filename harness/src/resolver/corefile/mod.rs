@@ -61,7 +61,8 @@ pub type CorefileError = SourceError;
 impl Corefile {
     /// Reads and parses a Corefile.
     pub fn read(path: &Path) -> Result<Corefile, CorefileError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
+        let text =
+            crate::files::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
         Corefile::parse(path, &text)
     }
 

@@ -7,12 +7,15 @@ use super::ScenarioError;
 use crate::error::{SourceError, did_you_mean};
 use crate::scenario::format::ScenarioFile;
 use crate::scenario::located::Located;
+use crate::scenario::root::{ProjectRoot, Refusal};
 
 /// The file being loaded.
 pub(super) struct Ctx<'a> {
     pub(super) path: &'a Path,
     pub(super) text: &'a str,
-    /// Every file the scenario refers to, as written and as found (for bundles).
+    /// The folder its paths must stay in.
+    pub(super) root: ProjectRoot,
+    /// Every file the scenario reads, as written and as found (for bundles).
     pub(super) files: std::cell::RefCell<Vec<(String, PathBuf)>>,
 }
 
@@ -25,38 +28,46 @@ impl Ctx<'_> {
         self.err(l.line, l.column, msg)
     }
 
-    /// Finds a path relative to the scenario's folder or any folder above it.
+    /// Finds a path the scenario names, inside its project root (see
+    /// [`ProjectRoot`]); a refusal is an error at the line that names it.
     pub(super) fn find(&self, rel: &Located<String>) -> Result<PathBuf, ScenarioError> {
-        let p = Path::new(&rel.value);
-        if p.is_absolute() {
-            return if p.exists() {
-                self.files
-                    .borrow_mut()
-                    .push((rel.value.clone(), p.to_owned()));
-                Ok(p.to_owned())
-            } else {
-                Err(self.at(rel, format!("{} does not exist", rel.value)))
-            };
+        let found = self
+            .root
+            .find(self.path, &rel.value)
+            .map_err(|r| self.refused(rel, r))?;
+        if !found.is_dir {
+            self.files
+                .borrow_mut()
+                .push((rel.value.clone(), found.path.clone()));
         }
-        let mut dir = self.path.parent();
-        while let Some(d) = dir {
-            let candidate = d.join(p);
-            if candidate.exists() {
-                self.files
-                    .borrow_mut()
-                    .push((rel.value.clone(), candidate.clone()));
-                return Ok(candidate);
-            }
-            dir = d.parent();
+        Ok(found.path)
+    }
+
+    /// Reads a file the scenario names at `rel` (found with [`Ctx::find`],
+    /// or in a folder found so, as `written`): within the root and the size
+    /// limit, a regular file; a failure is an error at the scenario's line,
+    /// never showing the file.
+    pub(super) fn read(
+        &self,
+        rel: &Located<String>,
+        written: &str,
+        path: &Path,
+    ) -> Result<String, ScenarioError> {
+        self.root
+            .admit(path, written)
+            .map_err(|r| self.refused(rel, r))?;
+        let text = crate::files::read_to_string(path)
+            .map_err(|e| self.at(rel, format!("cannot read {}: {e}", path.display())))?;
+        let mut files = self.files.borrow_mut();
+        if !files.iter().any(|(w, _)| w == written) {
+            files.push((written.to_owned(), path.to_owned()));
         }
-        Err(self
-            .at(rel, format!("fixture {:?} not found", rel.value))
-            .with_hint(format!(
-                "paths are looked up from {} and every folder above it",
-                self.path
-                    .parent()
-                    .map_or(".".into(), |p| p.display().to_string())
-            )))
+        Ok(text)
+    }
+
+    fn refused(&self, rel: &Located<String>, r: Refusal) -> ScenarioError {
+        let hint = r.hint();
+        self.at(rel, r.to_string()).with_hint(hint)
     }
 
     /// Moves an error found in a block scalar starting at `start` to the

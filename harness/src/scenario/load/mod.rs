@@ -17,6 +17,7 @@ use self::file::{Ctx, decode};
 use self::world::Clusters;
 use super::Scenario;
 use crate::error::SourceError;
+use crate::scenario::root::ProjectRoot;
 
 /// A scenario that cannot be loaded.
 pub type ScenarioError = SourceError;
@@ -24,17 +25,40 @@ pub type ScenarioError = SourceError;
 /// The identity CoreDNS runs as.
 pub const DEFAULT_IDENTITY: &str = "system:serviceaccount:kube-system:coredns";
 
-/// Loads the scenario at `path`; `root` is the suite folder its id is relative to.
+/// Loads the scenario at `path`; `root` is the suite folder its id is
+/// relative to. The files it names must be inside its project root
+/// ([`ProjectRoot::of`]).
 pub fn load_scenario(path: &Path, root: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
-    parse_scenario(path, root, &text)
+    load_scenario_in(path, root, &ProjectRoot::of(path))
 }
 
-/// Parses scenario text read from `path`.
+/// Loads the scenario at `path` with `project` as its project root (a
+/// replayed bundle's folder).
+pub fn load_scenario_in(
+    path: &Path,
+    root: &Path,
+    project: &ProjectRoot,
+) -> Result<Scenario, ScenarioError> {
+    let text = crate::files::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
+    parse(path, root, project, &text)
+}
+
+/// Parses scenario text read from `path` (its project root is
+/// [`ProjectRoot::of`] the path).
 pub fn parse_scenario(path: &Path, root: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    parse(path, root, &ProjectRoot::of(path), text)
+}
+
+fn parse(
+    path: &Path,
+    root: &Path,
+    project: &ProjectRoot,
+    text: &str,
+) -> Result<Scenario, ScenarioError> {
     let cx = Ctx {
         path,
         text,
+        root: project.clone(),
         files: Default::default(),
     };
     let file = decode(&cx)?;

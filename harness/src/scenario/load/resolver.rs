@@ -42,7 +42,7 @@ pub(super) fn setup(
         }
         (Some(p), None) => {
             let path = cx.find(p)?;
-            let cf = Corefile::read(&path)?;
+            let cf = Corefile::parse(&path, &cx.read(p, &p.value, &path)?)?;
             (
                 ResolverConfig::from_corefile(&cf, profile, &order)?,
                 Some(cf),

@@ -194,7 +194,11 @@ fn corefile(
     c: &CorefileSpec,
 ) -> Result<Action, ScenarioError> {
     let (cf, source) = match (&c.path, &c.inline) {
-        (Some(p), None) => (Corefile::read(&cx.find(p)?)?, p.value.clone()),
+        (Some(p), None) => {
+            let path = cx.find(p)?;
+            let text = cx.read(p, &p.value, &path)?;
+            (Corefile::parse(&path, &text)?, p.value.clone())
+        }
         (None, Some(inline)) => {
             let (cf, start) = inline_corefile(cx, inline)?;
             (cf, format!("inline at line {start}"))

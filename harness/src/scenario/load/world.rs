@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::ScenarioError;
 use super::file::Ctx;
 use crate::error::did_you_mean;
-use crate::model::load::{load_file, parse_manifests};
+use crate::model::load::parse_manifests;
 use crate::model::{ClusterState, Loaded, World};
 use crate::scenario::format::{ManifestSource, ScenarioFile};
 use crate::scenario::located::Located;
@@ -75,24 +75,27 @@ pub(super) fn inline_manifests(
 
 pub(super) fn load_path(cx: &Ctx<'_>, rel: &Located<String>) -> Result<Vec<Loaded>, ScenarioError> {
     let path = cx.find(rel)?;
-    if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
-            .map_err(|e| cx.at(rel, format!("cannot read {}: {e}", path.display())))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                matches!(
-                    p.extension().and_then(|e| e.to_str()),
-                    Some("yaml" | "yml" | "json")
-                )
-            })
-            .collect();
-        files.sort();
-        let mut docs = Vec::new();
-        for f in files {
-            docs.extend(load_file(&f)?);
-        }
-        Ok(docs)
-    } else {
-        Ok(load_file(&path)?)
+    if !path.is_dir() {
+        let text = cx.read(rel, &rel.value, &path)?;
+        return parse_manifests(&path, &text, 1);
     }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+        .map_err(|e| cx.at(rel, format!("cannot read {}: {e}", path.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            )
+        })
+        .collect();
+    files.sort();
+    let mut docs = Vec::new();
+    for f in files {
+        let name = f.file_name().unwrap_or_default().to_string_lossy();
+        let written = format!("{}/{name}", rel.value.trim_end_matches('/'));
+        let text = cx.read(rel, &written, &f)?;
+        docs.extend(parse_manifests(&f, &text, 1)?);
+    }
+    Ok(docs)
 }

@@ -40,7 +40,7 @@ impl ExecCommand {
         env: &[(&str, String)],
         log: &Path,
     ) -> Result<ExecCommand, TargetError> {
-        let out = std::fs::File::create(log).map_err(|e| TargetError::file("write", log, e))?;
+        let out = crate::files::create_log(log).map_err(|e| TargetError::file("write", log, e))?;
         let err = out
             .try_clone()
             .map_err(|e| TargetError::file("write", log, e))?;

@@ -184,7 +184,7 @@ impl Peer for ContainerPeer {
         let (corefile, args) = self.prepare(setup)?;
         let corefile_path = setup.dir.join("Corefile");
         if let Some(text) = &corefile {
-            std::fs::write(&corefile_path, text).map_err(|e| {
+            crate::files::replace_file(&corefile_path, text).map_err(|e| {
                 TargetError::failed(format!("cannot write {}: {e}", corefile_path.display()))
             })?;
         }

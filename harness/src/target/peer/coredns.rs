@@ -111,7 +111,7 @@ impl Peer for CoreDnsPeer {
             &setup.context,
         );
         let path = setup.dir.join("Corefile");
-        std::fs::write(&path, text)
+        crate::files::replace_file(&path, &text)
             .map_err(|e| TargetError::failed(format!("cannot write {}: {e}", path.display())))?;
         let mut c = Command::new(&self.exe);
         c.arg("-conf").arg(path);

@@ -122,7 +122,7 @@ impl Peer for ServePeer {
             .arg(setup.profile.to_string());
         if let Some(text) = setup.corefile.map(|c| &c.text) {
             let path = setup.dir.join("Corefile");
-            std::fs::write(&path, text).map_err(|e| {
+            crate::files::replace_file(&path, text).map_err(|e| {
                 TargetError::failed(format!("cannot write {}: {e}", path.display()))
             })?;
             c.arg("--corefile").arg(path);
@@ -202,7 +202,7 @@ pub fn start_process(
     timeout: Duration,
 ) -> Result<PeerProcess, TargetError> {
     let log = setup.dir.join(format!("{name}.log"));
-    let out = std::fs::File::create(&log)
+    let out = crate::files::create_log(&log)
         .map_err(|e| TargetError::failed(format!("cannot write {}: {e}", log.display())))?;
     let err = out
         .try_clone()
