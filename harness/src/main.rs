@@ -12,6 +12,7 @@ use cli::control_plane::ControlPlaneArgs;
 use cli::diff::DiffArgs;
 use cli::files::{BundleArgs, LintArgs, ReplayArgs};
 use cli::inspect::{QueryArgs, WorldArgs, ZoneArgs};
+use cli::review::ReviewArgs;
 use cli::run::RunArgs;
 use cli::serve::{ApiserverArgs, ServeArgs};
 
@@ -38,6 +39,8 @@ struct Cli {
 enum Command {
     /// Run scenarios (the built-in suite by default) and write reports.
     Run(RunArgs),
+    /// Show each pending snapshot's changed answers and accept or reject it.
+    Review(ReviewArgs),
     /// Check scenario files and warn about checks that prove little.
     Lint(LintArgs),
     /// Print the JSON Schema of the scenario format.
@@ -67,11 +70,20 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
+            // kube-client's own error lines repeat the watch errors mcsdns
+            // logs itself, once per retry.
             tracing_subscriber::EnvFilter::try_from_env("MCSDNS_LOG")
-                .unwrap_or_else(|_| "info,kube_runtime=error,kube_client=error".into()),
+                .unwrap_or_else(|_| "info,kube_runtime=error,kube_client=off".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into a log file or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // Messages keep their lines: an install command or a path stays whole,
+    // ready to copy, whatever the width.
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
     let cli = Cli::parse();
     mcsdns::files::set_max_size(cli.max_file_size);
     if let Some(root) = &cli.root
@@ -82,6 +94,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Run(a) => cli::run::run(a),
+        Command::Review(a) => cli::review::run(a),
         Command::Lint(a) => cli::files::lint(a),
         Command::Schema => {
             println!("{}", mcsdns::scenario::schema());

@@ -461,7 +461,7 @@ fn coredns_answers_alike_on_the_emulator_and_on_a_real_api() {
         profiled: None,
         uses_profile: vec![false, false],
     };
-    let report = diff(&variants, &mut targets, &known, &|_| {});
+    let report = diff(&variants, &mut targets, &known, false, &|_| {});
     let unexplained: Vec<_> = report.unexplained().collect();
     assert!(report.compared > 40, "{}", report.compared);
     assert!(

@@ -114,7 +114,7 @@ fn the_coredns_profile_has_no_unexplained_difference_from_real_coredns() {
         profiled: Some(&profiled),
         uses_profile: vec![true, false],
     };
-    let report = diff(&variants, &mut targets, &known, &|_| {});
+    let report = diff(&variants, &mut targets, &known, false, &|_| {});
     let unexplained: Vec<_> = report.unexplained().collect();
     assert!(report.compared > 90, "{}", report.compared);
     assert!(

@@ -26,7 +26,7 @@ fn a_target_agrees_with_itself_on_every_field() {
         profiled: None,
         uses_profile: vec![false, false],
     };
-    let report = diff(&variants, &mut two_references(), &[], &|_| {});
+    let report = diff(&variants, &mut two_references(), &[], false, &|_| {});
     assert!(report.compared >= 20, "{}", report.compared);
     assert!(
         report.disagreements.is_empty(),
@@ -48,7 +48,7 @@ fn the_two_profiles_disagree_where_the_semantics_table_says_and_known_entries_ex
         profiled: Some(&profiled),
         uses_profile: vec![false, true],
     };
-    let report = diff(&variants, &mut two_references(), &[], &|_| {});
+    let report = diff(&variants, &mut two_references(), &[], false, &|_| {});
     // dns-version: "1.0.0" (KEP) against "1.1.0" (CoreDNS), in the answer only.
     let fields: Vec<Field> = report.disagreements.iter().map(|d| d.field).collect();
     assert_eq!(fields, [Field::Answer], "{:#?}", report.disagreements);
@@ -73,7 +73,7 @@ fn the_two_profiles_disagree_where_the_semantics_table_says_and_known_entries_ex
         why: "the CoreDNS schema version".into(),
         intermittent: false,
     }];
-    let report = diff(&variants, &mut two_references(), &known, &|_| {});
+    let report = diff(&variants, &mut two_references(), &known, false, &|_| {});
     assert_eq!(report.unexplained().count(), 0);
     assert!(mcsdns::report::diff::markdown(&report).contains("known: the CoreDNS schema version"));
     assert!(report.known_not_seen.is_empty());
@@ -101,7 +101,7 @@ fn a_known_difference_that_does_not_happen_is_stale_unless_intermittent() {
         entry("seed/ra-flag", Field::Flags, false),
     ];
     // The same profile twice: no disagreement, so nothing is seen.
-    let report = diff(&variants, &mut two_references(), &known, &|_| {});
+    let report = diff(&variants, &mut two_references(), &known, false, &|_| {});
     assert!(report.disagreements.is_empty());
     let not_seen: Vec<(&str, Field)> = report
         .known_not_seen

@@ -239,17 +239,17 @@ fn a_bundle_replays_anywhere_and_shows_changed_answers() {
         "{:?}",
         bundle.files.keys()
     );
-    let same = mcsdns::run::bundle::replay(&bundle).unwrap();
+    let same = mcsdns::run::bundle::replay(&bundle, &mut ReferenceTarget::new()).unwrap();
     assert!(same.diff.is_none());
     bundle.transcript = bundle.transcript.replace("10.10.0.5", "10.10.0.99");
-    let changed = mcsdns::run::bundle::replay(&bundle).unwrap();
+    let changed = mcsdns::run::bundle::replay(&bundle, &mut ReferenceTarget::new()).unwrap();
     let diff = changed.diff.expect("answers changed");
     assert!(
         diff.contains("-") && diff.contains("10.10.0.99") && diff.contains("+"),
         "{diff}"
     );
     bundle.files.insert("../escape.yaml".into(), String::new());
-    assert!(mcsdns::run::bundle::replay(&bundle).is_err());
+    assert!(mcsdns::run::bundle::replay(&bundle, &mut ReferenceTarget::new()).is_err());
 }
 
 #[test]
@@ -462,7 +462,8 @@ fn a_named_target_port_resolves_through_the_slice_without_a_deployment() {
 
 #[test]
 fn a_snapshot_mismatch_fails_the_scenario_not_its_first_step() {
-    use mcsdns::run::record::{SnapshotMode, apply, snapshot_file, snapshot_path};
+    use mcsdns::run::record::{SnapshotMode, apply};
+    use mcsdns::run::snapshot::{self, Snapshot};
     let root = temp("snapshot");
     std::fs::create_dir_all(root.join("c1")).unwrap();
     std::fs::copy(
@@ -476,13 +477,10 @@ fn a_snapshot_mismatch_fails_the_scenario_not_its_first_step() {
     let s = load_scenario(&path, &root).unwrap();
     let result = run_scenario(&s, &mut ReferenceTarget::new());
     assert_eq!(result.status, Status::Passed);
-    let snap = snapshot_path(&root, &result.id);
+    let snap = snapshot::path(&root, &result.id);
     std::fs::create_dir_all(snap.parent().unwrap()).unwrap();
-    std::fs::write(
-        &snap,
-        snapshot_file(&result.transcript().replace("10.42.0.1", "10.42.0.9")),
-    )
-    .unwrap();
+    let old = result.transcript().replace("10.42.0.1", "10.42.0.9");
+    std::fs::write(&snap, Snapshot::new(&root, &path, &old).render()).unwrap();
 
     let mut results = vec![result.clone()];
     let mut rerun =
@@ -520,6 +518,15 @@ fn a_snapshot_mismatch_fails_the_scenario_not_its_first_step() {
         "{}",
         lines[0]
     );
+    // The new answers wait beside the old snapshot for review.
+    let pending = snapshot::pending_path(&snap);
+    let waiting = std::fs::read_to_string(&pending).expect("a pending snapshot");
+    assert!(waiting.contains("10.42.0.1") && waiting.contains("source: "));
+    assert!(
+        std::fs::read_to_string(&snap)
+            .unwrap()
+            .contains("10.42.0.9")
+    );
 
     // Recording writes the snapshot the run saw; checking again passes.
     let mut results = vec![result];
@@ -534,4 +541,5 @@ fn a_snapshot_mismatch_fails_the_scenario_not_its_first_step() {
     apply(SnapshotMode::Check, &mut results, &[s], &[root], &mut rerun).unwrap();
     assert_eq!(results[0].status, Status::Passed);
     assert!(results[0].snapshot_mismatch.is_none());
+    assert!(!pending.exists(), "recording settles the pending snapshot");
 }

@@ -370,7 +370,7 @@ fn replay_unpacks_into_a_fresh_private_folder_and_never_through_a_link() {
     assert_eq!(std::fs::metadata(a.dir()).unwrap().mode() & 0o777, 0o700);
     assert!(a.scenario.starts_with(a.dir()));
     assert_eq!(std::fs::read_dir(victim.path()).unwrap().count(), 0);
-    let replayed = bundle::replay(&b).unwrap();
+    let replayed = bundle::replay(&b, &mut mcsdns::target::ReferenceTarget::new()).unwrap();
     assert!(replayed.diff.is_none());
     // Paths that would leave the folder, or name nothing, are refused.
     for bad in ["../escape.yaml", "/etc/cron.d/x", "a/../../b", "", "."] {
@@ -390,7 +390,7 @@ fn replay_unpacks_into_a_fresh_private_folder_and_never_through_a_link() {
     // A bundled scenario that names a file outside the folder gets nothing.
     let mut evil = b.clone();
     evil.scenario = scenario_text("/etc/passwd");
-    match bundle::replay(&evil) {
+    match bundle::replay(&evil, &mut mcsdns::target::ReferenceTarget::new()) {
         Err(BundleError::Scenario(e)) => {
             assert!(e.message.contains("leaves the scenario's root"), "{e}")
         }

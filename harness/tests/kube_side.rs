@@ -326,7 +326,7 @@ fn watch_from(labels: &str, from: u64) -> mcsdns::cluster::store::WatchOptions {
 /// The watchers on `client`, waited on until every source has listed.
 async fn watched(client: kube::Client) -> mcsdns::cluster::watch::SharedState {
     let state: mcsdns::cluster::watch::SharedState = Default::default();
-    mcsdns::cluster::watch::spawn(&client, &state);
+    mcsdns::cluster::watch::spawn(&client, &state, mcsdns::cluster::watch::Retry::Steady);
     for _ in 0..500 {
         let synced = state
             .lock()

@@ -1,10 +1,13 @@
 //! Runs every built-in scenario as its own test, so `cargo test` names the
-//! scenario that fails, and holds every answer to its reviewed snapshot.
+//! scenario that fails, and holds every answer to its reviewed snapshot the
+//! way `mcsdns run` does: only answers are compared, and a difference is
+//! written beside the snapshot as a pending `.snap.new` for `mcsdns review`
+//! (not under `CI`, as insta does).
 
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use mcsdns::run::record::{snapshot_contents, snapshot_path};
+use mcsdns::run::snapshot::{self, Snapshot};
 use mcsdns::run::{Status, run_scenario, suite};
 use mcsdns::scenario::load_scenario;
 use mcsdns::target::ReferenceTarget;
@@ -27,32 +30,29 @@ fn run_one(path: &Path) -> Result<(), Failed> {
         }
         return Err(msg.into());
     }
-    // The committed snapshot, read by insta's rules: in CI a missing or
-    // changed snapshot fails; locally, INSTA_UPDATE=always (or `mcsdns run
-    // --record`) writes it for review.
-    let snap = snapshot_path(&root, &result.id);
-    let name = snap
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default()
-        .to_owned();
-    let transcript = result.transcript();
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(root.join("snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_input_file(path);
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        settings.bind(|| insta::assert_snapshot!(name, transcript));
-    }));
-    if outcome.is_err() {
-        let recorded = std::fs::read_to_string(&snap).ok();
-        let diff = match recorded.as_deref().and_then(snapshot_contents) {
-            Some(old) => mcsdns::run::record::unified_diff(old, &result.transcript()),
-            None => format!("no snapshot at {}", snap.display()),
-        };
-        return Err(format!("answers differ from the reviewed snapshot:\n{diff}").into());
+    let snap = snapshot::path(&root, &result.id);
+    if !snap.is_file() {
+        return Err(format!(
+            "no snapshot at {}: write it with `mcsdns run --record` and review it",
+            snap.display()
+        )
+        .into());
     }
-    Ok(())
+    let now = Snapshot::new(&root, path, &result.transcript());
+    let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    match snapshot::check(&snap, &now, !in_ci) {
+        Ok(None) => Ok(()),
+        Ok(Some(diff)) => Err(format!(
+            "answers differ from the reviewed snapshot {} (review with `mcsdns review`):\n{diff}",
+            snap.display()
+        )
+        .into()),
+        Err(e) => Err(format!(
+            "cannot write {}: {e}",
+            snapshot::pending_path(&snap).display()
+        )
+        .into()),
+    }
 }
 
 fn main() {

@@ -5,29 +5,27 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use mcsdns::run::suite::{self, Selection};
 use mcsdns::scenario::Scenario;
 use mcsdns::target::Target;
-use mcsdns::target::spec::TargetSpec;
 use miette::{IntoDiagnostic, Result};
 
-use super::targets::{TargetArgs, parse_target};
+use super::scenarios::{Format, Progress, RunnerArgs, ScenarioArgs, exit_code};
+use super::targets::{TARGET_HELP, TargetArgs, parse_target, preflight};
 
 #[derive(Args)]
 pub struct ConformanceArgs {
-    /// The spec scenarios.
-    #[arg(default_value = "scenarios/spec")]
-    paths: Vec<PathBuf>,
-    /// The target (as for `run`).
-    #[arg(long, default_value = "reference")]
+    // Of these, the scenarios that name a requirement (`clause`) run: by
+    // default the spec suite's.
+    #[command(flatten)]
+    scenarios: ScenarioArgs,
+    #[command(flatten)]
+    runner: RunnerArgs,
+    #[arg(long, default_value = "reference", long_help = TARGET_HELP)]
     target: String,
     /// Requirements the target is known to miss (YAML: clause, why); both
     /// ways: a listed one that passes is reported too.
     #[arg(long, value_name = "FILE")]
     expected_failures: Option<PathBuf>,
-    /// Where to write conformance.html, .json and .yaml.
-    #[arg(long, default_value = "reports")]
-    reports: PathBuf,
     #[command(flatten)]
     targets: TargetArgs,
 }
@@ -41,7 +39,9 @@ pub fn run(args: ConformanceArgs) -> Result<ExitCode> {
         Some(p) => conformance::read_expected(p).map_err(|e| miette::miette!("{e}"))?,
         None => Vec::new(),
     };
-    let scenarios: Vec<Scenario> = super::scenarios::load(&args.paths, &Selection::default())?
+    let scenarios: Vec<Scenario> = args
+        .scenarios
+        .load()?
         .into_iter()
         .map(|l| l.scenario)
         .filter(|s| s.clause.is_some())
@@ -49,30 +49,56 @@ pub fn run(args: ConformanceArgs) -> Result<ExitCode> {
     if scenarios.is_empty() {
         return Err(miette::miette!("no scenario names a requirement (clause)"));
     }
-    if spec != TargetSpec::Reference {
-        super::catch_interrupts();
-    }
-    let jobs = if spec.is_shared() {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    };
+    let scenarios = args.runner.apply(scenarios)?;
     let options = args.targets.options();
+    preflight(&spec, &options)?;
+    super::catch_interrupts();
     let make = || -> Box<dyn Target> { spec.make(&options) };
-    let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
-    let result = suite::run_all(&scenarios, jobs, &make, &|r| {
-        bar.set_message(r.id.clone());
-        bar.inc(1);
-    });
-    bar.finish_and_clear();
-    let report = conformance::build(
+    let progress = Progress::new(scenarios.len(), args.runner.quiet);
+    let result = mcsdns::run::suite::run_all(
+        &scenarios,
+        args.runner.options(spec.is_shared()),
+        &make,
+        &|r| progress.finished(r),
+    );
+    progress.finish();
+    let mut report = conformance::build(
         &result.target,
         &result.target_version,
         &result.scenarios,
         &expected,
     );
+    if result.interrupted || !result.not_run.is_empty() {
+        let not_run: Vec<&Scenario> = scenarios
+            .iter()
+            .filter(|s| result.not_run.contains(&s.id))
+            .collect();
+        report = conformance::interrupted(report, &not_run);
+        report.interrupted = result.interrupted;
+    }
+    match args.runner.format {
+        Format::Human | Format::Markdown => print_table(&report, args.runner.quiet),
+        Format::Json => println!("{}", conformance::json(&report)),
+        Format::Junit => println!("{}", conformance::junit(&report)),
+        Format::Github => print!("{}", mcsdns::report::github::render(&result)),
+    }
+    if !args.runner.no_reports {
+        let written = conformance::write_all(&report, &args.runner.reports).into_diagnostic()?;
+        if args.runner.format == Format::Human {
+            let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+            println!("reports: {}", names.join(", "));
+        }
+    }
+    let problem = report.requirements.iter().any(|r| r.verdict.is_problem());
+    Ok(exit_code(result.interrupted, problem))
+}
+
+fn print_table(report: &mcsdns::report::conformance::Conformance, quiet: bool) {
     println!("{} ({})", report.target, report.version);
     for r in &report.requirements {
+        if quiet && !r.verdict.is_problem() {
+            continue;
+        }
         println!(
             "  {:<4} {:<9} {:<16} {}",
             r.clause,
@@ -81,14 +107,10 @@ pub fn run(args: ConformanceArgs) -> Result<ExitCode> {
             r.checks.first().map_or("", |c| c.title.as_str())
         );
     }
-    let written = conformance::write_all(&report, &args.reports).into_diagnostic()?;
-    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-    println!("reports: {}", names.join(", "));
-    Ok(
-        if report.requirements.iter().any(|r| r.verdict.is_problem()) {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
-        },
-    )
+    let totals: Vec<String> = report
+        .totals
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    println!("{}", totals.join(", "));
 }

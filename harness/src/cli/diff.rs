@@ -5,44 +5,26 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use mcsdns::resolver::Profile;
 use miette::{IntoDiagnostic, Result};
 
-use super::scenarios::ScenarioArgs;
-use super::targets::{TargetArgs, parse_target};
+use super::scenarios::{Format, Progress, RunnerArgs, ScenarioArgs, exit_code};
+use super::targets::{TARGET_HELP, TargetArgs, parse_target, preflight};
 
 #[derive(Args)]
 pub struct DiffArgs {
     #[command(flatten)]
     scenarios: ScenarioArgs,
-    /// A target (at least two; the first is the baseline, run twice to find unstable answers).
-    #[arg(long = "target", required = true, num_args = 1)]
+    #[command(flatten)]
+    runner: RunnerArgs,
+    /// A target (at least two; the first is the baseline, run twice to find
+    /// unstable answers); each as for `run`.
+    #[arg(long = "target", required = true, num_args = 1, long_help = TARGET_HELP)]
     target: Vec<String>,
-    /// Run the reference resolver (targets `reference` and `serve`) in this profile.
-    #[arg(long)]
-    profile: Option<Profile>,
     /// Expected differences (YAML: scenario, line, field, why); the rest fail the run.
     #[arg(long, value_name = "FILE")]
     known: Option<PathBuf>,
-    /// What to print on standard output.
-    #[arg(long, value_enum, default_value = "markdown")]
-    format: DiffFormat,
-    /// Where to write diff.json and diff.md.
-    #[arg(long, default_value = "reports")]
-    reports: PathBuf,
-    /// Do not write reports.
-    #[arg(long)]
-    no_reports: bool,
     #[command(flatten)]
     targets: TargetArgs,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum DiffFormat {
-    /// The Markdown report.
-    Markdown,
-    /// The JSON report.
-    Json,
 }
 
 /// Runs the scenarios on every target and reports each disagreement.
@@ -60,30 +42,31 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         Some(p) => mcsdns::run::diff::read_known(p).map_err(|e| miette::miette!("{e}"))?,
         None => Vec::new(),
     };
-    let scenarios: Vec<mcsdns::scenario::Scenario> = args
+    let loaded: Vec<mcsdns::scenario::Scenario> = args
         .scenarios
         .load()?
         .into_iter()
         .map(|l| l.scenario)
         .collect();
-    // The profile applies to the reference resolver, in or out of process.
-    let profiled: Vec<mcsdns::scenario::Scenario> = match args.profile {
-        Some(p) => scenarios
-            .iter()
-            .map(|s| {
-                s.with_profile(p)
-                    .map_err(|e| miette::miette!("{}: {e}", s.id))
-            })
-            .collect::<Result<_>>()?,
-        None => scenarios.clone(),
+    // `--corefile` applies to every target; `--profile` to the reference
+    // resolver, in or out of process, only.
+    let profile = args.runner.profile;
+    let plain = RunnerArgs {
+        profile: None,
+        ..args.runner.clone()
     };
-    super::catch_interrupts();
+    let scenarios = plain.apply(loaded)?;
+    let profiled = args.runner.apply(scenarios.clone())?;
     let options = args.targets.options();
+    for spec in &specs {
+        preflight(spec, &options)?;
+    }
+    super::catch_interrupts();
     let mut targets: Vec<Box<dyn mcsdns::target::Target>> =
         specs.iter().map(|s| s.make(&options)).collect();
     let variants = mcsdns::run::diff::Variants {
         plain: &scenarios,
-        profiled: args.profile.map(|_| profiled.as_slice()),
+        profiled: profile.map(|_| profiled.as_slice()),
         uses_profile: specs
             .iter()
             .map(|s| match s {
@@ -92,12 +75,15 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
             })
             .collect(),
     };
-    let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
-    let report = mcsdns::run::diff::diff(&variants, &mut targets, &known, &|id| {
-        bar.set_message(id.to_owned());
-        bar.inc(1);
-    });
-    bar.finish_and_clear();
+    let progress = Progress::new(scenarios.len(), args.runner.quiet);
+    let report = mcsdns::run::diff::diff(
+        &variants,
+        &mut targets,
+        &known,
+        args.runner.fail_fast,
+        &|id| progress.step(id, None),
+    );
+    progress.finish();
     for k in report.stale() {
         let line = k.line.map(|l| format!(":{l}")).unwrap_or_default();
         eprintln!(
@@ -107,23 +93,37 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     }
     let md = mcsdns::report::diff::markdown(&report);
     let json = serde_json::to_string_pretty(&report).into_diagnostic()?;
-    match args.format {
-        DiffFormat::Markdown => println!("{md}"),
-        DiffFormat::Json => println!("{json}"),
+    let paths = |id: &str| {
+        scenarios
+            .iter()
+            .find(|s| s.id == id)
+            .map_or(id.to_owned(), |s| s.path.display().to_string())
+    };
+    match args.runner.format {
+        Format::Human | Format::Markdown => println!("{md}"),
+        Format::Json => println!("{json}"),
+        Format::Junit => println!("{}", mcsdns::report::diff::junit(&report, &paths)),
+        Format::Github => print!("{}", mcsdns::report::diff::github(&report, &paths)),
     }
-    if !args.no_reports {
-        std::fs::create_dir_all(&args.reports).into_diagnostic()?;
-        mcsdns::files::replace_file(&args.reports.join("diff.md"), &md).into_diagnostic()?;
-        mcsdns::files::replace_file(&args.reports.join("diff.json"), &json).into_diagnostic()?;
+    if !args.runner.no_reports {
+        let dir = &args.runner.reports;
+        std::fs::create_dir_all(dir).into_diagnostic()?;
+        mcsdns::files::replace_file(&dir.join("diff.md"), &md).into_diagnostic()?;
+        mcsdns::files::replace_file(&dir.join("diff.json"), &json).into_diagnostic()?;
+        mcsdns::files::replace_file(
+            &dir.join("diff.xml"),
+            &mcsdns::report::diff::junit(&report, &paths),
+        )
+        .into_diagnostic()?;
         eprintln!(
-            "reports: {}, {}",
-            args.reports.join("diff.md").display(),
-            args.reports.join("diff.json").display()
+            "reports: {}, {}, {}",
+            dir.join("diff.md").display(),
+            dir.join("diff.json").display(),
+            dir.join("diff.xml").display()
         );
     }
-    Ok(if report.unexplained().next().is_some() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(exit_code(
+        report.interrupted,
+        report.unexplained().next().is_some(),
+    ))
 }

@@ -28,6 +28,11 @@ pub struct BundleArgs {
     /// a bug report: check what it holds before you attach it.
     #[arg(long)]
     include_credentials: bool,
+    /// The target whose answers the bundle records.
+    #[arg(long, default_value = "reference", long_help = super::targets::TARGET_HELP)]
+    target: String,
+    #[command(flatten)]
+    targets: super::targets::TargetArgs,
 }
 
 #[derive(Args)]
@@ -35,6 +40,22 @@ pub struct ReplayArgs {
     /// The bundle file. It is unpacked into a new private temporary folder,
     /// which is its scenario's project root, and removed afterwards.
     bundle: PathBuf,
+    /// The target to replay on (a bundle recorded on one replays on any).
+    #[arg(long, default_value = "reference", long_help = super::targets::TARGET_HELP)]
+    target: String,
+    #[command(flatten)]
+    targets: super::targets::TargetArgs,
+}
+
+/// The target `--target` names, checked before it is built.
+fn target(
+    name: &str,
+    args: &super::targets::TargetArgs,
+) -> Result<Box<dyn mcsdns::target::Target>> {
+    let spec = super::targets::parse_target(name)?;
+    let options = args.options();
+    super::targets::preflight(&spec, &options)?;
+    Ok(spec.make(&options))
 }
 
 /// Prints every warning.
@@ -52,12 +73,13 @@ pub fn lint(args: LintArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the scenario on the reference and packs it, listing every file.
+/// Runs the scenario on the target and packs it, listing every file.
 pub fn bundle(args: BundleArgs) -> Result<ExitCode> {
     use mcsdns::run::bundle::Credentials;
     let root = suite_root(&args.scenario);
     let scenario = mcsdns::scenario::load_scenario(&args.scenario, &root)?;
-    let result = mcsdns::run::run_scenario(&scenario, &mut mcsdns::target::ReferenceTarget::new());
+    let mut target = target(&args.target, &args.targets)?;
+    let result = mcsdns::run::run_scenario(&scenario, target.as_mut());
     let credentials = match args.include_credentials {
         true => Credentials::Include,
         false => Credentials::Refuse,
@@ -88,10 +110,11 @@ pub fn bundle(args: BundleArgs) -> Result<ExitCode> {
 /// Replays a bundle; exits 1 when an answer changed.
 pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
     let bundle = mcsdns::run::bundle::read(&args.bundle)?;
-    let replay = mcsdns::run::bundle::replay(&bundle)?;
+    let mut target = target(&args.target, &args.targets)?;
+    let replay = mcsdns::run::bundle::replay(&bundle, target.as_mut())?;
     println!(
-        "replayed {} (recorded with mcsdns {} on {})",
-        bundle.scenario_name, bundle.mcsdns_version, bundle.target
+        "replayed {} on {} (recorded with mcsdns {} on {})",
+        bundle.scenario_name, replay.result.target, bundle.mcsdns_version, bundle.target
     );
     match replay.diff {
         None => {

@@ -47,11 +47,66 @@ pub struct ResolverArgs {
 pub struct QueryArgs {
     #[command(flatten)]
     resolver: ResolverArgs,
-    /// The name to ask for.
-    name: String,
-    /// The record type (A, AAAA, SRV, TXT, SOA, NS, PTR, ANY, ...).
-    #[arg(default_value = "A")]
-    qtype: String,
+    /// Ask for the PTR record of ADDR, as `dig -x`.
+    #[arg(short = 'x', value_name = "ADDR")]
+    reverse: Option<std::net::IpAddr>,
+    /// The name, the record type (A, AAAA, SRV, TXT, SOA, NS, PTR, ANY, ...;
+    /// default A) and dig's display options: `+short` (the answers' data
+    /// only), `+noall` with `+answer`, `+authority` or `+additional`.
+    #[arg(value_name = "NAME [TYPE] [+OPTION]")]
+    words: Vec<String>,
+}
+
+/// What of a reply `query` prints, as dig's display options choose.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Display {
+    short: bool,
+    noall: bool,
+    answer: bool,
+    authority: bool,
+    additional: bool,
+}
+
+/// The question and display options of `query`'s words.
+fn question_of(args: &QueryArgs) -> Result<(Question, Display)> {
+    let mut display = Display::default();
+    let mut plain = Vec::new();
+    for w in &args.words {
+        match w.strip_prefix('+') {
+            Some("short") => display.short = true,
+            Some("noall") => display.noall = true,
+            Some("answer") => display.answer = true,
+            Some("authority") => display.authority = true,
+            Some("additional") => display.additional = true,
+            Some(other) => {
+                return Err(miette::miette!(
+                    "unknown option +{other}: mcsdns query knows +short, +noall, +answer, +authority and +additional"
+                ));
+            }
+            None => plain.push(w.as_str()),
+        }
+    }
+    let (name, qtype) = match (args.reverse, plain.as_slice()) {
+        (Some(ip), []) => (mcsdns::resolver::zone::reverse_name(ip).to_string(), "PTR"),
+        (Some(_), _) => return Err(miette::miette!("give either -x ADDR or a name, not both")),
+        (None, [name]) => (name.to_string(), "A"),
+        (None, [name, qtype]) => (name.to_string(), *qtype),
+        (None, []) => return Err(miette::miette!("give a name to ask for (or -x ADDR)")),
+        (None, more) => {
+            return Err(miette::miette!(
+                "expected NAME [TYPE], got {} words: {}",
+                more.len(),
+                more.join(" ")
+            ));
+        }
+    };
+    let qtype: RecordType = qtype
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|_| miette::miette!("unknown record type {qtype:?}"))?;
+    let question =
+        Question::parse(&name, qtype).map_err(|e| miette::miette!("invalid name {name:?}: {e}"))?;
+    Ok((question, display))
 }
 
 #[derive(Args)]
@@ -84,8 +139,18 @@ pub fn resolver_config(args: &ResolverArgs) -> Result<ResolverConfig> {
     if let Some(ttl) = args.ttl {
         config = config.with_ttl(ttl);
     }
-    for ig in &config.ignored {
-        tracing::debug!(directive = %ig.name, line = ig.line, "{}", ig.note);
+    // What CoreDNS knows but mcsdns does not simulate is listed, never
+    // silently dropped.
+    if let Some(path) = &args.corefile {
+        for ig in &config.ignored {
+            eprintln!(
+                "note: {}:{}: {}: {}",
+                path.display(),
+                ig.line,
+                ig.name,
+                ig.note
+            );
+        }
     }
     Ok(config)
 }
@@ -101,19 +166,105 @@ pub fn load(args: &ResolverArgs) -> Result<(ResolverConfig, ClusterView)> {
     Ok((config, ClusterView::from_state(cluster)))
 }
 
-/// Answers one question, printed as dig does.
+/// Answers one question, printed as dig does, with the diagnoses that
+/// explain the answer under it as `;;` lines.
 pub fn query(args: QueryArgs) -> Result<ExitCode> {
-    let (config, view) = load(&args.resolver)?;
-    let qtype: RecordType = args
-        .qtype
-        .to_ascii_uppercase()
-        .parse()
-        .map_err(|_| miette::miette!("unknown record type {:?}", args.qtype))?;
-    let question = Question::parse(&args.name, qtype)
-        .map_err(|e| miette::miette!("invalid name {:?}: {e}", args.name))?;
+    let (question, display) = question_of(&args)?;
+    let (Some(manifests), Some(name)) = (&args.resolver.manifests, &args.resolver.cluster) else {
+        return Err(miette::miette!("give --manifests and --cluster"));
+    };
+    let config = resolver_config(&args.resolver)?;
+    let world = World::load(manifests)?;
+    let view = ClusterView::from_state(world.cluster(manifests, name)?);
     let outcome = answer(&config, &view, &question);
-    print!("{}", render(&question, &outcome));
+    let explained = explain(&args.resolver, &world, config, &question, &outcome);
+    let reply = outcome.reply();
+    if display.short {
+        for r in reply.map(|r| r.answers.as_slice()).unwrap_or_default() {
+            println!("{}", mcsdns::resolver::text::rdata_text(r));
+        }
+        eprint!("{explained}");
+    } else if display.noall {
+        let mut records = Vec::new();
+        if let Some(r) = reply {
+            for (on, section) in [
+                (display.answer, &r.answers),
+                (display.authority, &r.authorities),
+                (display.additional, &r.additionals),
+            ] {
+                if on {
+                    records.extend(section.iter());
+                }
+            }
+        }
+        for r in records {
+            println!("{}", mcsdns::resolver::text::record_line(r));
+        }
+        eprint!("{explained}");
+    } else {
+        print!("{}", render(&question, &outcome));
+        print!("{explained}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The diagnoses of an answer as dig-like `;;` lines, and why a refusal
+/// came: no zone of the Corefile serves the name.
+fn explain(
+    args: &ResolverArgs,
+    world: &World,
+    config: ResolverConfig,
+    question: &Question,
+    outcome: &mcsdns::resolver::Outcome,
+) -> String {
+    use mcsdns::check::diagnose::{self, Context};
+    use mcsdns::scenario::{Client, ResolverSetup, load::default_search};
+    let cluster = args.cluster.clone().unwrap_or_default();
+    let refused = outcome
+        .reply()
+        .is_some_and(|r| r.rcode == hickory_proto::op::ResponseCode::Refused);
+    let zones: Vec<String> = config
+        .servers
+        .iter()
+        .flat_map(|s| s.zones.iter().map(|z| z.to_string()))
+        .collect();
+    let setup = ResolverSetup {
+        cluster: cluster.clone(),
+        order: args.plugin_order.clone(),
+        identity: mcsdns::scenario::load::DEFAULT_IDENTITY.into(),
+        corefile: None,
+        config,
+    };
+    let client = Client {
+        cluster,
+        namespace: "default".into(),
+        search: default_search("default"),
+        ndots: 5,
+        libc: Default::default(),
+    };
+    let cx = Context {
+        world,
+        resolver: &setup,
+        client: &client,
+    };
+    let mut out = String::new();
+    for d in diagnose::query(&cx, question, outcome) {
+        out.push_str(&d.comment());
+    }
+    if refused {
+        out.push_str(&format!(
+            ";; REFUSED: no server block of {} serves {} (served: {}); mcsdns never recurses\n",
+            args.corefile
+                .as_ref()
+                .map_or("the default Corefile".into(), |p| p.display().to_string()),
+            question.name,
+            zones.join(" ")
+        ));
+    }
+    if !out.is_empty() {
+        out.insert(0, '\n');
+    }
+    out
 }
 
 /// Lists each cluster's objects and where they came from.

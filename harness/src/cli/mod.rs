@@ -6,6 +6,7 @@ pub mod control_plane;
 pub mod diff;
 pub mod files;
 pub mod inspect;
+pub mod review;
 pub mod run;
 pub mod scenarios;
 pub mod serve;
@@ -33,7 +34,8 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("invalid duration {s:?}: write 500ms, 5s or 2m"))
 }
 
-/// First Ctrl-C: finish the current step, clean up and report; second: exit.
+/// First Ctrl-C: stop the current step now, clean up and report (exit
+/// 130); second: stop every child and exit at once.
 pub fn catch_interrupts() {
     std::thread::spawn(|| {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -44,11 +46,11 @@ pub fn catch_interrupts() {
         };
         rt.block_on(async {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("mcsdns: interrupted; stopping after this step and cleaning up (Ctrl-C again to quit now)");
+                eprintln!("mcsdns: interrupted; stopping the current step, cleaning up and reporting (Ctrl-C again to quit now)");
                 mcsdns::run::interrupt();
             }
             if tokio::signal::ctrl_c().await.is_ok() {
-                mcsdns::target::outside::stop_exec_commands();
+                mcsdns::target::interrupt::stop_all();
                 mcsdns::cluster::control_plane::kill_all();
                 std::process::exit(130);
             }

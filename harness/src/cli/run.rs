@@ -8,45 +8,19 @@ use std::process::ExitCode;
 use clap::Args;
 use miette::{IntoDiagnostic, Result, WrapErr};
 
-use super::scenarios::ScenarioArgs;
-use super::targets::{TargetArgs, parse_target};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// A table and explained failures.
-    Human,
-    /// The JSON report.
-    Json,
-    /// JUnit XML.
-    Junit,
-    /// Markdown (a CI job summary).
-    Markdown,
-}
+use super::scenarios::{Format, Progress, RunnerArgs, ScenarioArgs, exit_code};
+use super::targets::{TARGET_HELP, TargetArgs, parse_target, preflight};
 
 #[derive(Args)]
 pub struct RunArgs {
     #[command(flatten)]
     scenarios: ScenarioArgs,
-    /// Parallel workers (default: the number of cores).
-    #[arg(long, short)]
-    jobs: Option<usize>,
-    /// What to print on standard output.
-    #[arg(long, value_enum, default_value = "human")]
-    format: Format,
-    /// Where to write junit.xml, report.json, summary.md and report.html.
-    #[arg(long, default_value = "reports")]
-    reports: PathBuf,
-    /// Do not write reports.
-    #[arg(long)]
-    no_reports: bool,
+    #[command(flatten)]
+    runner: RunnerArgs,
     /// Write snapshots and fill in missing expectations instead of checking snapshots.
     #[arg(long)]
     record: bool,
-    /// The target: `reference` (in process), `serve[=PATH]` (`mcsdns serve`
-    /// started per scenario against the API emulator), `dns=ADDR` (a server
-    /// already listening, its world in the emulator) or `kube=CTX[,CTX]`
-    /// (real clusters from a kubeconfig).
-    #[arg(long, default_value = "reference")]
+    #[arg(long, default_value = "reference", long_help = TARGET_HELP)]
     target: String,
     #[command(flatten)]
     targets: TargetArgs,
@@ -57,6 +31,7 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     use mcsdns::run::{Status, record, suite};
     use mcsdns::target::Target;
+    use mcsdns::target::spec::TargetSpec;
     let spec = parse_target(&args.target)?;
     let (roots, scenarios): (Vec<PathBuf>, Vec<_>) = args
         .scenarios
@@ -64,12 +39,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .into_iter()
         .map(|l| (l.root, l.scenario))
         .unzip();
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    // One outside server answers for one scenario at a time.
-    let jobs = if spec.is_shared() { 1 } else { jobs };
-    if let mcsdns::target::spec::TargetSpec::Kube(contexts) = &spec
+    let scenarios = args.runner.apply(scenarios)?;
+    if let TargetSpec::Kube(contexts) = &spec
         && args.targets.kube.dry_run
     {
         let run = "r000000";
@@ -82,24 +53,25 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         println!("dry run: nothing was changed (the run id is chosen at random when it runs)");
         return Ok(ExitCode::SUCCESS);
     }
-    if spec != mcsdns::target::spec::TargetSpec::Reference {
-        super::catch_interrupts();
-    }
     let external = args.targets.options();
-    let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    preflight(&spec, &external)?;
+    super::catch_interrupts();
+    let progress = Progress::new(scenarios.len(), args.runner.quiet);
     let make = || -> Box<dyn Target> { spec.make(&external) };
-    let mut result = suite::run_all(&scenarios, jobs, &make, &|r| {
-        bar.set_message(r.id.clone());
-        bar.inc(1);
-    });
-    bar.finish_and_clear();
+    let mut result = suite::run_all(
+        &scenarios,
+        args.runner.options(spec.is_shared()),
+        &make,
+        &|r| progress.finished(r),
+    );
+    progress.finish();
     // Snapshots hold the reference resolver's transcripts; other targets
-    // are judged by the scenarios' expectations alone.
-    let reference = spec == mcsdns::target::spec::TargetSpec::Reference;
+    // are judged by the scenarios' expectations alone. A Corefile or
+    // profile given on the command line makes other answers than the
+    // snapshots hold.
+    let reference = spec == TargetSpec::Reference
+        && args.runner.corefile.is_none()
+        && args.runner.profile.is_none();
     let mode = match (args.record, reference) {
         (true, snapshots) => record::SnapshotMode::Record { snapshots },
         (false, true) => record::SnapshotMode::Check,
@@ -114,24 +86,30 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     for line in record::apply(mode, &mut result.scenarios, &scenarios, &roots, &mut rerun)? {
         eprintln!("{line}");
     }
-    match args.format {
-        Format::Human => print!("{}", mcsdns::report::human::render(&result)),
-        Format::Json => println!("{}", mcsdns::report::json(&result)),
-        Format::Junit => println!("{}", mcsdns::report::junit::render(&result)),
-        Format::Markdown => println!("{}", mcsdns::report::markdown::render(&result)),
-    }
-    if !args.no_reports {
-        let written = mcsdns::report::write_all(&result, &args.reports)
+    print_result(&result, &args.runner);
+    if !args.runner.no_reports {
+        let dir = &args.runner.reports;
+        let written = mcsdns::report::write_all(&result, dir)
             .into_diagnostic()
-            .wrap_err_with(|| format!("cannot write reports to {}", args.reports.display()))?;
-        if args.format == Format::Human {
+            .wrap_err_with(|| format!("cannot write reports to {}", dir.display()))?;
+        if args.runner.format == Format::Human {
             let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
             println!("reports: {}", names.join(", "));
         }
     }
-    Ok(if result.count(Status::Failed) > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(exit_code(
+        result.interrupted,
+        result.count(Status::Failed) > 0,
+    ))
+}
+
+fn print_result(result: &mcsdns::run::SuiteResult, runner: &RunnerArgs) {
+    use mcsdns::report;
+    match runner.format {
+        Format::Human => print!("{}", report::human::render(result, runner.verbosity())),
+        Format::Json => println!("{}", report::json(result)),
+        Format::Junit => println!("{}", report::junit::render(result)),
+        Format::Markdown => println!("{}", report::markdown::render(result)),
+        Format::Github => print!("{}", report::github::render(result)),
+    }
 }

@@ -17,8 +17,9 @@ use super::inspect::{ResolverArgs, load, resolver_config};
 pub struct ServeArgs {
     #[command(flatten)]
     resolver: ResolverArgs,
-    /// Address for both UDP and TCP.
-    #[arg(long, default_value = "127.0.0.1:5353")]
+    /// Where to listen, UDP and TCP: `PORT` (on 127.0.0.1),
+    /// `localhost:PORT` or `ADDR:PORT`.
+    #[arg(long, default_value = "127.0.0.1:5353", value_parser = parse_listen)]
     listen: SocketAddr,
     /// The kubeconfig context (with --kubeconfig; default: its current one).
     #[arg(long, requires = "kubeconfig")]
@@ -55,6 +56,31 @@ pub struct ApiserverArgs {
     /// cannot use TLS, on a machine whose local users are all trusted.
     #[arg(long)]
     insecure_http: bool,
+    /// Listen on fixed ports from PORT on, three per cluster (HTTPS, HTTP,
+    /// HTTP as the resolver) in cluster order, instead of free ones.
+    #[arg(long, value_name = "PORT")]
+    port: Option<u16>,
+}
+
+/// `PORT`, `localhost:PORT` or `ADDR:PORT`; a bare port and `localhost`
+/// mean 127.0.0.1.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let loopback = |port: &str| -> Result<SocketAddr, String> {
+        port.parse::<u16>()
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+            .map_err(|_| format!("{port:?} is not a port (0-65535)"))
+    };
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return loopback(s);
+    }
+    if let Some(port) = s.strip_prefix("localhost:") {
+        return loopback(port);
+    }
+    s.parse().map_err(|_| {
+        format!(
+            "{s:?} is not PORT, localhost:PORT or ADDR:PORT (such as 127.0.0.1:5353 or [::1]:5353)"
+        )
+    })
 }
 
 /// Serves until Ctrl-C.
@@ -147,6 +173,9 @@ pub fn apiserver(args: ApiserverArgs) -> Result<ExitCode> {
     runtime.block_on(async {
         let mut emulator = Emulator::new(&identity).into_diagnostic()?;
         emulator.serve_insecure_http(args.insecure_http);
+        if let Some(port) = args.port {
+            emulator = emulator.with_ports(port);
+        }
         for (name, state) in &world.clusters {
             emulator.add_cluster(name, state).await.into_diagnostic()?;
         }

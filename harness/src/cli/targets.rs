@@ -11,9 +11,27 @@ use mcsdns::target::spec::{KubeSettings, TargetOptions, TargetSpec};
 
 use super::parse_duration;
 
+/// Every target `--target` takes, for `--help`.
+pub const TARGET_HELP: &str = "The implementation under test:
+  reference         the reference resolver in process (default)
+  serve[=PATH]      `mcsdns serve` (this executable, or PATH) started per scenario
+  coredns[=PATH]    real CoreDNS started per scenario (`go install github.com/coredns/coredns@v1.15.0`)
+  container=IMAGE   a DNS server image started per scenario (cargo feature `container`, a Docker engine)
+  dns=ADDR          a DNS server already listening at ADDR (see --exec)
+  kube=CTX[,CTX]    real clusters: each scenario cluster on a kubeconfig context (CLUSTER:CTX)
+serve, coredns, container and dns read each scenario's world from the API emulator, or from
+real kube-apiservers with `--api real` or a `@real` suffix (coredns@real).";
+
 /// Parses a `--target` value, naming the option in the error.
 pub fn parse_target(s: &str) -> miette::Result<TargetSpec> {
     TargetSpec::parse(s).map_err(|e| miette::miette!("--target {s:?}: {e}"))
+}
+
+/// Checks that a target can start at all before any scenario runs: a
+/// missing peer is a usage error (exit 2) with the install command.
+pub fn preflight(spec: &TargetSpec, options: &TargetOptions) -> miette::Result<()> {
+    spec.preflight(options)
+        .map_err(|e| miette::miette!("target {spec} cannot start: {e}"))
 }
 
 /// The options of every kind of target.
@@ -95,9 +113,6 @@ enum StyleArg {
 #[derive(Args, Clone)]
 #[command(next_help_heading = "Images (container)")]
 struct ContainerArgs {
-    /// A Corefile for every scenario instead of each scenario's own.
-    #[arg(long, value_name = "FILE")]
-    corefile: Option<PathBuf>,
     /// How the image is started (default: guessed from the image name).
     #[arg(long, value_enum, value_name = "STYLE")]
     container_style: Option<StyleArg>,
@@ -158,7 +173,8 @@ impl TargetArgs {
                     StyleArg::Coredns => Style::Coredns,
                     StyleArg::Mcsdns => Style::Mcsdns,
                 }),
-                corefile: c.corefile.clone(),
+                // `--corefile` replaces the scenarios' own, for every target.
+                corefile: None,
                 args: (!c.container_args.is_empty()).then(|| c.container_args.clone()),
                 env: c.container_env.clone(),
                 mounts: c.container_mounts.clone(),

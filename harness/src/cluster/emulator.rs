@@ -84,6 +84,8 @@ pub struct Emulator {
     resolver_identity: String,
     tokens: Tokens,
     insecure_http: bool,
+    /// The next fixed port to listen on (`None`: ports the system picks).
+    next_port: Option<u32>,
 }
 
 fn token() -> Result<String, EmulatorError> {
@@ -111,6 +113,7 @@ impl Emulator {
             resolver_identity: resolver_identity.to_owned(),
             tokens,
             insecure_http: false,
+            next_port: None,
         })
     }
 
@@ -118,6 +121,30 @@ impl Emulator {
     /// authentication: one port for the admin and one for the resolver.
     pub fn serve_insecure_http(&mut self, on: bool) {
         self.insecure_http = on;
+    }
+
+    /// Listens on fixed ports from `first` on, three per cluster in the
+    /// order clusters are added (HTTPS, then HTTP and HTTP as the resolver,
+    /// kept free when plain HTTP is not served), so a kubeconfig written
+    /// once stays valid across restarts.
+    pub fn with_ports(mut self, first: u16) -> Emulator {
+        self.next_port = Some(u32::from(first));
+        self
+    }
+
+    /// The address of the next listener: a fixed port, or one the system picks.
+    fn next_addr(&mut self) -> Result<String, EmulatorError> {
+        match self.next_port {
+            None => Ok("127.0.0.1:0".into()),
+            Some(p) => {
+                let port = u16::try_from(p).map_err(|_| EmulatorError::Io {
+                    what: "no port is left above 65535".into(),
+                    source: std::io::Error::from(std::io::ErrorKind::AddrNotAvailable),
+                })?;
+                self.next_port = Some(p + 1);
+                Ok(format!("127.0.0.1:{port}"))
+            }
+        }
     }
 
     /// Serves a cluster on a new loopback port (HTTPS; two more for plain
@@ -133,7 +160,7 @@ impl Emulator {
             let what = format!("cannot listen for cluster {name}'s {what} API on 127.0.0.1");
             move |source| EmulatorError::Io { what, source }
         };
-        let secure = TcpListener::bind("127.0.0.1:0")
+        let secure = TcpListener::bind(self.next_addr()?)
             .await
             .map_err(bind("HTTPS"))?;
         let https = secure.local_addr().map_err(bind("HTTPS"))?;
@@ -145,21 +172,23 @@ impl Emulator {
             Listener::Tokens,
         )];
         let (mut http_addr, mut http_resolver) = (None, None);
+        let plain_addrs = [self.next_addr()?, self.next_addr()?];
         if self.insecure_http {
-            for (token, addr) in [
-                (&self.admin_token, &mut http_addr),
-                (&self.resolver_token, &mut http_resolver),
-            ] {
-                let plain = TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .map_err(bind("HTTP"))?;
+            for ((token, addr), at) in [
+                (self.admin_token.clone(), &mut http_addr),
+                (self.resolver_token.clone(), &mut http_resolver),
+            ]
+            .into_iter()
+            .zip(plain_addrs)
+            {
+                let plain = TcpListener::bind(at).await.map_err(bind("HTTP"))?;
                 *addr = Some(plain.local_addr().map_err(bind("HTTP"))?);
                 tasks.push(http::spawn(
                     plain,
                     api.clone(),
                     self.tokens.clone(),
                     None,
-                    Listener::Fixed(token.clone()),
+                    Listener::Fixed(token),
                 ));
             }
         }

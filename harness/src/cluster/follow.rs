@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use super::watch::{SharedState, WatchState, spawn};
+use super::watch::{Retry, SharedState, WatchState, spawn};
 use crate::resolver::server::SharedSnapshot;
 use crate::resolver::view::Sync;
 
@@ -73,7 +73,8 @@ pub async fn client(
 /// or failed once, at most `wait`. Returns the shared state.
 pub async fn start(client: &kube::Client, wait: Duration) -> SharedState {
     let state: SharedState = Arc::new(Mutex::new(WatchState::default()));
-    spawn(client, &state);
+    // A server retries a lost API more and more slowly, one log line a retry.
+    spawn(client, &state, Retry::Growing);
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let pending = state

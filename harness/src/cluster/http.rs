@@ -127,6 +127,21 @@ fn too_large() -> Response<Body> {
     )
 }
 
+/// A user other than the administrator asked to impersonate someone.
+fn forbidden_impersonation(identity: &str) -> Response<Body> {
+    to_response(
+        ApiError::new(
+            403,
+            "Forbidden",
+            format!(
+                "users \"{identity}\" is forbidden: User \"{identity}\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+            ),
+            serde_json::json!({"kind": "users"}),
+        )
+        .into(),
+    )
+}
+
 /// How much more of a too long body is read (and dropped) before the 413,
 /// so that a client still sending gets the answer rather than a reset.
 const DRAIN: usize = 1024 * 1024;
@@ -190,6 +205,17 @@ async fn answer(
         .then(|| hyper::upgrade::on(&mut req));
     let Some(identity) = authenticate(req.headers(), &tokens, &listener) else {
         return unauthorized();
+    };
+    // The administrator may act as another user (`kubectl --as`), as on a
+    // real server where it holds the `impersonate` verb.
+    let identity = match req
+        .headers()
+        .get("Impersonate-User")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(user) if identity == crate::cluster::store::ADMIN => user.to_owned(),
+        Some(_) => return forbidden_impersonation(&identity),
+        None => identity,
     };
     let (parts, body) = req.into_parts();
     let Some(body) = read_body(body).await else {

@@ -282,18 +282,30 @@ fn decode_event(
     })
 }
 
-async fn run(client: Client, source: Source, state: SharedState) {
-    use kube::runtime::WatchStreamExt;
+async fn run(client: Client, source: Source, state: SharedState, retry: Retry) {
     let kind = source.kind();
     let api = Api::<DynamicObject>::all_with(client, &api_resource(kind));
     let config = match source.selector() {
         Some(label) => watcher::Config::default().labels(label),
         None => watcher::Config::default(),
     };
-    let stream = watcher::watcher(api, config).backoff(Steady);
+    // The backoff is kept here, not by kube's `StreamBackoff`: that resets
+    // on every event, and a watcher's relist starts with one (`Init`), so
+    // a list that keeps failing would be retried every second for ever.
+    // Here only a list that completes, or a change, starts it again.
+    let mut backoff = Backoff::new(retry);
+    let stream = watcher::watcher(api, config);
     let mut stream = std::pin::pin!(stream);
     let mut batch = Vec::new();
     while let Some(event) = stream.next().await {
+        if matches!(
+            event,
+            Ok(Event::InitDone | Event::Apply(_) | Event::Delete(_))
+        ) {
+            kube::runtime::utils::Backoff::reset(&mut backoff);
+        }
+        // Recorded at once (readers see the error), then waited out.
+        let retry_after = event.is_err().then(|| backoff.next()).flatten();
         let event = match event.map(|e| decode_event(kind, e)) {
             Ok(Ok(e)) => Ok(e),
             Err(e) => Err(e),
@@ -317,23 +329,61 @@ async fn run(client: Client, source: Source, state: SharedState) {
             }
         };
         apply(&state, source, event, &mut batch);
+        if let Some(wait) = retry_after {
+            tokio::time::sleep(wait).await;
+        }
     }
 }
 
-/// The kinds the watchers follow.
-/// Retries a failed list or watch every second. kube's default backoff adds
-/// random jitter; a steady one keeps the reference target deterministic.
-pub struct Steady;
+/// How a failed list or watch is retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Every second: kube's default backoff adds random jitter, and a
+    /// steady one keeps the reference target, on its virtual clock,
+    /// deterministic.
+    Steady,
+    /// After 1 s, doubling up to 4 s until a list or watch succeeds: a
+    /// server that has lost its API logs one line per retry, not five a
+    /// second for as long as the outage lasts.
+    Growing,
+}
 
-impl Iterator for Steady {
+/// The longest wait between two retries under [`Retry::Growing`]: short
+/// enough that a server sees its API back within the 5 s an outside
+/// target's checks wait for it to catch up.
+const GROWING_MAX: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// The retry schedule of one watcher.
+pub struct Backoff {
+    retry: Retry,
+    next: std::time::Duration,
+}
+
+impl Backoff {
+    /// A schedule starting at one second.
+    pub fn new(retry: Retry) -> Backoff {
+        Backoff {
+            retry,
+            next: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+impl Iterator for Backoff {
     type Item = std::time::Duration;
     fn next(&mut self) -> Option<Self::Item> {
-        Some(std::time::Duration::from_secs(1))
+        let now = self.next;
+        if self.retry == Retry::Growing {
+            self.next = (self.next * 2).min(GROWING_MAX);
+        }
+        Some(now)
     }
 }
 
-impl kube::runtime::utils::Backoff for Steady {
-    fn reset(&mut self) {}
+impl kube::runtime::utils::Backoff for Backoff {
+    fn reset(&mut self) {
+        self.next = std::time::Duration::from_secs(1);
+    }
 }
 
 /// The sources the watchers follow.
@@ -347,7 +397,11 @@ pub const WATCHED: [Source; 5] = [
 
 /// Starts the five watchers on the current tokio runtime; they run until
 /// the runtime stops.
-pub fn spawn(client: &Client, state: &SharedState) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn spawn(
+    client: &Client,
+    state: &SharedState,
+    retry: Retry,
+) -> Vec<tokio::task::JoinHandle<()>> {
     if let Ok(mut st) = state.lock() {
         for source in WATCHED {
             st.sync.insert(source, Sync::Pending);
@@ -356,13 +410,26 @@ pub fn spawn(client: &Client, state: &SharedState) -> Vec<tokio::task::JoinHandl
     }
     WATCHED
         .into_iter()
-        .map(|source| tokio::spawn(run(client.clone(), source, state.clone())))
+        .map(|source| tokio::spawn(run(client.clone(), source, state.clone(), retry)))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_growing_backoff_doubles_to_its_cap_and_starts_again_after_a_success() {
+        use kube::runtime::utils::Backoff as _;
+        let secs = |b: &mut Backoff, n: usize| -> Vec<u64> {
+            b.by_ref().take(n).map(|d| d.as_secs()).collect()
+        };
+        let mut growing = Backoff::new(Retry::Growing);
+        assert_eq!(secs(&mut growing, 5), [1, 2, 4, 4, 4]);
+        growing.reset();
+        assert_eq!(secs(&mut growing, 2), [1, 2]);
+        assert_eq!(secs(&mut Backoff::new(Retry::Steady), 3), [1, 1, 1]);
+    }
 
     #[test]
     fn readers_see_new_errors_after_old_ones_are_forgotten() {

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{clause_key, esc};
 use crate::run::{ScenarioResult, Status};
+use crate::scenario::Scenario;
 
 /// A requirement's outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -31,6 +32,9 @@ pub enum Verdict {
     UnexpectedPass,
     /// Every step was skipped (the target cannot do what the check needs).
     Skip,
+    /// A scenario was cut short, or never ran, because the run was
+    /// interrupted (Ctrl-C): no verdict.
+    Interrupted,
 }
 
 impl Verdict {
@@ -47,6 +51,7 @@ impl Verdict {
             Verdict::ExpectedFail => "expected fail",
             Verdict::UnexpectedPass => "unexpected pass",
             Verdict::Skip => "skip",
+            Verdict::Interrupted => "interrupted",
         }
     }
 }
@@ -64,6 +69,9 @@ pub struct Check {
     pub reasons: Vec<String>,
     /// The answers seen, dig-like.
     pub answers: String,
+    /// The scenario file.
+    #[serde(skip)]
+    pub file: String,
 }
 
 /// One requirement.
@@ -96,6 +104,9 @@ pub struct Conformance {
     pub requirements: Vec<Requirement>,
     /// Counts per verdict.
     pub totals: BTreeMap<String, usize>,
+    /// The run was interrupted (Ctrl-C): some requirements have no verdict.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// An entry of an expected-failures file.
@@ -133,8 +144,10 @@ pub fn build(
         .map(|(clause, rs)| {
             let failed = rs.iter().any(|r| r.status == Status::Failed);
             let skipped = rs.iter().all(|r| r.status == Status::Skipped);
+            let cut = rs.iter().any(|r| r.status == Status::Interrupted);
             let listed = expected.iter().find(|e| e.clause == clause);
             let verdict = match (failed, skipped, listed) {
+                (false, _, _) if cut => Verdict::Interrupted,
                 (true, _, Some(_)) => Verdict::ExpectedFail,
                 (true, _, None) => Verdict::Fail,
                 (false, true, _) => Verdict::Skip,
@@ -159,6 +172,7 @@ pub fn build(
                             .chain(r.scenario_failures())
                             .collect(),
                         answers: r.transcript(),
+                        file: r.path.clone(),
                     })
                     .collect(),
             }
@@ -176,7 +190,93 @@ pub fn build(
         mcsdns: env!("CARGO_PKG_VERSION").into(),
         requirements,
         totals,
+        interrupted: false,
     }
+}
+
+/// Marks the report of an interrupted run: every requirement whose
+/// scenarios did not all run (`not_run`) has no verdict.
+pub fn interrupted(mut c: Conformance, not_run: &[&Scenario]) -> Conformance {
+    c.interrupted = true;
+    for s in not_run {
+        let Some(clause) = &s.clause else { continue };
+        let level = s.level.map(|l| l.to_string()).unwrap_or_default();
+        let check = Check {
+            scenario: s.id.clone(),
+            title: s.name.clone(),
+            status: "not run".into(),
+            reasons: vec!["not run: the run was interrupted (Ctrl-C)".into()],
+            answers: String::new(),
+            file: s.path.display().to_string(),
+        };
+        match c.requirements.iter_mut().find(|r| &r.clause == clause) {
+            Some(r) => {
+                if !r.verdict.is_problem() {
+                    r.verdict = Verdict::Interrupted;
+                }
+                r.checks.push(check);
+            }
+            None => c.requirements.push(Requirement {
+                clause: clause.clone(),
+                level: level.clone(),
+                verdict: Verdict::Interrupted,
+                expected_failure: None,
+                checks: vec![check],
+            }),
+        }
+    }
+    c.requirements.sort_by_key(|r| clause_key(&r.clause));
+    c.totals.clear();
+    for r in &c.requirements {
+        *c.totals.entry(r.verdict.word().to_owned()).or_insert(0) += 1;
+    }
+    c
+}
+
+/// As JUnit XML: one test case per requirement, with the scenario files
+/// as its file.
+pub fn junit(c: &Conformance) -> String {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("mcsdns conformance");
+    let mut ts = TestSuite::new(format!("conformance ({})", c.target));
+    for r in &c.requirements {
+        let reasons: Vec<String> = r.checks.iter().flat_map(|ch| ch.reasons.clone()).collect();
+        let mut status = match r.verdict {
+            Verdict::Pass => TestCaseStatus::success(),
+            Verdict::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
+            Verdict::UnexpectedPass => {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                st.set_message("listed as an expected failure, but it passed: update the list");
+                st
+            }
+            Verdict::Interrupted => {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+                st.set_type("interrupted");
+                st
+            }
+            Verdict::ExpectedFail | Verdict::Skip => TestCaseStatus::skipped(),
+        };
+        if !matches!(r.verdict, Verdict::Pass | Verdict::UnexpectedPass) {
+            let first = reasons
+                .first()
+                .cloned()
+                .unwrap_or_else(|| r.verdict.word().into());
+            status.set_message(match &r.expected_failure {
+                Some(why) => format!("expected to fail: {why}"),
+                None => first.lines().next().unwrap_or_default().to_owned(),
+            });
+            status.set_description(reasons.join("\n"));
+        }
+        let title = r.checks.first().map_or("", |ch| ch.title.as_str());
+        let mut tc = TestCase::new(format!("{} {}: {title}", r.clause, r.level), status);
+        tc.set_classname("mcsdns.conformance");
+        if let Some(ch) = r.checks.first() {
+            tc.extra.insert("file".into(), ch.file.clone().into());
+        }
+        ts.add_test_case(tc);
+    }
+    report.add_test_suite(ts);
+    report.to_string().unwrap_or_default()
 }
 
 /// As JSON.
@@ -242,7 +342,7 @@ pre{{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.8em}}</style></h
     s
 }
 
-/// Writes conformance.html, .json and .yaml into `dir`.
+/// Writes conformance.html, .json, .yaml and .xml (JUnit) into `dir`.
 pub fn write_all(c: &Conformance, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut out = Vec::new();
@@ -250,6 +350,7 @@ pub fn write_all(c: &Conformance, dir: &Path) -> std::io::Result<Vec<std::path::
         ("conformance.html", html(c)),
         ("conformance.json", json(c)),
         ("conformance.yaml", yaml(c)),
+        ("conformance.xml", junit(c)),
     ] {
         let p = dir.join(name);
         crate::files::replace_file(&p, &text)?;

@@ -1,14 +1,58 @@
 //! Writes a run's results for a person at a terminal: a table of
-//! scenarios, then each failure with its file and line, its diagnoses and
-//! their fixes, then the totals.
+//! scenarios, then each failure with its file and line, the diagnoses that
+//! explain it and their fixes, then the totals.
 
 use std::fmt::Write;
 
-use crate::run::{Status, SuiteResult};
+use super::{Verbosity, diagnoses, status_word};
+use crate::check::diagnose::Diagnosis;
+use crate::run::{ScenarioResult, Status, SuiteResult};
 
-/// The table of scenarios, each failure with its diagnoses, and the totals.
-pub fn render(result: &SuiteResult) -> String {
+/// The table of scenarios (not when quiet), each failure with its
+/// diagnoses, what an interrupt left undone, and the totals.
+pub fn render(result: &SuiteResult, verbosity: Verbosity) -> String {
     let mut out = String::new();
+    if verbosity != Verbosity::Quiet {
+        table(&mut out, result);
+    }
+    let verbose = verbosity == Verbosity::Verbose;
+    for s in &result.scenarios {
+        match s.status {
+            Status::Failed => failure(&mut out, s, verbose),
+            _ if verbose => {
+                let shown = diagnoses(s, true);
+                if !shown.is_empty() {
+                    let _ = writeln!(out, "\n{} {} ({})", status_word(s.status), s.id, s.name);
+                    shown.into_iter().for_each(|d| diagnosis(&mut out, d));
+                }
+            }
+            _ => {}
+        }
+    }
+    let cut: Vec<&str> = result
+        .scenarios
+        .iter()
+        .filter(|s| s.status == Status::Interrupted)
+        .map(|s| s.id.as_str())
+        .collect();
+    if !cut.is_empty() {
+        let _ = writeln!(out, "\nINTERRUPTED (Ctrl-C), cut short: {}", cut.join(", "));
+    }
+    if !result.not_run.is_empty() {
+        let _ = writeln!(out, "not run: {}", result.not_run.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "\n{} ({} step(s) skipped) in {:.0} ms on {}",
+        result.totals(),
+        result.skipped_steps(),
+        result.duration_ms,
+        result.target
+    );
+    out
+}
+
+fn table(out: &mut String, result: &SuiteResult) {
     let width = result
         .scenarios
         .iter()
@@ -34,7 +78,7 @@ pub fn render(result: &SuiteResult) -> String {
         let _ = writeln!(
             out,
             "{:<6} {:<width$} {:>6} {:>9.2}  {}",
-            super::status_word(s.status),
+            status_word(s.status),
             s.id,
             steps,
             s.duration_ms,
@@ -44,40 +88,42 @@ pub fn render(result: &SuiteResult) -> String {
                 .unwrap_or_default()
         );
     }
-    for s in result
-        .scenarios
-        .iter()
-        .filter(|s| s.status == Status::Failed)
-    {
-        let _ = writeln!(out, "\nFAIL {} ({})", s.id, s.name);
-        for f in s.scenario_failures() {
-            let _ = writeln!(out, "  {}: {f}", s.path);
-        }
-        for st in s.steps.iter().filter(|st| st.status == Status::Failed) {
-            for f in &st.failures {
-                let _ = writeln!(out, "  {}:{}: {}: {f}", s.path, st.line, st.action);
-            }
-            for d in &st.diagnoses {
-                let _ = writeln!(
-                    out,
-                    "  diagnosis {}: {}\n    {}\n    fix: {}",
-                    d.id,
-                    d.title,
-                    d.detail,
-                    d.fix.replace('\n', "\n         ")
-                );
-            }
+}
+
+/// A failed scenario: each failure at its line, then each diagnosis that
+/// explains one, once.
+fn failure(out: &mut String, s: &ScenarioResult, verbose: bool) {
+    let _ = writeln!(out, "\nFAIL {} ({})", s.id, s.name);
+    for f in s.scenario_failures() {
+        let _ = writeln!(out, "  {}: {f}", s.path);
+    }
+    for st in s.steps.iter().filter(|st| st.status == Status::Failed) {
+        for f in &st.failures {
+            let _ = writeln!(out, "  {}:{}: {}: {f}", s.path, st.line, st.action);
         }
     }
+    for d in diagnoses(s, verbose) {
+        diagnosis(out, d);
+    }
+}
+
+fn diagnosis(out: &mut String, d: &Diagnosis) {
     let _ = writeln!(
         out,
-        "\n{} passed, {} failed, {} skipped ({} step(s) skipped) in {:.0} ms on {}",
-        result.count(Status::Passed),
-        result.count(Status::Failed),
-        result.count(Status::Skipped),
-        result.skipped_steps(),
-        result.duration_ms,
-        result.target
+        "  diagnosis {}: {}\n    {}\n    fix: {}",
+        d.id,
+        d.title,
+        d.detail,
+        d.fix.replace('\n', "\n         ")
     );
-    out
+}
+
+/// One line for a finished scenario, for logs without a terminal.
+pub fn progress_line(s: &ScenarioResult, done: usize, total: usize) -> String {
+    format!(
+        "[{done}/{total}] {} {} ({:.0} ms)",
+        status_word(s.status),
+        s.id,
+        s.duration_ms
+    )
 }

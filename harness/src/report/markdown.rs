@@ -17,13 +17,15 @@ pub fn render(suite: &SuiteResult) -> String {
     );
     let _ = writeln!(
         s,
-        "**{} passed, {} failed, {} skipped** ({} step(s) skipped) in {:.0} ms\n",
-        suite.count(Status::Passed),
-        suite.count(Status::Failed),
-        suite.count(Status::Skipped),
+        "**{}: {}** ({} step(s) skipped) in {:.0} ms\n",
+        super::verdict(suite).to_uppercase(),
+        suite.totals(),
         suite.skipped_steps(),
         suite.duration_ms
     );
+    if !suite.not_run.is_empty() {
+        let _ = writeln!(s, "Not run: {}\n", suite.not_run.join(", "));
+    }
     let _ = writeln!(
         s,
         "| status | scenario | clause | level | profile | ms |\n|---|---|---|---|---|---:|"
@@ -57,7 +59,7 @@ pub fn render(suite: &SuiteResult) -> String {
                 }
             }
         }
-        for d in r.steps.iter().flat_map(|st| &st.diagnoses) {
+        for d in super::diagnoses(r, false) {
             let _ = writeln!(
                 s,
                 "\n**{}** (`{}`)\n\n{}\n\nFix:\n```\n{}\n```",

@@ -94,6 +94,14 @@ pub struct DiffReport {
     pub disagreements: Vec<Disagreement>,
     /// Known differences (of the scenarios run) that no disagreement matched.
     pub known_not_seen: Vec<Known>,
+    /// The run was interrupted (Ctrl-C): the scenarios in `not_run` were
+    /// not compared, and a scenario cut short is compared up to where it stopped.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// Scenarios never run (after an interrupt, or a disagreement under
+    /// fail-fast), by id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
 }
 
 impl DiffReport {
@@ -258,6 +266,7 @@ pub fn diff(
     variants: &Variants<'_>,
     targets: &mut [Box<dyn Target>],
     known: &[Known],
+    fail_fast: bool,
     progress: &dyn Fn(&str),
 ) -> DiffReport {
     let scenarios = variants.plain;
@@ -286,10 +295,15 @@ pub fn diff(
         compared: 0,
         disagreements: Vec::new(),
         known_not_seen: Vec::new(),
+        interrupted: false,
+        not_run: Vec::new(),
     };
     let mut ran: Vec<&str> = Vec::new();
     for (j, s) in scenarios.iter().enumerate() {
-        if super::interrupted() {
+        if super::interrupted() || (fail_fast && report.unexplained().next().is_some()) {
+            report
+                .not_run
+                .extend(scenarios[j..].iter().map(|s| s.id.clone()));
             break;
         }
         let results: Vec<ScenarioResult> = targets
@@ -346,6 +360,7 @@ pub fn diff(
         ran.push(&s.id);
         progress(&s.id);
     }
+    report.interrupted = super::interrupted();
     report.known_not_seen = known
         .iter()
         .filter(|k| ran.iter().any(|id| k.concerns(id)))

@@ -8,22 +8,20 @@ pub mod perform;
 pub mod record;
 pub mod result;
 pub mod runner;
+pub mod snapshot;
 pub mod suite;
 
 pub use result::{ScenarioResult, SnapshotMismatch, Status, StepResult, SuiteResult};
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Asks every running scenario to stop after its current step (Ctrl-C), so
-/// that targets clean up what they created.
+/// Asks every running scenario to stop its current step now (Ctrl-C): the
+/// waits end, the steps left are not run, and targets clean up what they
+/// created.
 pub fn interrupt() {
-    INTERRUPTED.store(true, Ordering::SeqCst);
+    crate::target::interrupt::request();
 }
 
 /// Whether the run was interrupted.
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    crate::target::interrupt::requested()
 }
 pub use runner::run_scenario;

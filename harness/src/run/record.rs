@@ -1,5 +1,6 @@
 //! Holds results to their snapshots, or records them: writes snapshots of
-//! every answer and fills in the expectations a scenario leaves out, in the
+//! every answer and fills in the expectations a scenario leaves out
+//! (answers, rcodes, the authority's SOA and diagnoses, as seen), in the
 //! file's own style.
 
 use std::path::{Path, PathBuf};
@@ -7,46 +8,38 @@ use std::path::{Path, PathBuf};
 use hickory_proto::op::ResponseCode;
 
 use super::result::{ScenarioResult, SnapshotMismatch, Status};
+use super::snapshot::{self, Snapshot};
+use crate::check::Observed;
 use crate::check::compare::answer_set;
 use crate::resolver::Outcome;
 use crate::resolver::text::rcode_name;
 use crate::scenario::format::ExpectSpec;
 use crate::scenario::load::parse_scenario;
-use crate::scenario::{Action, Scenario, ScenarioError};
+use crate::scenario::{Action, DiagnosisId, Scenario, ScenarioError};
 use crate::scenario::{Located, print};
 
-/// Where a scenario's snapshot lives: `<suite root>/snapshots/<id with __>.snap`.
-pub fn snapshot_path(root: &Path, id: &str) -> PathBuf {
-    root.join("snapshots")
-        .join(format!("{}.snap", id.replace('/', "__")))
-}
-
-/// A snapshot file as insta writes it, so `cargo test` and `mcsdns run`
-/// share one set of files.
-pub fn snapshot_file(transcript: &str) -> String {
-    format!("---\nsource: harness/tests/scenarios.rs\nexpression: transcript\n---\n{transcript}")
-}
-
-/// The recorded transcript in a snapshot file (what follows its header).
-pub fn snapshot_contents(file: &str) -> Option<&str> {
-    let rest = file.strip_prefix("---\n")?;
-    let end = rest.find("\n---\n")?;
-    Some(&rest[end + 5..])
-}
-
 /// An expectation for what a step produced, as the printer writes it.
-fn expectation(
-    action: &Action,
-    outcome: Option<&Outcome>,
-    candidate: Option<Option<String>>,
-    reachable: Option<bool>,
-) -> Vec<String> {
-    let mut spec = ExpectSpec::default();
-    if let Some(r) = reachable {
+fn expectation(action: &Action, seen: &Observed) -> Vec<String> {
+    // One diagnosis can be expected: the first about the data. A missing
+    // RA flag accompanies every answer of a Corefile without `header`; a
+    // `flags` check says more about it than its diagnosis would.
+    let mut spec = ExpectSpec {
+        diagnosis: seen
+            .diagnoses
+            .iter()
+            .find(|d| d.id != DiagnosisId::RaFlagOff)
+            .map(|d| Located::nowhere(d.id.as_str().to_owned())),
+        ..Default::default()
+    };
+    if let Some(r) = seen.reachable {
         spec.reachable = Some(r);
         return print::expect(&spec);
     }
-    match outcome {
+    let candidate = seen
+        .candidate
+        .as_ref()
+        .map(|c| c.as_ref().map(|n| n.to_string()));
+    match seen.outcome.as_ref() {
         Some(Outcome::Silent(_)) => spec.no_response = Some(true),
         Some(Outcome::Reply(r)) => {
             if r.is_nodata() {
@@ -56,6 +49,12 @@ fn expectation(
             }
             if !r.answers.is_empty() {
                 spec.answer = Some(answer_set(&r.answers));
+            }
+            if r.authorities
+                .iter()
+                .any(|a| a.record_type() == hickory_proto::rr::RecordType::SOA)
+            {
+                spec.authority_soa = Some(true);
             }
         }
         None => {}
@@ -104,16 +103,7 @@ pub fn fill_expectations(
         let Some(seen) = result.steps.get(i).and_then(|r| r.observed.as_ref()) else {
             continue;
         };
-        let candidate = seen
-            .candidate
-            .as_ref()
-            .map(|c| c.as_ref().map(|n| n.to_string()));
-        let body = expectation(
-            &step.action,
-            seen.outcome.as_ref(),
-            candidate,
-            seen.reachable,
-        );
+        let body = expectation(&step.action, seen);
         if body.is_empty() {
             continue;
         }
@@ -149,27 +139,6 @@ pub fn fill_expectations(
     let mut text = out.join("\n");
     text.push('\n');
     Ok(Some(text))
-}
-
-/// Compares a result with its snapshot: `None` when they agree or there is
-/// no snapshot yet, else a unified diff (recorded -> now).
-pub fn snapshot_diff(root: &Path, result: &ScenarioResult) -> Option<String> {
-    let file = crate::files::read_to_string(&snapshot_path(root, &result.id)).ok()?;
-    let recorded = snapshot_contents(&file)?;
-    let now = result.transcript();
-    if recorded.trim_end() == now.trim_end() {
-        return None;
-    }
-    Some(unified_diff(recorded, &now))
-}
-
-/// A unified diff of two texts.
-pub fn unified_diff(old: &str, new: &str) -> String {
-    similar::TextDiff::from_lines(old, new)
-        .unified_diff()
-        .context_radius(2)
-        .header("recorded", "now")
-        .to_string()
 }
 
 /// What a run does with snapshots.
@@ -227,15 +196,26 @@ pub fn apply(
         else {
             continue;
         };
+        // A scenario cut short by an interrupt has no answers to hold.
+        if r.status == Status::Interrupted {
+            continue;
+        }
         let (s, root) = (&scenarios[i], &roots[i]);
-        let snap = snapshot_path(root, &r.id);
+        let snap = snapshot::path(root, &r.id);
         match mode {
             SnapshotMode::Ignore => {}
             SnapshotMode::Check => {
-                if let Some(diff) = snapshot_diff(root, r) {
+                let now = Snapshot::new(root, &s.path, &r.transcript());
+                let diff =
+                    snapshot::check(&snap, &now, true).map_err(|source| RecordError::Write {
+                        path: snapshot::pending_path(&snap),
+                        source,
+                    })?;
+                if let Some(diff) = diff {
                     r.status = Status::Failed;
                     r.snapshot_mismatch = Some(SnapshotMismatch {
                         snapshot: snap.display().to_string(),
+                        pending: snapshot::pending_path(&snap).display().to_string(),
                         diff,
                     });
                 }
@@ -261,7 +241,15 @@ pub fn apply(
                     )),
                 }
                 if snapshots {
-                    replace_file(&snap, &snapshot_file(&r.transcript()))?;
+                    let now = Snapshot::new(root, &s.path, &r.transcript());
+                    replace_file(&snap, &now.render())?;
+                    let pending = snapshot::pending_path(&snap);
+                    if pending.exists() {
+                        std::fs::remove_file(&pending).map_err(|source| RecordError::Write {
+                            path: pending,
+                            source,
+                        })?;
+                    }
                 }
             }
         }

@@ -17,6 +17,9 @@ pub enum Status {
     Skipped,
     /// Done, with nothing to check (apply, advance, an unchecked query).
     Done,
+    /// Cut short, or never run, because the run was interrupted (Ctrl-C):
+    /// neither a pass nor a failure.
+    Interrupted,
 }
 
 /// One step's result.
@@ -42,6 +45,10 @@ pub struct StepResult {
     /// Explanations of the result.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnoses: Vec<Diagnosis>,
+    /// The diagnoses that explain a failed check of this step (the others
+    /// are shown with `--verbose` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub explaining: Vec<crate::scenario::DiagnosisId>,
     /// What the step produced, for record mode.
     #[serde(skip)]
     pub observed: Option<crate::check::Observed>,
@@ -87,6 +94,8 @@ pub struct ScenarioResult {
 pub struct SnapshotMismatch {
     /// The snapshot file.
     pub snapshot: String,
+    /// The pending snapshot written beside it for review.
+    pub pending: String,
     /// A unified diff, recorded -> now.
     pub diff: String,
 }
@@ -95,8 +104,8 @@ impl std::fmt::Display for SnapshotMismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "answers differ from the snapshot {} (review, then `mcsdns run --record`):\n{}",
-            self.snapshot, self.diff
+            "answers differ from the snapshot {}; the new answers are in {} (accept or reject with `mcsdns review`):\n{}",
+            self.snapshot, self.pending, self.diff
         )
     }
 }
@@ -106,12 +115,8 @@ impl ScenarioResult {
     pub fn transcript(&self) -> String {
         let mut out = String::new();
         for (i, s) in self.steps.iter().enumerate() {
-            out.push_str(&format!(
-                "### step {} (line {}): {}\n",
-                i + 1,
-                s.line,
-                s.action
-            ));
+            // No line number: a snapshot changes only when an answer does.
+            out.push_str(&format!("### step {}: {}\n", i + 1, s.action));
             if let Some(reason) = &s.skip_reason {
                 out.push_str(&format!(";; skipped: {reason}\n"));
             }
@@ -162,12 +167,43 @@ pub struct SuiteResult {
     pub duration_ms: f64,
     /// Scenario results, in id order.
     pub scenarios: Vec<ScenarioResult>,
+    /// The run was interrupted (Ctrl-C): some scenarios were cut short or
+    /// never ran.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// The scenarios that never started, by id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
 }
 
 impl SuiteResult {
     /// How many scenarios ended with `status`.
     pub fn count(&self, status: Status) -> usize {
         self.scenarios.iter().filter(|s| s.status == status).count()
+    }
+
+    /// The totals in words: `19 passed, 0 failed, 0 skipped`, and, after
+    /// an interrupt, how many were cut short and how many never ran.
+    pub fn totals(&self) -> String {
+        let mut s = format!(
+            "{} passed, {} failed, {} skipped",
+            self.count(Status::Passed),
+            self.count(Status::Failed),
+            self.count(Status::Skipped)
+        );
+        if self.interrupted {
+            s.push_str(&format!(
+                "; interrupted: {} cut short, {} not run",
+                self.count(Status::Interrupted),
+                self.not_run.len()
+            ));
+        } else if !self.not_run.is_empty() {
+            s.push_str(&format!(
+                "; stopped at the first failure: {} not run",
+                self.not_run.len()
+            ));
+        }
+        s
     }
 
     /// How many steps were skipped, over all scenarios.

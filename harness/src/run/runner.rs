@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use super::observe::observe;
 use super::perform::{Model, Performed, perform};
 use super::result::{ScenarioResult, Status, StepResult};
-use crate::check::{Observed, judge};
+use crate::check::{Observed, diagnose, judge};
+use crate::scenario::Check;
 use crate::scenario::{PlannedStep, Scenario};
 use crate::target::{Events, Target, unique_events};
 
@@ -20,24 +21,28 @@ pub fn run_scenario(scenario: &Scenario, target: &mut dyn Target) -> ScenarioRes
     let mut steps = Vec::new();
     // After an interrupt nothing new is started: a `kube` target would
     // create objects on real clusters only to delete them again.
-    let mut blocked: Option<String> =
-        super::interrupted().then(|| "the run was interrupted".into());
+    let mut blocked: Option<String> = None;
     let mut events = Events::new();
-    let start_error = match blocked {
-        None => target.start(scenario).map(|e| events = e).err(),
-        Some(_) => None,
+    let start_error = match super::interrupted() {
+        false => target.start(scenario).map(|e| events = e).err(),
+        true => None,
     };
     // Once a step that changes the world or the clock is skipped, the
     // checks after it would judge a world the scenario did not describe.
     for step in &scenario.steps {
-        if blocked.is_none() && super::interrupted() {
-            blocked = Some("the run was interrupted".into());
-        }
         let mut result = match (&start_error, &blocked) {
+            _ if super::interrupted() => not_run(step),
             (Some(e), _) => failed(step, format!("the target could not start: {e}")),
             (None, Some(why)) => skipped(step, format!("follows a skipped step: {why}")),
             (None, None) => run_step(scenario, target, &mut model, step, &mut events),
         };
+        // A step that failed while the run was being interrupted was cut
+        // short: its failure says nothing about the target.
+        if result.status == Status::Failed && super::interrupted() {
+            result.status = Status::Interrupted;
+            result.failures.clear();
+            result.skip_reason = Some("cut short: the run was interrupted (Ctrl-C)".into());
+        }
         if result.status == Status::Skipped && !step.action.is_checkable() {
             blocked = Some(format!(
                 "line {} ({})",
@@ -65,10 +70,13 @@ pub fn run_scenario(scenario: &Scenario, target: &mut dyn Target) -> ScenarioRes
     }
 }
 
-/// A scenario fails with any step, and is skipped only when every step was.
+/// A scenario fails with any step, is interrupted when a step was cut
+/// short (never a pass), and is skipped only when every step was.
 fn overall(steps: &[StepResult]) -> Status {
     if steps.iter().any(|s| s.status == Status::Failed) {
         Status::Failed
+    } else if steps.iter().any(|s| s.status == Status::Interrupted) {
+        Status::Interrupted
     } else if steps.iter().all(|s| s.status == Status::Skipped) {
         Status::Skipped
     } else {
@@ -99,6 +107,7 @@ fn base(step: &PlannedStep) -> StepResult {
         failures: Vec::new(),
         transcript: None,
         diagnoses: Vec::new(),
+        explaining: Vec::new(),
         observed: None,
     }
 }
@@ -107,6 +116,17 @@ fn failed(step: &PlannedStep, why: String) -> StepResult {
     StepResult {
         status: Status::Failed,
         failures: vec![why],
+        ..base(step)
+    }
+}
+
+/// Why a step was cut short or not run.
+const INTERRUPTED: &str = "not run: the run was interrupted (Ctrl-C)";
+
+fn not_run(step: &PlannedStep) -> StepResult {
+    StepResult {
+        status: Status::Interrupted,
+        skip_reason: Some(INTERRUPTED.into()),
         ..base(step)
     }
 }
@@ -147,8 +167,9 @@ fn run_step(
             Ok((observed, transcript)) => judged(step, observed, transcript),
             Err(why) => failed(step, why),
         };
-        let retry =
-            result.status == Status::Failed && settle.is_some_and(|d| started.elapsed() < d);
+        let retry = result.status == Status::Failed
+            && settle.is_some_and(|d| started.elapsed() < d)
+            && !super::interrupted();
         if !retry {
             if tries > 1
                 && let Some(t) = result.transcript.as_mut()
@@ -161,13 +182,24 @@ fn run_step(
             return result;
         }
         tries += 1;
-        std::thread::sleep(RETRY_EVERY);
+        crate::target::interrupt::sleep(RETRY_EVERY);
     }
 }
 
 /// The step's result: its checks judged against what was observed.
 fn judged(step: &PlannedStep, observed: Observed, transcript: String) -> StepResult {
     let failures = judge(&step.checks, &observed);
+    let failed: Vec<&Check> = step
+        .checks
+        .iter()
+        .filter(|c| !judge(std::slice::from_ref(*c), &observed).is_empty())
+        .collect();
+    let explaining = observed
+        .diagnoses
+        .iter()
+        .map(|d| d.id)
+        .filter(|id| failed.iter().any(|c| diagnose::explains(*id, c)))
+        .collect();
     let status = if step.checks.is_empty() {
         Status::Done
     } else if failures.is_empty() {
@@ -180,6 +212,7 @@ fn judged(step: &PlannedStep, observed: Observed, transcript: String) -> StepRes
         failures,
         transcript: Some(transcript),
         diagnoses: observed.diagnoses.clone(),
+        explaining,
         observed: Some(observed),
         ..base(step)
     }

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use super::result::{ScenarioResult, SuiteResult};
+use super::result::{ScenarioResult, Status, SuiteResult};
 use super::runner::run_scenario;
 use crate::scenario::{Scenario, ScenarioError, load_scenario};
 use crate::target::Target;
@@ -79,6 +79,21 @@ pub enum LoadError {
     /// Every scenario was filtered out.
     #[error("{0}")]
     NoneSelected(&'static str),
+    /// Two files have the same id: their snapshots and report entries
+    /// would overwrite each other.
+    #[error(
+        "two scenario files have the id {id:?}: {} and {}; run them in separate runs, or rename one",
+        .first.display(),
+        .second.display()
+    )]
+    DuplicateId {
+        /// The id.
+        id: String,
+        /// The first file.
+        first: PathBuf,
+        /// The second file.
+        second: PathBuf,
+    },
 }
 
 /// A loaded scenario and the suite root its id and snapshot are relative to.
@@ -110,12 +125,42 @@ pub fn load_paths(paths: &[PathBuf], selection: &Selection) -> Result<Vec<Loaded
     if !errors.is_empty() {
         return Err(LoadError::Invalid(errors));
     }
+    // A file named twice (a folder and a file in it) runs once; two files
+    // with one id are an error.
+    let mut seen: Vec<&Loaded> = Vec::new();
+    let mut keep = Vec::with_capacity(all.len());
+    for (i, l) in all.iter().enumerate() {
+        match seen.iter().find(|o| o.scenario.id == l.scenario.id) {
+            Some(o) if same_file(&o.scenario.path, &l.scenario.path) => {}
+            Some(o) => {
+                return Err(LoadError::DuplicateId {
+                    id: l.scenario.id.clone(),
+                    first: o.scenario.path.clone(),
+                    second: l.scenario.path.clone(),
+                });
+            }
+            None => {
+                seen.push(l);
+                keep.push(i);
+            }
+        }
+    }
+    let mut all: Vec<Loaded> = all
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.contains(i))
+        .map(|(_, l)| l)
+        .collect();
     all.retain(|l| selection.matches(&l.scenario));
     let filtered = !selection.filters.is_empty() || !selection.tags.is_empty();
     if all.is_empty() && filtered {
         return Err(LoadError::NoneSelected("no scenario matches the filters"));
     }
     Ok(all)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 /// Which scenarios to run.
@@ -135,33 +180,65 @@ impl Selection {
     }
 }
 
-/// Runs `scenarios` on `jobs` workers, each with its own target from
+/// How a suite runs.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    /// Parallel workers, each with its own target.
+    pub jobs: usize,
+    /// Start no scenario after one has failed.
+    pub fail_fast: bool,
+}
+
+impl From<usize> for RunOptions {
+    fn from(jobs: usize) -> Self {
+        RunOptions {
+            jobs,
+            fail_fast: false,
+        }
+    }
+}
+
+impl RunOptions {
+    /// Stops starting scenarios after the first failure.
+    pub fn fail_fast(self, fail_fast: bool) -> Self {
+        RunOptions { fail_fast, ..self }
+    }
+}
+
+/// Runs `scenarios` on parallel workers, each with its own target from
 /// `make_target`; `progress` hears each result as it arrives. Results come
-/// back in the scenarios' order whatever the interleaving.
+/// back in the scenarios' order whatever the interleaving; scenarios never
+/// started (after an interrupt, or a failure under `fail_fast`) are listed
+/// as not run.
 pub fn run_all(
     scenarios: &[Scenario],
-    jobs: usize,
+    options: impl Into<RunOptions>,
     make_target: &(dyn Fn() -> Box<dyn Target> + Sync),
     progress: &(dyn Fn(&ScenarioResult) + Sync),
 ) -> SuiteResult {
+    let options = options.into();
     let started = Instant::now();
     let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
     let results: Mutex<Vec<Option<ScenarioResult>>> = Mutex::new(vec![None; scenarios.len()]);
     let identity: Mutex<Option<(String, String)>> = Mutex::new(None);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1).min(scenarios.len().max(1)) {
+        for _ in 0..options.jobs.max(1).min(scenarios.len().max(1)) {
             scope.spawn(|| {
                 let mut target = make_target();
                 if let Ok(mut id) = identity.lock() {
                     id.get_or_insert_with(|| (target.name(), target.version()));
                 }
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(s) = scenarios.get(i) else { break };
-                    if super::interrupted() {
+                    if super::interrupted() || failed.load(Ordering::SeqCst) {
                         break;
                     }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(s) = scenarios.get(i) else { break };
                     let r = run_scenario(s, target.as_mut());
+                    if options.fail_fast && r.status == Status::Failed {
+                        failed.store(true, Ordering::SeqCst);
+                    }
                     progress(&r);
                     if let Ok(mut all) = results.lock() {
                         all[i] = Some(r);
@@ -170,11 +247,12 @@ pub fn run_all(
             });
         }
     });
-    let scenarios: Vec<ScenarioResult> = results
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
+    let results = results.into_inner().unwrap_or_default();
+    let not_run = scenarios
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_none())
+        .map(|(s, _)| s.id.clone())
         .collect();
     let (target, target_version) = identity.into_inner().ok().flatten().unwrap_or_else(|| {
         let t = make_target();
@@ -185,6 +263,8 @@ pub fn run_all(
         target,
         target_version,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        scenarios,
+        scenarios: results.into_iter().flatten().collect(),
+        interrupted: super::interrupted(),
+        not_run,
     }
 }

@@ -278,7 +278,7 @@ pub struct ExpectSpec {
     /// `connect` only: whether the connection reaches a backend.
     #[serde(default)]
     pub reachable: Option<bool>,
-    /// The diagnosis the result must carry (`rbac-serviceimports`, ...), or `none`.
+    /// The diagnosis the result must carry (`rbac-serviceimports`, `rbac-endpointslices`, ...), or `none`.
     #[serde(default)]
     pub diagnosis: Option<Located<String>>,
 }

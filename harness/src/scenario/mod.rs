@@ -61,6 +61,22 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The same scenario with `corefile` instead of its own (`--corefile`);
+    /// its `corefile` steps still replace it.
+    pub fn with_corefile(
+        &self,
+        corefile: &crate::resolver::corefile::Corefile,
+    ) -> Result<Scenario, crate::resolver::corefile::CorefileError> {
+        let mut s = self.clone();
+        s.resolver.config = ResolverConfig::from_corefile(
+            corefile,
+            self.resolver.config.profile,
+            &self.resolver.order,
+        )?;
+        s.resolver.corefile = Some(corefile.clone());
+        Ok(s)
+    }
+
     /// The same scenario with the reference resolver in another profile
     /// (its Corefiles read again under it), for differential runs.
     pub fn with_profile(&self, profile: crate::resolver::Profile) -> Result<Scenario, String> {

@@ -287,6 +287,14 @@ impl Change {
 pub enum DiagnosisId {
     /// The resolver may not list and watch ServiceImports.
     RbacServiceImports,
+    /// The resolver may not list and watch EndpointSlices.
+    RbacEndpointSlices,
+    /// The resolver may not list and watch Services.
+    RbacServices,
+    /// The resolver may not list and watch Namespaces.
+    RbacNamespaces,
+    /// The resolver may not list and watch Pods (`pods verified`).
+    RbacPods,
     /// Answers lack the RA flag.
     RaFlagOff,
     /// The ServiceImport has no ips.
@@ -309,8 +317,12 @@ pub enum DiagnosisId {
 
 impl DiagnosisId {
     /// Every diagnosis mcsdns knows, in the order the docs list them.
-    pub const ALL: [DiagnosisId; 10] = [
+    pub const ALL: [DiagnosisId; 14] = [
         DiagnosisId::RbacServiceImports,
+        DiagnosisId::RbacEndpointSlices,
+        DiagnosisId::RbacServices,
+        DiagnosisId::RbacNamespaces,
+        DiagnosisId::RbacPods,
         DiagnosisId::RaFlagOff,
         DiagnosisId::ImportWithoutIps,
         DiagnosisId::ImportMissing,
@@ -326,6 +338,10 @@ impl DiagnosisId {
     pub fn as_str(self) -> &'static str {
         match self {
             DiagnosisId::RbacServiceImports => "rbac-serviceimports",
+            DiagnosisId::RbacEndpointSlices => "rbac-endpointslices",
+            DiagnosisId::RbacServices => "rbac-services",
+            DiagnosisId::RbacNamespaces => "rbac-namespaces",
+            DiagnosisId::RbacPods => "rbac-pods",
             DiagnosisId::RaFlagOff => "ra-flag-off",
             DiagnosisId::ImportWithoutIps => "import-without-ips",
             DiagnosisId::ImportMissing => "import-missing",
@@ -342,6 +358,10 @@ impl DiagnosisId {
     pub fn title(self) -> &'static str {
         match self {
             DiagnosisId::RbacServiceImports => "the resolver may not list and watch ServiceImports",
+            DiagnosisId::RbacEndpointSlices => "the resolver may not list and watch EndpointSlices",
+            DiagnosisId::RbacServices => "the resolver may not list and watch Services",
+            DiagnosisId::RbacNamespaces => "the resolver may not list and watch Namespaces",
+            DiagnosisId::RbacPods => "the resolver may not list and watch Pods (pods verified)",
             DiagnosisId::RaFlagOff => "answers lack the RA flag",
             DiagnosisId::ImportWithoutIps => "the ServiceImport has no ips",
             DiagnosisId::ImportMissing => {

@@ -8,6 +8,7 @@
 //! [`Capabilities`]; the runner skips what a target cannot do, with the
 //! reason, and never asks it.
 
+pub mod interrupt;
 pub mod kube;
 pub mod outside;
 pub mod peer;
@@ -214,6 +215,9 @@ pub enum TargetError {
         /// Why not.
         source: std::io::Error,
     },
+    /// The run was interrupted (Ctrl-C) while the target waited.
+    #[error("interrupted (Ctrl-C) before it finished")]
+    Interrupted,
     /// Anything else, in words.
     #[error("{0}")]
     Failed(String),

@@ -10,7 +10,7 @@ use crate::check::CacheNote;
 use crate::cluster::mock::{SharedApi, client};
 use crate::cluster::scope::{Scope, Selector};
 use crate::cluster::store::ApiStore;
-use crate::cluster::watch::{SharedState, WATCHED, WatchState, spawn};
+use crate::cluster::watch::{Retry, SharedState, WATCHED, WatchState, spawn};
 use crate::model::kinds::ApiResource;
 use crate::model::{Kind, ObjectKey};
 use crate::resolver::cache::{Cached, Served};
@@ -285,7 +285,11 @@ impl Target for ReferenceTarget {
         let watch: SharedState = Arc::new(Mutex::new(WatchState::default()));
         {
             let _guard = runtime.enter();
-            spawn(&client(api.clone(), &scenario.resolver.identity), &watch);
+            spawn(
+                &client(api.clone(), &scenario.resolver.identity),
+                &watch,
+                Retry::Steady,
+            );
         }
         self.clock = Duration::ZERO;
         let session = Session {

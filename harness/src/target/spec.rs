@@ -114,6 +114,32 @@ impl TargetSpec {
         }
     }
 
+    /// Whether the target can start at all: the programs it runs are
+    /// installed, the engine it needs answers. A run checks this before its
+    /// first scenario, so a missing peer is one usage error with the
+    /// install command, not a failure of every scenario.
+    pub fn preflight(&self, options: &TargetOptions) -> Result<(), TargetError> {
+        let real = self.is_real() || options.outside.api == super::outside::Api::Real;
+        if real && !matches!(self, TargetSpec::Reference | TargetSpec::Kube(_)) {
+            super::outside::real_available()?;
+        }
+        match self {
+            TargetSpec::RealApi(inner) => inner.preflight(options),
+            TargetSpec::Coredns(path) => CoreDnsPeer::find(path.as_deref()).map(|_| ()),
+            TargetSpec::Container(_) => ContainerPeer::available(),
+            TargetSpec::Serve(Some(path)) if !path.is_file() => Err(TargetError::Missing {
+                what: "the mcsdns executable".into(),
+                looked: format!("{} is not a file", path.display()),
+                install: "build it with `cargo build --release` or give --target serve=PATH".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn is_real(&self) -> bool {
+        matches!(self, TargetSpec::RealApi(_))
+    }
+
     /// Builds the target; one that cannot start reports why on every
     /// scenario instead of aborting the run.
     pub fn make(&self, options: &TargetOptions) -> Box<dyn Target> {

@@ -16,7 +16,7 @@ use crate::client::resolve::Resolution;
 use crate::model::{ClusterState, Resource, World};
 use crate::resolver::zone::relative_labels;
 use crate::resolver::{Outcome, Question};
-use crate::scenario::{Client, DiagnosisId, ResolverSetup};
+use crate::scenario::{Check, Client, DiagnosisId, ResolverSetup};
 
 /// One explanation attached to a result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -29,6 +29,21 @@ pub struct Diagnosis {
     pub detail: String,
     /// What to change.
     pub fix: String,
+}
+
+impl Diagnosis {
+    /// The diagnosis as dig-like comment lines, for under an answer.
+    pub fn comment(&self) -> String {
+        let mut s = format!(
+            ";; diagnosis {}: {}\n;;   {}\n",
+            self.id, self.title, self.detail
+        );
+        for (i, line) in self.fix.lines().enumerate() {
+            let lead = if i == 0 { "fix: " } else { "     " };
+            s.push_str(&format!(";;   {lead}{line}\n"));
+        }
+        s
+    }
 }
 
 /// What diagnoses look at.
@@ -130,7 +145,7 @@ pub fn query(cx: &Context<'_>, q: &Question, outcome: &Outcome) -> Vec<Diagnosis
     let mut out = Vec::new();
     let reply = outcome.reply();
     let in_mcs = cx.mcs_labels(&q.name);
-    out.extend(rbac::serviceimports(cx, reply, in_mcs.is_some()));
+    out.extend(rbac::denied(cx, &q.name, reply, in_mcs.is_some()));
     let Some(reply) = reply else { return out };
     out.extend(corefile::ra_flag_off(cx, q, reply));
     // The rest is about a service of an MCS zone.
@@ -194,6 +209,23 @@ pub fn connect(
         out.extend(port::mismatch(cx, c));
     }
     out
+}
+
+/// Whether a diagnosis `id` explains why `check` failed. A missing RA flag
+/// explains only a check of the flag: shown under every failure, it would
+/// bury the diagnosis that matters. What keeps a resolver from its data
+/// (RBAC, a missing import, a shadowing plugin or Service, a stale cache)
+/// explains any check of the answer, the candidate or the connection.
+pub fn explains(id: DiagnosisId, check: &Check) -> bool {
+    use crate::scenario::HeaderFlag;
+    match (id, check) {
+        (_, Check::NoDiagnosis) => true,
+        (id, Check::Diagnosis(want)) => id == *want,
+        (DiagnosisId::RaFlagOff, c) => matches!(c, Check::Flag(HeaderFlag::Ra, _)),
+        (_, Check::Flag(..) | Check::TtlMin(_) | Check::TtlMax(_)) => false,
+        (DiagnosisId::PortMismatch, c) => matches!(c, Check::Reachable(_)),
+        _ => true,
+    }
 }
 
 /// Explains a stale cached answer: the world is fixed, the cache is not.

@@ -2,7 +2,8 @@
 //!
 //! This file routes a request (discovery, port-forward, get, list, watch)
 //! and checks RBAC; `admit` and `write` create, update, patch and delete,
-//! `discovery` describes the API, `portforward` reaches a Pod's port.
+//! `discovery` describes the API, `portforward` reaches a Pod's port,
+//! `review` answers `kubectl auth can-i`.
 //!
 //! Two transports serve it: the in-process tower service behind
 //! `kube::Client` (`cluster::mock`) and the HTTP/HTTPS emulator
@@ -14,6 +15,7 @@ mod apply;
 mod discovery;
 mod portforward;
 mod query;
+mod review;
 mod write;
 
 use std::time::Duration;
@@ -127,6 +129,9 @@ fn handle_inner(
     }
     if let Some((ns, pod)) = portforward_path(req.path) {
         return port_forward(&store, identity, &ns, &pod, req.query);
+    }
+    if let Some(reply) = review::answer(&store, identity, req) {
+        return reply;
     }
     let mut target = route(req.path).ok_or_else(not_found_path)?;
     let query = Query::parse(req.query)?;

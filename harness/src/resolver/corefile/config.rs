@@ -343,11 +343,14 @@ impl ResolverConfig {
                         &zones,
                         &mut ignored,
                     )?)),
-                    other => ignored.push(Ignored {
-                        name: other.to_owned(),
-                        line: d.name.line,
-                        note: ignored_note(other),
-                    }),
+                    other => {
+                        super::directives::check(corefile, d)?;
+                        ignored.push(Ignored {
+                            name: other.to_owned(),
+                            line: d.name.line,
+                            note: ignored_note(other),
+                        })
+                    }
                 }
             }
             let rank = |p: &Plugin| {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::SourceError;
 
 pub mod config;
+pub mod directives;
 mod parse;
 mod plugins;
 pub mod print;

@@ -14,7 +14,7 @@ use crate::cluster::emulator::{Emulator, RESOLVER_USER};
 use crate::model::ClusterState;
 use crate::resolver::ClusterView;
 use crate::scenario::{Change, Fault, Scenario};
-use crate::target::TargetError;
+use crate::target::{TargetError, interrupt};
 
 /// The world's cluster that always holds the current scenario's resolver
 /// cluster, for a server started once for the whole run.
@@ -28,6 +28,11 @@ pub enum Api {
     Emulator,
     /// Real kube-apiservers (with etcd and kube-controller-manager).
     Real,
+}
+
+/// Whether the real control plane is built (`--api real`).
+pub fn real_available() -> Result<(), TargetError> {
+    Binaries::find().map(|_| ()).map_err(not_built)
 }
 
 fn not_built(e: crate::cluster::control_plane::NotBuilt) -> TargetError {
@@ -208,7 +213,7 @@ impl Backend {
                         .clusters()
                         .values()
                         .any(|c| c.api.lock().is_ok_and(|a| a.has_undelivered()));
-                    if !pending {
+                    if !pending || interrupt::requested() {
                         break;
                     }
                     std::thread::sleep(Duration::from_millis(2));

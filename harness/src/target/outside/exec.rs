@@ -2,31 +2,10 @@
 //! whole run, in a process group of its own so that everything it starts is
 //! stopped with it.
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use crate::target::TargetError;
-
-/// The process groups of `--exec` commands still running.
-static EXEC_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
-
-/// Stops every `--exec` command still running; for a quit that skips
-/// clean-up (the second Ctrl-C).
-pub fn stop_exec_commands() {
-    if let Ok(groups) = EXEC_GROUPS.lock() {
-        groups.iter().copied().for_each(kill_group);
-    }
-}
-
-/// Sends SIGKILL to process group `id` (std has no killpg).
-fn kill_group(id: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{id}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
+use crate::target::{TargetError, interrupt};
 
 /// A running `--exec` command; dropping it stops its whole process group.
 pub struct ExecCommand {
@@ -51,19 +30,14 @@ impl ExecCommand {
         command
             .arg("-c")
             .arg(cmd)
-            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err));
         for (k, v) in env {
             command.env(k, v);
         }
-        let child = command
-            .spawn()
+        let child = interrupt::spawn(&mut command)
             .map_err(|e| TargetError::failed(format!("cannot run --exec: {e}")))?;
-        if let Ok(mut groups) = EXEC_GROUPS.lock() {
-            groups.push(child.id());
-        }
         Ok(ExecCommand { child })
     }
 
@@ -75,12 +49,6 @@ impl ExecCommand {
 
 impl Drop for ExecCommand {
     fn drop(&mut self) {
-        let id = self.child.id();
-        kill_group(id);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Ok(mut groups) = EXEC_GROUPS.lock() {
-            groups.retain(|g| *g != id);
-        }
+        interrupt::stop(&mut self.child);
     }
 }

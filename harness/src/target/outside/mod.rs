@@ -21,13 +21,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use self::backend::Backend;
-pub use self::backend::{Api, CURRENT};
+pub use self::backend::{Api, CURRENT, real_available};
 use self::exec::ExecCommand;
-pub use self::exec::stop_exec_commands;
 use self::folder::WorkDir;
 use self::stale::AnswersSeen;
 use super::peer::{self, Peer, PeerSetup, Started};
-use super::{Answer, Capabilities, Events, Operation, Target, TargetError, unique_events};
+use super::{
+    Answer, Capabilities, Events, Operation, Target, TargetError, interrupt, unique_events,
+};
 use crate::client::wire;
 use crate::cluster::emulator::RESOLVER_USER;
 use crate::resolver::config::PluginKind;
@@ -237,7 +238,9 @@ impl OutsideTarget {
                 self.ready = true;
                 return Ok(());
             }
-            std::thread::sleep(Duration::from_millis(50));
+            if !interrupt::sleep(Duration::from_millis(50)) {
+                return Err(TargetError::Interrupted);
+            }
         }
         Err(TargetError::failed(format!(
             "no DNS server answered at {addr} within {} s (start it with KUBECONFIG={} and context {RESOLVER_USER}@{CURRENT}, or pass --exec)",
@@ -395,7 +398,9 @@ impl OutsideTarget {
                 .and_then(|r| r.down_until)
                 .filter(|t| *t < end)
                 .unwrap_or(end);
-            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            if !interrupt::sleep(next.saturating_duration_since(Instant::now())) {
+                return Err(TargetError::Interrupted);
+            }
             self.lift_outage();
         }
         self.settle();

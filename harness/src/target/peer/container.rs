@@ -86,6 +86,12 @@ impl ContainerPeer {
         Ok(ContainerPeer { options })
     }
 
+    /// Whether images can be run at all: this build has container support
+    /// and a Docker engine answers.
+    pub fn available() -> Result<(), TargetError> {
+        engine::check()
+    }
+
     fn style(&self) -> Style {
         self.options.style.unwrap_or_else(|| {
             if self.options.image.contains("mcsdns") {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::resolver::Profile;
 use crate::resolver::config::PluginKind;
 use crate::resolver::corefile::Corefile;
-use crate::target::TargetError;
+use crate::target::{TargetError, interrupt};
 
 /// What a peer needs to start for one scenario.
 #[derive(Clone, Debug)]
@@ -160,8 +160,7 @@ impl Started for PeerProcess {
 
 impl Drop for PeerProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        interrupt::stop(&mut self.child);
     }
 }
 
@@ -211,8 +210,9 @@ pub fn start_process(
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
         .current_dir(setup.dir);
-    let child = cmd
-        .spawn()
+    // A group of its own: the terminal's Ctrl-C reaches mcsdns only, and
+    // the runner stops the server when the scenario ends.
+    let child = interrupt::spawn(&mut cmd)
         .map_err(|e| TargetError::failed(format!("cannot start {}: {e}", name)))?;
     let mut process = PeerProcess {
         child,
@@ -265,6 +265,9 @@ pub(crate) fn wait_listening(
         }
         if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
             return Ok(());
+        }
+        if interrupt::requested() {
+            return Err(TargetError::Interrupted);
         }
         if started.elapsed() > timeout {
             let log = log_tail();
