@@ -21,13 +21,14 @@
 #![warn(missing_docs)]
 
 // The modules are layers: files, error, model, resolver, cluster, scenario,
-// client, check, target, run, report, each importing only from those before
+// client, check, target, run, report, live, each importing only from those before
 // it (tests/layers.rs holds the order; docs/architecture.md explains it).
 pub mod check;
 pub mod client;
 pub mod cluster;
 pub mod error;
 pub mod files;
+pub mod live;
 pub mod model;
 pub mod report;
 pub mod resolver;

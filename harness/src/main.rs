@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use cli::conformance::ConformanceArgs;
 use cli::control_plane::ControlPlaneArgs;
 use cli::diff::DiffArgs;
+use cli::doctor::DoctorArgs;
 use cli::files::{BundleArgs, LintArgs, ReplayArgs};
 use cli::inspect::{QueryArgs, WorldArgs, ZoneArgs};
 use cli::review::ReviewArgs;
@@ -59,6 +60,8 @@ enum Command {
     Diff(DiffArgs),
     /// Check a target against each requirement of the MCS DNS spec (the spec/ scenarios).
     Conformance(ConformanceArgs),
+    /// Explain what is wrong with a live multi-cluster DNS set-up (read-only: get, list and access reviews only).
+    Doctor(DoctorArgs),
     /// Answer one question from a world without any network, printed as dig does.
     Query(QueryArgs),
     /// List the clusters and objects of a world folder (and what is not used).
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Command::ControlPlane(a) => cli::control_plane::run(a),
         Command::Diff(a) => cli::diff::run(a),
         Command::Conformance(a) => cli::conformance::run(a),
+        Command::Doctor(a) => cli::doctor::run(a),
         Command::Query(a) => cli::inspect::query(a),
         Command::World(a) => cli::inspect::world(a),
         Command::Zone(a) => cli::inspect::zone(a),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first.
 const LAYERS: &[&str] = &[
     "files", "error", "model", "resolver", "cluster", "scenario", "client", "check", "target",
-    "run", "report",
+    "run", "report", "live",
 ];
 
 fn src() -> PathBuf {

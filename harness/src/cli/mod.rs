@@ -4,6 +4,7 @@
 pub mod conformance;
 pub mod control_plane;
 pub mod diff;
+pub mod doctor;
 pub mod files;
 pub mod inspect;
 pub mod review;
