@@ -85,7 +85,7 @@ pub(super) async fn check(
 ) -> Vec<Finding> {
     let identity = inputs.dns.identity();
     let state = &inputs.consumer.state;
-    let roles = rbac::bound_roles(state, &identity);
+    let roles = own_roles(rbac::bound_roles(state, &identity));
     let mut out = Vec::new();
     let mut review_refused = None;
     for (n, line) in needed(inputs) {
@@ -133,6 +133,22 @@ pub(super) async fn check(
         out.push(finding(inputs, &identity, &roles, n, line, &denied));
     }
     out
+}
+
+/// The roles every authenticated user or service account gets from a
+/// real API server's default bindings: not the ones to change.
+const DEFAULT_ROLES: [&str; 4] = [
+    "system:basic-user",
+    "system:discovery",
+    "system:public-info-viewer",
+    "system:service-account-issuer-discovery",
+];
+
+/// The roles bound to the account itself, CoreDNS's own first.
+fn own_roles(mut roles: Vec<String>) -> Vec<String> {
+    roles.retain(|r| !DEFAULT_ROLES.contains(&r.as_str()));
+    roles.sort_by_key(|r| !r.contains("coredns"));
+    roles
 }
 
 fn finding(
