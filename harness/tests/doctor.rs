@@ -487,3 +487,65 @@ fn the_doctor_command_is_read_only_and_exits_by_its_findings() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// The build must serve the zone: the field report's standalone plugin in
+/// a stock image is moved into the kubernetes block by the fix's diff, and
+/// the in-tree option on an image older than v1.12.2 gets `set image`.
+#[test]
+fn doctor_checks_that_the_coredns_build_can_serve_the_zone() {
+    const STANDALONE: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: coredns
+  namespace: kube-system
+data:
+  Corefile: |
+    .:53 {
+        header {
+            response set ra
+        }
+        multicluster clusterset.local
+        kubernetes cluster.local in-addr.arpa ip6.arpa {
+            pods insecure
+            fallthrough in-addr.arpa ip6.arpa
+        }
+        cache 30
+    }
+"#;
+    let report = on_emulator(&with(healthy(), "member2", STANDALONE), "standalone", None);
+    let shown = mcsdns::live::doctor::human(&report);
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.id == "multicluster-not-in-build")
+        .unwrap_or_else(|| panic!("{shown}"));
+    for want in [
+        "-    multicluster clusterset.local\n",
+        "-    kubernetes cluster.local in-addr.arpa ip6.arpa {\n",
+        "+    kubernetes cluster.local in-addr.arpa ip6.arpa clusterset.local {\n",
+        "+        multicluster clusterset.local\n",
+    ] {
+        assert!(f.fix.contains(want), "{want:?} missing:\n{shown}");
+    }
+    // The healthy Corefile (in-tree option) on CoreDNS v1.11.1.
+    let old = with(
+        healthy(),
+        "member2",
+        &std::fs::read_to_string(common::repo().join("fixtures/doctor/member2/coredns.yaml"))
+            .unwrap()
+            .replace("v1.12.2", "v1.11.1"),
+    );
+    let report = on_emulator(&old, "old", None);
+    let shown = mcsdns::live::doctor::human(&report);
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.id == "coredns-too-old")
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(
+        f.fix.contains("kubectl -n kube-system set image deployment/coredns coredns=registry.k8s.io/coredns/coredns:v1.12.2"),
+        "{shown}"
+    );
+    assert_eq!(report.findings.len(), 1, "{shown}");
+}
