@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use cli::capture::CaptureArgs;
 use cli::conformance::ConformanceArgs;
 use cli::control_plane::ControlPlaneArgs;
 use cli::diff::DiffArgs;
@@ -62,6 +63,8 @@ enum Command {
     Conformance(ConformanceArgs),
     /// Explain what is wrong with a live multi-cluster DNS set-up (read-only: get, list and access reviews only).
     Doctor(DoctorArgs),
+    /// Write a live cluster set down as a world folder and a scenario (read-only).
+    Capture(CaptureArgs),
     /// Answer one question from a world without any network, printed as dig does.
     Query(QueryArgs),
     /// List the clusters and objects of a world folder (and what is not used).
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
         Command::Diff(a) => cli::diff::run(a),
         Command::Conformance(a) => cli::conformance::run(a),
         Command::Doctor(a) => cli::doctor::run(a),
+        Command::Capture(a) => cli::capture::run(a),
         Command::Query(a) => cli::inspect::query(a),
         Command::World(a) => cli::inspect::world(a),
         Command::Zone(a) => cli::inspect::zone(a),

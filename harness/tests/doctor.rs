@@ -549,3 +549,68 @@ data:
     );
     assert_eq!(report.findings.len(), 1, "{shown}");
 }
+
+/// `capture` writes a world and a scenario that load, and the captured
+/// world answers every imported name as the original does.
+#[test]
+fn capture_writes_a_world_that_answers_as_the_original() {
+    use hickory_proto::rr::RecordType;
+    use mcsdns::live::capture::{CaptureOptions, capture};
+    use mcsdns::resolver::{ClusterView, Question, ResolverConfig, answer};
+    let world = with(healthy(), "member2", POD_IP);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = temp_dir("capture");
+    let mut emulator = Emulator::new(IDENTITY).unwrap();
+    rt.block_on(async {
+        for (n, state) in &world.clusters {
+            emulator.add_cluster(n, state).await.unwrap();
+        }
+    });
+    let kubeconfig = emulator.write(&dir.join("kube"), Some("member2")).unwrap();
+    let out = dir.join("captured");
+    let scenario = rt
+        .block_on(capture(&CaptureOptions {
+            kubeconfig,
+            contexts: vec![
+                ("member2".into(), "member2".into()),
+                ("member1".into(), "member1".into()),
+            ],
+            narrow: Default::default(),
+            out: out.clone(),
+        }))
+        .expect("capture runs");
+    let (ok, errors) = mcsdns::run::suite::load_all(&[scenario], &out);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(ok.len(), 1);
+    let captured = World::load(&out.join("world")).expect("the captured world loads");
+    let config =
+        ResolverConfig::from_corefile(&corefile_of(&world), Profile::Coredns, &STOCK_ORDER)
+            .unwrap();
+    for name in [
+        "serve.default.svc.clusterset.local",
+        "serve.default.svc.cluster.local",
+        "kube-dns.kube-system.svc.cluster.local",
+    ] {
+        for qtype in [RecordType::A, RecordType::SRV] {
+            let q = Question::parse(name, qtype).unwrap();
+            let a = answer(
+                &config,
+                &ClusterView::from_state(&world.clusters["member2"]),
+                &q,
+            );
+            let b = answer(
+                &config,
+                &ClusterView::from_state(&captured.clusters["member2"]),
+                &q,
+            );
+            assert_eq!(
+                a.reply().map(|r| (r.rcode, r.answers.len())),
+                b.reply().map(|r| (r.rcode, r.answers.len())),
+                "{name} {qtype}"
+            );
+            assert_eq!(a, b, "{name} {qtype}");
+        }
+    }
+    drop(emulator);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,6 +1,7 @@
 //! Runs the command line's subcommands: each parses its options, makes one
 //! call into the library, then prints what a person or a CI job needs.
 
+pub mod capture;
 pub mod conformance;
 pub mod control_plane;
 pub mod diff;
