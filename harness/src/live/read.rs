@@ -39,6 +39,15 @@ pub enum LiveError {
         /// The API's words.
         why: String,
     },
+    /// The captured scenario could not be recorded.
+    #[error("cannot record the captured scenario: {why}")]
+    #[diagnostic(help(
+        "the files are written; `mcsdns run --record` on the scenario shows the error in full"
+    ))]
+    Record {
+        /// Why.
+        why: String,
+    },
     /// A file could not be written.
     #[error("cannot write {}: {why}", path.display())]
     Write {
