@@ -853,3 +853,77 @@ fn capture_then_bundle_then_replay_passes() {
     assert!(text.contains("every answer is as recorded"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With `--dns` at a server that does not answer, each question it leaves
+/// unanswered is noted above its step (asking stops after three), and the
+/// noted scenario still runs.
+#[test]
+fn capture_notes_where_the_live_dns_disagrees() {
+    let world = healthy();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = temp_dir("capture-notes");
+    let mut emulator = Emulator::new(IDENTITY).unwrap();
+    rt.block_on(async {
+        for (n, state) in &world.clusters {
+            emulator.add_cluster(n, state).await.unwrap();
+        }
+    });
+    let kubeconfig = emulator.write(&dir.join("kube"), Some("member2")).unwrap();
+    let silent = free_port().unwrap();
+    let (captured, recorded) =
+        capture_and_record(&kubeconfig, &dir.join("out"), None, Some(silent));
+    assert!(recorded.passed());
+    assert_eq!(
+        recorded.disagreements.len(),
+        captured.asked.len().min(3),
+        "{:?}",
+        recorded.disagreements
+    );
+    let text = std::fs::read_to_string(&captured.scenario).unwrap();
+    let note = format!("# live DNS {silent} disagrees: no answer");
+    assert_eq!(
+        text.matches(&note).count(),
+        recorded.disagreements.len(),
+        "{text}"
+    );
+    let (code, out) = mcsdns(&[
+        "run".as_ref(),
+        "--no-reports".as_ref(),
+        captured.scenario.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    drop(emulator);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A cluster of more objects than one manifest file may hold is written in
+/// several files, and the recorded run of 1,200 questions passes.
+#[test]
+fn capture_splits_a_large_cluster_and_its_recorded_run_passes() {
+    let mut yaml = String::new();
+    for i in 0..600 {
+        yaml.push_str(&format!(
+            "---\napiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceImport\nmetadata: {{name: s{i}, namespace: default}}\nspec:\n  type: ClusterSetIP\n  ports: [{{name: http, port: 80, protocol: TCP}}]\n  ips: [\"10.96.{}.{}\"]\n",
+            100 + i / 250,
+            i % 250 + 1
+        ));
+    }
+    let world = with(healthy(), "member2", &yaml);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = temp_dir("capture-large");
+    let mut emulator = Emulator::new(IDENTITY).unwrap();
+    rt.block_on(async {
+        for (n, state) in &world.clusters {
+            emulator.add_cluster(n, state).await.unwrap();
+        }
+    });
+    let kubeconfig = emulator.write(&dir.join("kube"), Some("member2")).unwrap();
+    let out = dir.join("out");
+    let (captured, recorded) = capture_and_record(&kubeconfig, &out, Some(3), None);
+    assert!(recorded.passed(), "{:?}", recorded.result.status);
+    assert_eq!(captured.asked.len(), 2 * 601);
+    assert!(out.join("world/member2/objects-2.yaml").is_file());
+    assert!(!out.join("world/member2/objects.yaml").exists());
+    drop(emulator);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -64,6 +64,37 @@ fn write(path: &Path, text: &str) -> Result<(), LiveError> {
     })
 }
 
+/// The most documents one file holds (the manifest reader takes at most 1,024).
+const DOCS_PER_FILE: usize = 500;
+
+/// Writes a cluster's documents as `objects.yaml`, or `objects-N.yaml`
+/// files of `DOCS_PER_FILE` each when there are more, after removing
+/// those of an earlier capture.
+fn write_cluster(dir: &Path, docs: &[String]) -> Result<(), LiveError> {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("objects") && name.ends_with(".yaml") {
+                std::fs::remove_file(e.path()).map_err(|err| LiveError::Write {
+                    path: e.path(),
+                    why: err.to_string(),
+                })?;
+            }
+        }
+    }
+    let chunks: Vec<&[String]> = docs.chunks(DOCS_PER_FILE).collect();
+    if chunks.len() <= 1 {
+        return write(&dir.join("objects.yaml"), &docs.join("---\n"));
+    }
+    for (i, chunk) in chunks.iter().enumerate() {
+        write(
+            &dir.join(format!("objects-{}.yaml", i + 1)),
+            &chunk.join("---\n"),
+        )?;
+    }
+    Ok(())
+}
+
 /// The objects of one cluster as they are written: the model's kinds
 /// without built-in Namespaces, with apiVersion and without status.
 fn objects(state: &crate::model::ClusterState) -> Vec<Value> {
@@ -156,10 +187,7 @@ pub async fn capture(options: &CaptureOptions) -> Result<Captured, LiveError> {
                 why: e.to_string(),
             })?);
         }
-        write(
-            &options.out.join("world").join(name).join("objects.yaml"),
-            &docs.join("---\n"),
-        )?;
+        write_cluster(&options.out.join("world").join(name), &docs)?;
     }
     if let Some(text) = &corefile {
         write(&options.out.join("Corefile"), text)?;
