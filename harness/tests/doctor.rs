@@ -819,6 +819,15 @@ fn capture_then_bundle_then_replay_passes() {
         }
     });
     let kubeconfig = emulator.write(&dir.join("kube"), Some("member2")).unwrap();
+    let (_, help) = mcsdns(&["capture".as_ref(), "--help".as_ref()]);
+    for promise in [
+        "Read-only",
+        "--anonymize renames namespaces (ns-N), services (svc-N)",
+        "Kept:",
+        "kube-system, default",
+    ] {
+        assert!(help.contains(promise), "{promise}: {help}");
+    }
     let out = dir.join("report");
     let (code, text) = mcsdns(&[
         "capture".as_ref(),

@@ -208,9 +208,12 @@ pub async fn capture(options: &CaptureOptions) -> Result<Captured, LiveError> {
         "resolver:\n  cluster: {}\n",
         clusters.first().map(|c| c.0.as_str()).unwrap_or_default()
     ));
+    // Without the ConfigMap, the resolver is the default Corefile's, still
+    // with CoreDNS's behaviour.
     if corefile.is_some() {
-        s.push_str("  corefile: Corefile\n  profile: coredns\n");
+        s.push_str("  corefile: Corefile\n");
     }
+    s.push_str("  profile: coredns\n");
     s.push_str("steps:\n");
     let mut asked = Vec::new();
     for (live, name) in live_names.iter().zip(&names) {
