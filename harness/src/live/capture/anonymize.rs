@@ -251,6 +251,7 @@ impl Anonymizer {
         match kind.as_str() {
             "Service" => self.service(v),
             "EndpointSlice" => {
+                let fqdn = v["addressType"] == "FQDN";
                 if let Some(eps) = v.get_mut("endpoints").and_then(Value::as_array_mut) {
                     for ep in eps {
                         if let Some(o) = ep.as_object_mut() {
@@ -258,8 +259,16 @@ impl Anonymizer {
                                 o.remove(f);
                             }
                         }
-                        if let Some(a) = ep.get_mut("addresses") {
-                            self.readdress(a);
+                        match ep.get_mut("addresses").and_then(Value::as_array_mut) {
+                            Some(names) if fqdn => {
+                                for n in names {
+                                    if let Some(old) = n.as_str() {
+                                        *n = self.dns_name_or_external(old).into();
+                                    }
+                                }
+                            }
+                            Some(addrs) => addrs.iter_mut().for_each(|a| self.readdress(a)),
+                            None => {}
                         }
                         if let Some(h) = ep.get_mut("hostname") {
                             self.rename(h, Class::Host);
@@ -444,6 +453,8 @@ mod tests {
             json!({"kind": "EndpointSlice", "metadata": {"name": "payments-x1", "namespace": "acme",
                 "labels": {"kubernetes.io/service-name": "payments"}},
                 "endpoints": [{"addresses": ["10.244.1.7"], "hostname": "web-0", "nodeName": "n1"}]}),
+            json!({"kind": "EndpointSlice", "addressType": "FQDN", "metadata": {"name": "db-x", "namespace": "acme"},
+                "endpoints": [{"addresses": ["db.acme.example.com"]}]}),
             json!({"kind": "Service", "metadata": {"name": "kube-dns", "namespace": "kube-system"},
                 "spec": {"clusterIP": "10.96.0.10"}}),
         ]
@@ -501,8 +512,12 @@ mod tests {
                 .unwrap()
                 .starts_with("host-")
         );
-        assert_eq!(objects[3]["metadata"]["name"], "kube-dns");
-        assert_eq!(objects[3]["metadata"]["namespace"], "kube-system");
+        assert_eq!(
+            objects[3]["endpoints"][0]["addresses"][0],
+            "external-1.example"
+        );
+        assert_eq!(objects[4]["metadata"]["name"], "kube-dns");
+        assert_eq!(objects[4]["metadata"]["namespace"], "kube-system");
         let new = a.dns_name("web-0.payments.acme.svc.clusterset.local");
         assert_eq!(
             new,
