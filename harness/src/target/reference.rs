@@ -333,6 +333,7 @@ impl Target for ReferenceTarget {
                 age,
                 remaining,
                 line,
+                ..
             } => {
                 let fresh = answer(&s.config, &view, question);
                 let note = CacheNote {
