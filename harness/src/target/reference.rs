@@ -283,6 +283,10 @@ impl Target for ReferenceTarget {
             .map_err(|e| TargetError::failed(format!("cannot start a runtime: {e}")))?;
         let api: SharedApi = Arc::new(Mutex::new(ApiStore::new(cluster)));
         let watch: SharedState = Arc::new(Mutex::new(WatchState::default()));
+        // The resolver's own cluster id (Lighthouse's SUBMARINER_CLUSTERID).
+        if let Ok(mut st) = watch.lock() {
+            st.view.cluster = scenario.resolver.cluster.as_str().into();
+        }
         {
             let _guard = runtime.enter();
             spawn(
