@@ -185,6 +185,34 @@ impl ClusterView {
         view
     }
 
+    /// The view of `state` as `identity` lists it: a list the world's RBAC
+    /// forbids has failed with the API server's words, as the reference
+    /// target's watchers would find it, so `query` and `serve` answer (or
+    /// stay silent) as a deployed resolver would while it cannot list.
+    pub fn listed_as(state: &ClusterState, identity: &str) -> Self {
+        use crate::model::rbac::{Access, LIST_ENDPOINTSLICES, LIST_SERVICEIMPORTS, check};
+        let mut view = ClusterView::from_state(state);
+        let sync = |access: &[Access<'_>]| {
+            access
+                .iter()
+                .find_map(|a| check(state, identity, *a).err())
+                .map_or(Sync::Synced, |d| Sync::Failed(d.message()))
+        };
+        view.sync.service_imports = sync(&[LIST_SERVICEIMPORTS]);
+        view.sync.mcs_endpoint_slices = sync(&[LIST_ENDPOINTSLICES]);
+        let list = |group, resource| Access {
+            verb: "list",
+            group,
+            resource,
+        };
+        view.sync.local = sync(&[
+            list("", "namespaces"),
+            list("", "services"),
+            LIST_ENDPOINTSLICES,
+        ]);
+        view
+    }
+
     /// Adds or replaces one object.
     pub fn apply(&mut self, resource: &Resource) {
         let key = resource.key();
