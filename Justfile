@@ -49,11 +49,16 @@ apiserver:
 diff-coredns:
     cargo run --release -- diff --target reference --profile coredns --target coredns --known fixtures/known/coredns-1.15.0.yaml
 
+# The specification (kep1645) against Submariner Lighthouse (the lighthouse profile), every difference explained.
+diff-lighthouse:
+    cargo run --release -- diff --target reference=kep1645 --target reference=lighthouse --known fixtures/known/lighthouse-vs-kep1645.yaml scenarios/spec scenarios/lighthouse
+
 # Conformance reports for the docs.
 conformance:
     cargo run --release -- conformance --reports docs/conformance/reference
     cargo run --release -- conformance --target serve --reports docs/conformance/serve
     cargo run --release -- conformance --target coredns --settle 1s --expected-failures fixtures/known/coredns-1.15.0.expected-failures.yaml --reports docs/conformance/coredns-1.15.0
+    cargo run --release -- conformance --target reference --profile lighthouse --reports docs/conformance/lighthouse
 
 # A Docker engine for the container target (root; no bridge, no iptables; socket in /tmp/mcsdns-docker).
 dockerd:

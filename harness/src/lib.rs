@@ -20,7 +20,7 @@
 //! ```
 #![warn(missing_docs)]
 
-// The modules are layers: files, error, model, resolver, cluster, scenario,
+// The modules are layers: files, yaml, error, model, resolver, cluster, scenario,
 // client, check, target, run, report, live, each importing only from those before
 // it (tests/layers.rs holds the order; docs/architecture.md explains it).
 pub mod check;
@@ -35,3 +35,4 @@ pub mod resolver;
 pub mod run;
 pub mod scenario;
 pub mod target;
+pub mod yaml;

@@ -343,6 +343,7 @@ fn the_kube_target_runs_spec_and_seed_on_real_control_planes_with_coredns() {
             listen,
             kubeconfig: cp.kubeconfig(),
             context: format!("resolver@{resolver}"),
+            cluster: &resolver,
             corefile: scenarios[0].resolver.corefile.as_ref(),
             profile: scenarios[0].resolver.config.profile,
             order: &scenarios[0].resolver.order,

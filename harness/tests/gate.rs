@@ -1005,3 +1005,120 @@ fn a_server_that_lost_its_api_logs_each_retry_once_without_colour_codes() {
     assert!(retries > 0, "the lost API is logged:\n{log}");
     assert!(retries <= 5 * 4, "{retries} lines in 7.5 s:\n{log}");
 }
+
+/// A world whose RBAC lets CoreDNS's service account list everything but
+/// ServiceImports, and a Corefile with the standalone plugin.
+fn forbidden_imports(name: &str) -> (PathBuf, PathBuf) {
+    let dir = temp(name);
+    let world = dir.join("world");
+    std::fs::create_dir_all(world.join("c1")).unwrap();
+    std::fs::copy(
+        repo().join("fixtures/spec/c1/world.yaml"),
+        world.join("c1/world.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        world.join("c1/rbac.yaml"),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: system:coredns}\nrules:\n  - apiGroups: [\"\", \"discovery.k8s.io\"]\n    resources: [\"services\", \"namespaces\", \"endpointslices\"]\n    verbs: [\"list\", \"watch\"]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: system:coredns}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:coredns}\nsubjects: [{kind: ServiceAccount, name: coredns, namespace: kube-system}]\n",
+    )
+    .unwrap();
+    let corefile = dir.join("Corefile");
+    std::fs::write(
+        &corefile,
+        "clusterset.local:53 {\n    multicluster clusterset.local\n}\n",
+    )
+    .unwrap();
+    (world, corefile)
+}
+
+/// `query` holds the start-up block `run` models: in the coredns profile
+/// the standalone plugin serves nothing until ServiceImports are listed,
+/// so the answer is no reply (exit 9, as dig's when no server replies);
+/// the spec profile answers SERVFAIL.
+#[test]
+fn query_says_when_coredns_would_not_have_started() {
+    let (world, corefile) = forbidden_imports("query-blocked");
+    let ask = |profile: &str| {
+        mcsdns(&[
+            "query",
+            "--manifests",
+            world.to_str().unwrap(),
+            "--cluster",
+            "c1",
+            "--corefile",
+            corefile.to_str().unwrap(),
+            "--profile",
+            profile,
+            "web.team.svc.clusterset.local",
+        ])
+    };
+    let out = ask("coredns");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(9), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(";; no response: CoreDNS's multicluster plugin waits for ServiceImports"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("diagnosis rbac-serviceimports"), "{stdout}");
+    let out = ask("kep1645");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("status: SERVFAIL"), "{stdout}");
+}
+
+/// `serve` opens no socket while the profile's server would not have
+/// started: a fixed world never lists what its RBAC forbids.
+#[test]
+fn serve_opens_no_socket_while_coredns_would_wait() {
+    let (world, corefile) = forbidden_imports("serve-blocked");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = exe()
+        .args([
+            "serve",
+            "--manifests",
+            world.to_str().unwrap(),
+            "--cluster",
+            "c1",
+            "--corefile",
+            corefile.to_str().unwrap(),
+            "--profile",
+            "coredns",
+            "--listen",
+            &listen,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    for _ in 0..20 {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap() == 0 || line.contains("not serving") {
+            break;
+        }
+    }
+    assert!(
+        line.contains("not serving cluster c1 (coredns profile)"),
+        "{line}"
+    );
+    assert!(line.contains("waits for ServiceImports"), "{line}");
+    assert!(line.contains("no socket opens"), "{line}");
+    // Still running, and nothing listens.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none());
+    assert!(std::net::TcpStream::connect(&listen).is_err());
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.connect(&listen).unwrap();
+    udp.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let _ = udp.send(&[0u8; 12]);
+    assert!(udp.recv(&mut [0u8; 512]).is_err());
+    let _ = child.kill();
+    let _ = child.wait();
+}

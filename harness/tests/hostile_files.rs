@@ -615,3 +615,85 @@ fn the_worst_inputs_are_refused_within_bounded_memory() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `run --record` rewrites the user's scenario; killed or interrupted at
+/// any moment, it leaves the old file or the new one whole, never an empty
+/// or cut file. Some rounds kill it the instant the file on disk starts to
+/// change (the moment an in-place rewrite has truncated it), the others at
+/// moments spread over one uninterrupted run's time.
+#[test]
+fn record_mode_killed_at_any_moment_leaves_the_old_scenario_or_the_new_one() {
+    let p = Project::new();
+    let path = p.root().join("scenarios/big.yaml");
+    std::fs::create_dir_all(p.root().join("scenarios/snapshots")).unwrap();
+    // About 8 MB: a long comment (a scenario's own notes) and many steps.
+    let mut original = String::from("# notes\n");
+    for i in 0..80_000 {
+        original.push_str(&format!("# {i:06} {}\n", "x".repeat(90)));
+    }
+    original.push_str("world:\n  c1:\n    - path: fixtures/c1\nresolver:\n  cluster: c1\nsteps:\n");
+    for i in 0..400 {
+        original.push_str(&format!("  - query: s{i}.team.svc.clusterset.local A\n"));
+    }
+    let record = || {
+        Command::new(env!("CARGO_BIN_EXE_mcsdns"))
+            .args(["run", "--record", "--no-reports"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    std::fs::write(&path, &original).unwrap();
+    let started = Instant::now();
+    let status = record().wait().unwrap();
+    let whole_run = started.elapsed();
+    let recorded = std::fs::read_to_string(&path).unwrap();
+    assert!(status.success(), "the uninterrupted record run failed");
+    assert_ne!(recorded, original, "record mode wrote no expectations");
+    let check = |what: &str| {
+        let now = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            now == original || now == recorded,
+            "{what}: the scenario is neither the old nor the new file ({} bytes; old {}, new {})",
+            now.len(),
+            original.len(),
+            recorded.len()
+        );
+    };
+    // Killed the instant the scenario on disk is no longer the old file.
+    for round in 0..4 {
+        std::fs::write(&path, &original).unwrap();
+        let before = std::fs::metadata(&path).unwrap();
+        let mut child = record();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(m) = std::fs::metadata(&path)
+                && (m.len() != before.len() || m.ino() != before.ino())
+            {
+                let _ = child.kill();
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        check(&format!("killed as the file changed, round {round}"));
+    }
+    // Killed or interrupted at moments spread over a run, most of them late.
+    let rounds = 16u32;
+    for round in 0..rounds {
+        std::fs::write(&path, &original).unwrap();
+        let at = whole_run.mul_f64(0.3 + 0.9 * f64::from(round) / f64::from(rounds));
+        let mut child = record();
+        std::thread::sleep(at);
+        let signal = if round % 2 == 0 { "-KILL" } else { "-INT" };
+        let _ = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+        check(&format!("{signal} after {at:?}"));
+    }
+}

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first.
 const LAYERS: &[&str] = &[
-    "files", "error", "model", "resolver", "cluster", "scenario", "client", "check", "target",
-    "run", "report", "live",
+    "files", "yaml", "error", "model", "resolver", "cluster", "scenario", "client", "check",
+    "target", "run", "report", "live",
 ];
 
 fn src() -> PathBuf {

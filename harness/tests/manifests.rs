@@ -188,3 +188,89 @@ fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// `n` ServiceImports in namespaces of 100, as one multi-document file.
+fn imports_yaml(n: usize) -> String {
+    let mut text = String::with_capacity(n * 320);
+    for i in 0..n {
+        if i % 100 == 0 {
+            text.push_str(&format!(
+                "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns-{}\n",
+                i / 100
+            ));
+        }
+        text.push_str(&format!(
+            "---\napiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceImport\nmetadata:\n  name: svc-{i}\n  namespace: ns-{}\nspec:\n  type: ClusterSetIP\n  ips: [10.{}.{}.{}]\n  ports:\n  - name: http\n    protocol: TCP\n    port: 80\n",
+            i / 100,
+            100 + i / 65536,
+            (i / 256) % 256,
+            i % 256
+        ));
+    }
+    text
+}
+
+#[test]
+fn a_world_file_of_100000_documents_loads() {
+    let dir = tempdir("large");
+    std::fs::create_dir_all(dir.join("c1")).unwrap();
+    let n = 100_000;
+    std::fs::write(dir.join("c1/imports.yaml"), imports_yaml(n)).unwrap();
+    let world = World::load(&dir).unwrap_or_else(|e| panic!("{e:?}"));
+    let c1 = &world.clusters["c1"];
+    let imports = c1
+        .objects
+        .keys()
+        .filter(|k| k.kind == Kind::ServiceImport)
+        .count();
+    assert_eq!(imports, n);
+    // Spans still point into the file.
+    let last = &c1.objects[&ObjectKey::new(Kind::ServiceImport, "ns-999", "svc-99999")];
+    let origin = last.origin.as_ref().unwrap();
+    let text = std::fs::read_to_string(dir.join("c1/imports.yaml")).unwrap();
+    let line = text.lines().nth(origin.line - 1).unwrap();
+    assert_eq!(line, "apiVersion: multicluster.x-k8s.io/v1alpha1");
+    // An error deep in the file names its own line.
+    let bad = imports_yaml(3000).replace("name: svc-2999\n", "name: svc-2999\n  labels: [x]\n");
+    let e = parse_manifests(Path::new("big.yaml"), &bad, 1).unwrap_err();
+    let expected = bad.lines().position(|l| l == "  labels: [x]").unwrap() + 1;
+    assert_eq!(e.line, expected, "{e}");
+    assert!(e.message.contains("field metadata.labels"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_alias_bomb_is_refused_in_plain_words() {
+    let mut bomb = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n",
+    );
+    for i in 1..9 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "  a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let text = format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: ok}}\n---\n{bomb}");
+    let started = std::time::Instant::now();
+    let e = parse_manifests(Path::new("bomb.yaml"), &text, 1).unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(e.message.contains("billion laughs"), "{e}");
+    assert!(!e.message.contains("budget"), "{e}");
+    assert!(e.to_string().starts_with("bomb.yaml:"), "{e}");
+    assert!(e.line >= 5, "{e}");
+}
+
+#[test]
+fn a_duplicate_key_is_said_in_plain_words() {
+    let e = parse_manifests(
+        Path::new("dup.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  name: b\n",
+        1,
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 9, "{e}");
+    assert!(e.message.contains("`name` appears twice"), "{e}");
+    for library in ["DuplicateKeyPolicy", "Options", "budget", "from_str"] {
+        assert!(!e.message.contains(library), "{e}");
+    }
+}

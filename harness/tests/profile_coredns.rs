@@ -62,8 +62,16 @@ fn pod_label_is_answered_like_svc() {
 }
 
 #[test]
-fn ns_at_the_apex_is_nxdomain() {
-    assert_nxdomain(&ask(Coredns, "clusterset.local", NS));
+fn ns_at_the_apex_gets_no_reply_from_the_standalone_plugin() {
+    // Measured on the real standalone plugin: nothing is written (UDP and
+    // TCP time out), though its log records NXDOMAIN.
+    let q = Question::parse("clusterset.local", NS).unwrap();
+    match answer(&config(Coredns), &view(), &q) {
+        Outcome::Silent(why) => assert!(why.contains("apex NS"), "{why}"),
+        Outcome::Reply(r) => panic!("expected no reply, got {r:?}"),
+    }
+    // An apex SOA on the same server is answered.
+    assert_eq!(ask(Coredns, "clusterset.local", SOA).answers.len(), 1);
     assert_eq!(ask(Kep1645, "clusterset.local", NS).answers.len(), 1);
 }
 
@@ -192,4 +200,48 @@ fn in_tree_option_turns_name_errors_into_servfail_when_not_synced() {
     assert_eq!(r.rcode, ResponseCode::ServFail);
     let r = ask_with(&config, &v, "nope.team.svc.clusterset.local", A);
     assert_eq!(r.rcode, ResponseCode::ServFail);
+}
+
+#[test]
+fn noendpoints_fails_headless_and_endpoint_names_as_the_real_plugin_does() {
+    // Measured: SERVFAIL (a recovered nil-pointer panic), no AA, no SOA; the
+    // plugin's README promises NXDOMAIN. ClusterSetIP names are answered.
+    let cf = Corefile::parse(
+        std::path::Path::new("noendpoints"),
+        ".:53 {\n multicluster clusterset.local {\n  noendpoints\n }\n}\n",
+    )
+    .unwrap();
+    let config = ResolverConfig::from_corefile(&cf, Coredns, &STOCK_ORDER).unwrap();
+    let v = view();
+    for (name, qtype) in [
+        ("db.team.svc.clusterset.local", A),
+        ("db.team.svc.clusterset.local", SRV),
+        ("_pg._tcp.db.team.svc.clusterset.local", SRV),
+        ("db-0.cluster-a.db.team.svc.clusterset.local", A),
+        ("host.cluster-a.web.team.svc.clusterset.local", A),
+    ] {
+        let r = ask_with(&config, &v, name, qtype);
+        assert_eq!(r.rcode, ResponseCode::ServFail, "{name} {qtype}");
+        assert!(!r.authoritative && r.authorities.is_empty(), "{name}");
+    }
+    assert_eq!(
+        rdata(&ask_with(
+            &config,
+            &v,
+            "v4only.team.svc.clusterset.local",
+            A
+        )),
+        ["10.42.0.2"]
+    );
+    // Unknown names still get the plugin's own NXDOMAIN.
+    assert_nxdomain(&ask_with(&config, &v, "nope.team.svc.clusterset.local", A));
+    // Without the option, the same names are answered.
+    assert_eq!(
+        rdata(&ask(
+            Coredns,
+            "db-0.cluster-a.db.team.svc.clusterset.local",
+            A
+        )),
+        ["10.1.0.10"]
+    );
 }

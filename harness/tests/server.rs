@@ -320,3 +320,237 @@ async fn dig_reads_the_spec_answer() {
     assert!(out.contains("status: REFUSED"), "{out}");
     running.shutdown().await;
 }
+
+/// A query as bytes, with EDNS of `edns_version` when given.
+fn query_bytes(id: u16, name: &str, t: RecordType, edns_version: Option<u8>) -> Vec<u8> {
+    use hickory_proto::op::{Edns, MessageType, OpCode, Query};
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_str(name).unwrap(), t));
+    if let Some(v) = edns_version {
+        let mut e = Edns::new();
+        e.set_version(v);
+        m.edns = Some(e);
+    }
+    m.to_vec().unwrap()
+}
+
+async fn exchange_udp(addr: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sock.send_to(bytes, addr).await.unwrap();
+    let mut buf = vec![0u8; 65535];
+    let (n, _) = tokio::time::timeout(wait, sock.recv_from(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+/// One TCP exchange: the answer's bytes as framed, or `None` if nothing
+/// came within `wait`.
+async fn exchange_tcp(addr: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(bytes);
+    s.write_all(&framed).await.unwrap();
+    let mut len = [0u8; 2];
+    tokio::time::timeout(wait, s.read_exact(&mut len))
+        .await
+        .ok()?
+        .ok()?;
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).await.ok()?;
+    Some(buf)
+}
+
+/// Decodes a whole message, failing on bytes left after it.
+fn whole(bytes: &[u8]) -> Message {
+    use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+    let mut d = BinDecoder::new(bytes);
+    let m = Message::read(&mut d).expect("a message");
+    assert_eq!(
+        d.len(),
+        0,
+        "{} stray bytes after the message",
+        bytes.len() - d.index()
+    );
+    m
+}
+
+#[tokio::test]
+async fn an_unknown_edns_version_gets_badvers() {
+    let running = start(view(), config(Profile::Kep1645)).await;
+    let name = "web.team.svc.clusterset.local.";
+    for tcp in [false, true] {
+        let bytes = query_bytes(0x1234, name, RecordType::A, Some(1));
+        let got = if tcp {
+            exchange_tcp(running.addr, &bytes, Duration::from_secs(2)).await
+        } else {
+            exchange_udp(running.addr, &bytes, Duration::from_secs(2)).await
+        };
+        let m = whole(&got.expect("answered"));
+        assert_eq!(m.metadata.id, 0x1234);
+        // 16 is BADVERS in a message (hickory decodes it by its TSIG name, BADSIG).
+        assert_eq!(
+            u16::from(m.metadata.response_code),
+            u16::from(ResponseCode::BADVERS),
+            "tcp={tcp}"
+        );
+        assert!(m.answers.is_empty());
+        let edns = m.edns.expect("BADVERS comes with an OPT");
+        assert_eq!(edns.version(), 0, "the server's own version");
+    }
+    // Version 0 is answered as usual.
+    let bytes = query_bytes(7, name, RecordType::A, Some(0));
+    let m = whole(
+        &exchange_udp(running.addr, &bytes, Duration::from_secs(2))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(m.answers.len(), 1);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_tcp_answer_over_64_kib_is_cut_whole_with_tc() {
+    let running = start(big_world(6000), config(Profile::Kep1645)).await;
+    let name = "many.big.svc.clusterset.local.";
+    let bytes = query_bytes(9, name, RecordType::A, None);
+    let got = exchange_tcp(running.addr, &bytes, Duration::from_secs(5))
+        .await
+        .expect("answered");
+    assert!(got.len() <= 65535);
+    let m = whole(&got);
+    assert!(m.metadata.truncation, "6000 A records exceed 64 KiB");
+    assert!(!m.answers.is_empty() && m.answers.len() < 6000);
+    // UDP too: cut at a record, nothing after the message.
+    for edns in [None, Some(0)] {
+        let bytes = query_bytes(10, name, RecordType::A, edns);
+        let got = exchange_udp(running.addr, &bytes, Duration::from_secs(2))
+            .await
+            .expect("answered");
+        let m = whole(&got);
+        assert!(m.metadata.truncation);
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_packet_with_qr_set_is_never_answered() {
+    let running = start(view(), config(Profile::Kep1645)).await;
+    let name = "web.team.svc.clusterset.local.";
+    let mut well_formed = query_bytes(0x5151, name, RecordType::A, Some(0));
+    well_formed[2] |= 0x80;
+    // A header claiming one question, then junk, QR set.
+    let mut malformed = vec![0x51, 0x52, 0x81, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0];
+    malformed.extend([0xff; 7]);
+    let header_only = vec![0x51, 0x53, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    for packet in [&well_formed, &malformed, &header_only] {
+        let wait = Duration::from_millis(500);
+        assert_eq!(
+            exchange_udp(running.addr, packet, wait).await,
+            None,
+            "UDP reflected {packet:02x?}"
+        );
+        assert_eq!(
+            exchange_tcp(running.addr, packet, wait).await,
+            None,
+            "TCP reflected {packet:02x?}"
+        );
+    }
+    // The same malformed packet as a query gets FORMERR.
+    malformed[2] &= 0x7f;
+    let m = whole(
+        &exchange_udp(running.addr, &malformed, Duration::from_secs(2))
+            .await
+            .expect("answered"),
+    );
+    assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
+    running.shutdown().await;
+}
+
+/// The binary at its default log level under a flood of 20,000 garbage
+/// datagrams logs a count per second, not a line per packet.
+#[test]
+fn a_flood_of_garbage_is_logged_as_counts() {
+    use std::io::Read;
+    let port = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/seed");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcsdns"))
+        .args(["serve", "--manifests"])
+        .arg(&seed)
+        .args(["--cluster", "member2", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env_remove("MCSDNS_LOG")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    // Wait until it answers.
+    let probe = query_bytes(
+        1,
+        "serve.default.svc.clusterset.local.",
+        RecordType::A,
+        None,
+    );
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(20), "never served");
+        sock.send_to(&probe, addr).unwrap();
+        if sock.recv_from(&mut buf).is_ok() {
+            break;
+        }
+    }
+    let mut x: u32 = 0x1234_5678;
+    for i in 0..20_000u32 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let len = 4 + (x % 60) as usize;
+        let mut junk: Vec<u8> = (0..len).map(|k| (x >> (k % 24)) as u8).collect();
+        if len >= 3 && i % 3 == 0 {
+            junk[2] |= 0x80;
+        }
+        let _ = sock.send_to(&junk, addr);
+    }
+    // Drain answers (FORMERR) so the socket does not fill, then let a log
+    // interval pass.
+    let until = std::time::Instant::now() + Duration::from_millis(1500);
+    while std::time::Instant::now() < until {
+        let _ = sock.recv_from(&mut buf);
+    }
+    let _ = rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::INT,
+    );
+    let _ = child.wait();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let lines = stderr.lines().count();
+    assert!(
+        lines < 40,
+        "{lines} lines for 20,000 garbage datagrams:\n{}",
+        stderr.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
+    assert!(
+        stderr.contains("dropped"),
+        "the flood is counted:\n{stderr}"
+    );
+}

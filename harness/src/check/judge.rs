@@ -68,6 +68,25 @@ pub fn judge(checks: &[Check], seen: &Observed) -> Vec<String> {
                 want,
                 &r.answers.iter().map(rdata_text).collect::<Vec<_>>(),
             ),
+            (Check::AnswerAnyOf(sets), Some(r)) => {
+                let got: Vec<String> = r.answers.iter().map(rdata_text).collect();
+                (!sets
+                    .iter()
+                    .any(|want| set_diff("answer", want, &got).is_none()))
+                .then(|| {
+                    format!(
+                        "answer [{}] is none of {}",
+                        got.join(", "),
+                        sets.iter()
+                            .map(|s| format!("[{}]", s.join(", ")))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+            }
+            (Check::RotatesOver { queries, answers }, Some(_)) => {
+                rotation(*queries, answers, &seen.repeated)
+            }
             (Check::Additional(want), Some(r)) => set_diff(
                 "additional",
                 want,
@@ -125,6 +144,45 @@ pub fn judge(checks: &[Check], seen: &Observed) -> Vec<String> {
         failures.extend(problem);
     }
     failures
+}
+
+/// Whether the answer sets of repeated queries are exactly `want`, each
+/// seen at least once and nothing else.
+fn rotation(queries: u32, want: &[Vec<String>], seen: &[Option<Vec<String>>]) -> Option<String> {
+    if seen.len() != queries as usize {
+        return Some(format!(
+            "expected {queries} answers to compare, the target gave {}",
+            seen.len()
+        ));
+    }
+    let silent = seen.iter().filter(|s| s.is_none()).count();
+    if silent > 0 {
+        return Some(format!("{silent} of {queries} queries got no response"));
+    }
+    let matches = |w: &Vec<String>, g: &Vec<String>| set_diff("answer", w, g).is_none();
+    let got: Vec<&Vec<String>> = seen.iter().flatten().collect();
+    let missing: Vec<String> = want
+        .iter()
+        .filter(|w| !got.iter().any(|g| matches(w, g)))
+        .map(|w| format!("[{}]", w.join(", ")))
+        .collect();
+    let mut extra: Vec<String> = got
+        .iter()
+        .filter(|g| !want.iter().any(|w| matches(w, g)))
+        .map(|g| format!("[{}]", g.join(", ")))
+        .collect();
+    extra.dedup();
+    if missing.is_empty() && extra.is_empty() {
+        return None;
+    }
+    let mut msg = format!("over {queries} queries the answers do not rotate as expected");
+    if !missing.is_empty() {
+        msg.push_str(&format!("; never seen {}", missing.join(", ")));
+    }
+    if !extra.is_empty() {
+        msg.push_str(&format!("; also seen {}", extra.join(", ")));
+    }
+    Some(msg)
 }
 
 fn set_diff(section: &str, want: &[String], got: &[String]) -> Option<String> {

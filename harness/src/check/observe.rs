@@ -17,6 +17,9 @@ pub struct Observed {
     pub reachable: Option<bool>,
     /// Diagnoses attached to the result.
     pub diagnoses: Vec<Diagnosis>,
+    /// For a repeated query (`rotates_over`): the answer section of every
+    /// asking, in order, the first included; `None` for a reply not sent.
+    pub repeated: Vec<Option<Vec<String>>>,
 }
 
 /// An answer served from the cache.

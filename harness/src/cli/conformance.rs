@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use mcsdns::scenario::Scenario;
 use mcsdns::target::Target;
+use mcsdns::target::spec::TargetSpec;
 use miette::{IntoDiagnostic, Result};
 
 use super::scenarios::{Format, Progress, RunnerArgs, ScenarioArgs, exit_code};
@@ -62,8 +63,15 @@ pub fn run(args: ConformanceArgs) -> Result<ExitCode> {
         &|r| progress.finished(r),
     );
     progress.finish();
+    // A reference resolver run in another profile says so in the report.
+    let target = match (&spec, args.runner.profile) {
+        (TargetSpec::Reference | TargetSpec::Serve(_), Some(p)) => {
+            format!("{} --profile {p}", result.target)
+        }
+        _ => result.target.clone(),
+    };
     let mut report = conformance::build(
-        &result.target,
+        &target,
         &result.target_version,
         &result.scenarios,
         &expected,

@@ -38,6 +38,16 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         .iter()
         .map(|t| parse_target(t))
         .collect::<Result<_>>()?;
+    // The same target twice compares a target with itself: to hold one
+    // profile against another, each reference target names its own.
+    for (i, a) in specs.iter().enumerate() {
+        if specs[..i].contains(a) && !matches!(a, TargetSpec::Dns(_)) {
+            return Err(miette::miette!(
+                help = "to hold one profile against another, give each its own: --target reference=kep1645 --target reference=lighthouse",
+                "--target {a} is given twice: the run would compare it with itself"
+            ));
+        }
+    }
     let known = match &args.known {
         Some(p) => mcsdns::run::diff::read_known(p).map_err(|e| miette::miette!("{e}"))?,
         None => Vec::new(),

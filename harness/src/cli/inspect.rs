@@ -163,8 +163,15 @@ pub fn load(args: &ResolverArgs) -> Result<(ResolverConfig, ClusterView)> {
     let config = resolver_config(args)?;
     let world = World::load(manifests)?;
     let cluster = world.cluster(manifests, name)?;
-    Ok((config, ClusterView::from_state(cluster)))
+    Ok((
+        config,
+        ClusterView::listed_as(cluster, mcsdns::scenario::load::DEFAULT_IDENTITY),
+    ))
 }
+
+/// `query`'s exit code when the resolver would send no reply: dig's for
+/// "no servers could be reached".
+pub const NO_REPLY: u8 = 9;
 
 /// Answers one question, printed as dig does, with the diagnoses that
 /// explain the answer under it as `;;` lines.
@@ -175,7 +182,10 @@ pub fn query(args: QueryArgs) -> Result<ExitCode> {
     };
     let config = resolver_config(&args.resolver)?;
     let world = World::load(manifests)?;
-    let view = ClusterView::from_state(world.cluster(manifests, name)?);
+    let view = ClusterView::listed_as(
+        world.cluster(manifests, name)?,
+        mcsdns::scenario::load::DEFAULT_IDENTITY,
+    );
     let outcome = answer(&config, &view, &question);
     let explained = explain(&args.resolver, &world, config, &question, &outcome);
     let reply = outcome.reply();
@@ -204,6 +214,15 @@ pub fn query(args: QueryArgs) -> Result<ExitCode> {
     } else {
         print!("{}", render(&question, &outcome));
         print!("{explained}");
+    }
+    // A resolver that sends nothing (CoreDNS's standalone plugin before
+    // ServiceImports are listed, Lighthouse before its informers sync):
+    // dig's own exit code when no server replies.
+    if let mcsdns::resolver::Outcome::Silent(why) = &outcome {
+        if display.short || display.noall {
+            eprintln!(";; no response: {why}");
+        }
+        return Ok(ExitCode::from(NO_REPLY));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 use mcsdns::model::World;
+use mcsdns::resolver::ready::silence;
 use mcsdns::resolver::server::{SharedSnapshot, Snapshot, serve};
 use mcsdns::run::suite::suite_root;
+use mcsdns::target::peer::lighthouse::CLUSTER_ID_ENV;
 use miette::{IntoDiagnostic, Result, WrapErr};
 
 use super::inspect::{ResolverArgs, load, resolver_config};
@@ -94,6 +96,18 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                     "cluster {}",
                     args.resolver.cluster.as_deref().unwrap_or_default()
                 );
+                // A fixed world never lists what its RBAC forbids: the
+                // server never starts, as CoreDNS's would not.
+                if let Some(why) = silence(&config, &view) {
+                    eprintln!(
+                        "mcsdns: not serving {what} ({} profile): {why}; the world of --manifests \
+                         does not change, so no socket opens; Ctrl-C stops",
+                        args.resolver.profile
+                    );
+                    tokio::signal::ctrl_c().await.into_diagnostic()?;
+                    eprintln!("mcsdns: stopping");
+                    return Ok(ExitCode::SUCCESS);
+                }
                 (
                     SharedSnapshot::new(Snapshot {
                         config: config.into(),
@@ -109,6 +123,20 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                     .await
                     .into_diagnostic()?;
                 let state = follow::start(&client, args.sync_timeout).await;
+                // Lighthouse's local cluster id comes from its environment
+                // (gateway/controller.go:64); the lighthouse profile reads it
+                // the same way.
+                if let Ok(id) = std::env::var(CLUSTER_ID_ENV)
+                    && let Ok(mut s) = state.lock()
+                {
+                    s.view.cluster = id.as_str().into();
+                }
+                // The profile's start-up block: CoreDNS's standalone plugin
+                // and Lighthouse open no socket until they have listed.
+                if !wait_until_started(&state, &config, args.resolver.profile).await {
+                    eprintln!("mcsdns: stopping");
+                    return Ok(ExitCode::SUCCESS);
+                }
                 let view = state.lock().map(|s| s.view.clone()).unwrap_or_default();
                 let snapshot = SharedSnapshot::new(Snapshot {
                     config: config.into(),
@@ -140,6 +168,33 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Waits while the profile keeps the server from starting (its reason
+/// logged each time it changes); `false` when Ctrl-C came first.
+async fn wait_until_started(
+    state: &mcsdns::cluster::watch::SharedState,
+    config: &mcsdns::resolver::ResolverConfig,
+    profile: mcsdns::resolver::Profile,
+) -> bool {
+    let mut said: Option<String> = None;
+    loop {
+        let why = state.lock().ok().and_then(|s| silence(config, &s.view));
+        let Some(why) = why else {
+            if said.is_some() {
+                eprintln!("mcsdns: listed at last; opening the sockets");
+            }
+            return true;
+        };
+        if said.as_ref() != Some(&why) {
+            eprintln!("mcsdns: not serving yet ({profile} profile): {why}");
+            said = Some(why);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+            _ = tokio::signal::ctrl_c() => return false,
+        }
+    }
 }
 
 /// The world of `--scenario FILE` with its resolver's identity, or of

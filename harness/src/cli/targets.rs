@@ -14,13 +14,15 @@ use super::parse_duration;
 /// Every target `--target` takes, for `--help`.
 pub const TARGET_HELP: &str = "The implementation under test:
   reference         the reference resolver in process (default)
+  reference=PROFILE the same in PROFILE (kep1645, coredns, lighthouse) whatever the scenario says
   serve[=PATH]      `mcsdns serve` (this executable, or PATH) started per scenario
   coredns[=PATH]    real CoreDNS started per scenario (`go install github.com/coredns/coredns@v1.15.0`)
+  lighthouse=PATH   a Submariner Lighthouse build started per scenario (docs/lighthouse.md)
   container=IMAGE   a DNS server image started per scenario (cargo feature `container`, a Docker engine)
   dns=ADDR          a DNS server already listening at ADDR (see --exec)
   kube=CTX[,CTX]    real clusters: each scenario cluster on a kubeconfig context (CLUSTER:CTX)
-serve, coredns, container and dns read each scenario's world from the API emulator, or from
-real kube-apiservers with `--api real` or a `@real` suffix (coredns@real).";
+serve, coredns, lighthouse, container and dns read each scenario's world from the API emulator,
+or from real kube-apiservers with `--api real` or a `@real` suffix (coredns@real).";
 
 /// Parses a `--target` value, naming the option in the error.
 pub fn parse_target(s: &str) -> miette::Result<TargetSpec> {
@@ -48,7 +50,7 @@ pub struct TargetArgs {
 /// Servers outside the process, their world in the API emulator or in real
 /// control planes.
 #[derive(Args, Clone)]
-#[command(next_help_heading = "Outside servers (dns, serve, coredns, container)")]
+#[command(next_help_heading = "Outside servers (dns, serve, coredns, lighthouse, container)")]
 struct OutsideArgs {
     /// Where each scenario's world lives: mcsdns's API emulator, or real
     /// kube-apiservers started for the run (build them with `just control-plane`).

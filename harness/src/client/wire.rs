@@ -149,7 +149,7 @@ pub fn ask(addr: SocketAddr, question: &Question, timeout: Duration) -> Result<O
                 }
                 Err(e) => return Err(io(e)),
             };
-            let Ok(reply) = Message::from_vec(&buf[..n]) else {
+            let Ok(reply) = decode(&buf[..n]) else {
                 continue;
             };
             // Replies to another question (a late one) are not ours.
@@ -166,6 +166,28 @@ pub fn ask(addr: SocketAddr, question: &Question, timeout: Duration) -> Result<O
         "no answer from {addr} within {} ms, twice",
         timeout.as_millis()
     )))
+}
+
+/// Decodes a reply, keeping a record with empty RDATA (as Lighthouse writes
+/// an A record for an IPv6 address) as hickory's `Update0` instead of
+/// refusing the message: dig shows such a reply with a "malformed message
+/// packet" warning, and so must the transcript. hickory accepts empty
+/// records in UPDATE messages only, so the opcode is read as UPDATE once,
+/// then put back.
+fn decode(bytes: &[u8]) -> Result<Message, hickory_proto::serialize::binary::DecodeError> {
+    let err = match Message::from_vec(bytes) {
+        Ok(m) => return Ok(m),
+        Err(e) => e,
+    };
+    if bytes.len() < 12 {
+        return Err(err);
+    }
+    let mut patched = bytes.to_vec();
+    let opcode = (patched[2] >> 3) & 0x0f;
+    patched[2] = (patched[2] & 0x87) | (5 << 3);
+    let mut m = Message::from_vec(&patched).map_err(|_| err)?;
+    m.metadata.op_code = OpCode::from_u8(opcode);
+    Ok(m)
 }
 
 fn ask_tcp(addr: SocketAddr, msg: &Message, timeout: Duration) -> Result<Outcome, WireError> {
@@ -192,9 +214,36 @@ fn ask_tcp(addr: SocketAddr, msg: &Message, timeout: Duration) -> Result<Outcome
     }
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
     stream.read_exact(&mut buf).map_err(io)?;
-    let reply = Message::from_vec(&buf).map_err(|e| WireError::Malformed {
+    let reply = decode(&buf).map_err(|e| WireError::Malformed {
         addr,
         why: e.to_string(),
     })?;
     Ok(Outcome::Reply(reply_of(reply)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reply the lighthouse profile's server sends for an IPv6-only
+    /// service's A (one A record with RDLENGTH 0), as captured off the wire.
+    #[test]
+    fn a_reply_with_an_empty_a_record_is_read_as_sent() {
+        let hex = "123485000001000100000000027636026c68037376630a636c7573746572736574056c6f63616c0000010001027636026c68037376630a636c7573746572736574056c6f63616c0000010001000000050000";
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        assert!(Message::from_vec(&bytes).is_err());
+        let m = decode(&bytes).unwrap();
+        assert_eq!(m.metadata.op_code, OpCode::Query);
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(
+            m.answers[0].data,
+            hickory_proto::rr::RData::Update0(hickory_proto::rr::RecordType::A)
+        );
+        assert_eq!(m.answers[0].ttl, 5);
+        // Garbage stays an error.
+        assert!(decode(&bytes[..20]).is_err());
+    }
 }

@@ -48,6 +48,11 @@ pub type ManifestError = SourceError;
 /// `first_line` is the line of `file` where `text` starts (1 for a whole
 /// file; later for manifests embedded in a scenario), so that every reported
 /// line is a line of `file`.
+///
+/// The text is cut into documents at their markers in one pass
+/// ([`crate::yaml::documents`]); each document is parsed on its own (its
+/// parse limits hold per document) and large files are parsed on every
+/// core. The first error in file order is returned.
 pub fn parse_manifests(
     file: &Path,
     text: &str,
@@ -58,14 +63,65 @@ pub fn parse_manifests(
         text,
         first_line,
     };
-    let mut out = Vec::new();
-    for doc in source.documents()? {
-        if doc.value.is_null() {
-            continue;
+    let aliases = crate::yaml::alias_count(text);
+    if aliases > crate::yaml::MAX_ALIASES {
+        return Err(source
+            .error(
+                first_line,
+                1,
+                format!(
+                    "{aliases} YAML aliases (`*name`): more than the {} a file may hold",
+                    crate::yaml::MAX_ALIASES
+                ),
+            )
+            .with_hint("write the values out instead of aliasing them"));
+    }
+    let regions = crate::yaml::documents(text);
+    let workers = parallelism(regions.len());
+    if workers <= 1 {
+        let mut out = Vec::with_capacity(regions.len());
+        for region in &regions {
+            source.region(region, &mut out)?;
         }
-        out.push(source.load(&doc)?);
+        return Ok(out);
+    }
+    let chunk = regions.len().div_ceil(workers);
+    let parts: Vec<Result<Vec<Loaded>, ManifestError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = regions
+            .chunks(chunk)
+            .map(|part| {
+                let source = &source;
+                scope.spawn(move || {
+                    let mut out = Vec::with_capacity(part.len());
+                    for region in part {
+                        source.region(region, &mut out)?;
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(regions.len());
+    for part in parts {
+        out.extend(part?);
     }
     Ok(out)
+}
+
+/// How many threads parse `documents` documents: one below a few
+/// thousand, else one per core.
+fn parallelism(documents: usize) -> usize {
+    if documents < 2048 {
+        return 1;
+    }
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(documents / 1024)
+        .max(1)
 }
 
 /// The manifest text being parsed, and where it sits in its file.
@@ -93,46 +149,55 @@ impl<'a> Source<'a> {
         ManifestError::at(self.file, &padded, line, column, msg)
     }
 
-    /// Splits the text into its documents, each with the text it spans,
-    /// which the typed decoding reads again to locate its errors.
-    fn documents(&self) -> Result<Vec<Document<'a>>, ManifestError> {
-        let text = self.text;
+    /// Parses the documents of one region of the text (usually one) and
+    /// loads each that is not empty.
+    fn region(
+        &self,
+        region: &crate::yaml::Region,
+        out: &mut Vec<Loaded>,
+    ) -> Result<(), ManifestError> {
+        let text = &self.text[region.start..region.end];
+        // The line of the file the region's first line is.
+        let base = self.first_line + region.line - 1;
         let docs: Vec<serde_saphyr::Spanned<Value>> =
-            serde_saphyr::from_multiple(text).map_err(|e| {
-                let (line, column) = location(&e);
-                self.error(
-                    line + self.first_line - 1,
-                    column,
-                    format!("invalid YAML: {}", short(&e)),
-                )
-            })?;
+            serde_saphyr::from_multiple_with_options(text, crate::yaml::options()).map_err(
+                |e| {
+                    let (line, column) = crate::yaml::location(&e);
+                    self.error(
+                        line + base - 1,
+                        column,
+                        format!("invalid YAML: {}", crate::yaml::describe(&e)),
+                    )
+                },
+            )?;
         let starts: Vec<usize> = docs
             .iter()
             .map(|d| d.referenced.span().byte_offset().unwrap_or(0) as usize)
             .collect();
-        Ok(docs
-            .into_iter()
-            .enumerate()
-            .map(|(i, doc)| {
-                let start = starts[i].min(text.len());
-                let end = starts
-                    .get(i + 1)
-                    .copied()
-                    .unwrap_or(text.len())
-                    .min(text.len());
-                Document {
-                    region: trim_separator(&text[start..end]),
-                    line: self.first_line + doc.referenced.line() as usize - 1,
-                    column: doc.referenced.column() as usize,
-                    value: doc.value,
-                }
-            })
-            .collect())
+        for (i, doc) in docs.into_iter().enumerate() {
+            if doc.value.is_null() {
+                continue;
+            }
+            let start = starts[i].min(text.len());
+            let end = starts
+                .get(i + 1)
+                .copied()
+                .unwrap_or(text.len())
+                .min(text.len());
+            let doc = Document {
+                region: trim_separator(&text[start..end]),
+                line: base + doc.referenced.line() as usize - 1,
+                column: doc.referenced.column() as usize,
+                value: doc.value,
+            };
+            out.push(self.load(doc)?);
+        }
+        Ok(())
     }
 
     /// Loads one document: a kind the model uses becomes a typed resource,
     /// any other kind is kept as it is, to be listed.
-    fn load(&self, doc: &Document<'_>) -> Result<Loaded, ManifestError> {
+    fn load(&self, doc: Document<'_>) -> Result<Loaded, ManifestError> {
         let (line, column) = (doc.line, doc.column);
         let origin = Origin {
             file: self.file.to_owned(),
@@ -148,36 +213,36 @@ impl<'a> Source<'a> {
                 .error(line, column, "document has no apiVersion or kind".into())
                 .with_hint("every Kubernetes manifest starts with `apiVersion:` and `kind:`"));
         };
-        let meta = map.get("metadata").cloned().unwrap_or(Value::Null);
-        let name = meta
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let namespace = meta
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let meta = map.get("metadata");
+        let field = |f: &str| {
+            meta.and_then(|m| m.get(f))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (name, namespace) = (field("name"), field("namespace"));
         let Some(kind) = Kind::from_name(kind_name) else {
             let other = OtherObject {
                 api_version: api_version.to_owned(),
                 kind: kind_name.to_owned(),
                 name,
                 namespace,
-                body: doc.value.clone(),
+                body: doc.value,
             };
             return Ok(Loaded::Other(other, origin));
         };
-        let resource = self.resource(doc, kind, api_version, &name)?;
+        let api_version = api_version.to_owned();
+        let resource = self.resource(doc, kind, &api_version, &name)?;
         Ok(Loaded::Resource(resource, origin))
     }
 
     /// Checks the apiVersion and name of a known kind, then decodes the
-    /// document's own text into it, so that field errors point into it.
+    /// document into it. The parsed value is decoded first; only when that
+    /// fails is the document's own text decoded, which says exactly what
+    /// YAML decoding says and points field errors into the text.
     fn resource(
         &self,
-        doc: &Document<'_>,
+        doc: Document<'_>,
         kind: Kind,
         api_version: &str,
         name: &str,
@@ -198,9 +263,10 @@ impl<'a> Source<'a> {
         if name.is_empty() {
             return Err(self.error(line, column, format!("{kind}: metadata.name is required")));
         }
-        let padded_region = pad(doc.region, line);
-        let mut resource =
-            decode(kind, &padded_region, line).map_err(|e| self.decode_error(kind, name, e))?;
+        let mut resource = match from_value(kind, doc.value) {
+            Some(r) => r,
+            None => decode(kind, doc.region, line).map_err(|e| self.decode_error(kind, name, e))?,
+        };
         if kind.is_namespaced() && resource.metadata().namespace.is_none() {
             resource.metadata_mut().namespace = Some("default".into());
         }
@@ -261,24 +327,37 @@ fn trim_separator(region: &str) -> &str {
     &region[..cut]
 }
 
-fn location(e: &serde_saphyr::Error) -> (usize, usize) {
-    e.location().map_or((1, 1), |l| {
-        (l.line().max(1) as usize, l.column().max(1) as usize)
+type DecodeError = (usize, usize, String, String);
+
+/// Decodes an already parsed document; `None` when serde_json's reading of
+/// it differs from YAML's (a number where a string is expected, a null for
+/// a list...), which the text decoding then settles.
+fn from_value(kind: Kind, value: Value) -> Option<Resource> {
+    fn typed<T: DeserializeOwned>(value: Value) -> Option<T> {
+        serde_json::from_value(value).ok()
+    }
+    Some(match kind {
+        Kind::Namespace => Resource::Namespace(typed(value)?),
+        Kind::Service => Resource::Service(typed(value)?),
+        Kind::EndpointSlice => Resource::EndpointSlice(typed(value)?),
+        Kind::ClusterRole => Resource::ClusterRole(typed(value)?),
+        Kind::ClusterRoleBinding => Resource::ClusterRoleBinding(typed(value)?),
+        Kind::ServiceImport => {
+            let m: CrdManifest<ServiceImportSpec, ServiceImportStatus> = typed(value)?;
+            let mut o = ServiceImport::new("", m.spec);
+            o.metadata = m.metadata;
+            o.status = m.status;
+            Resource::ServiceImport(o)
+        }
+        Kind::ServiceExport => {
+            let m: CrdManifest<ServiceExportSpec, ServiceExportStatus> = typed(value)?;
+            let mut o = ServiceExport::new("", m.spec);
+            o.metadata = m.metadata;
+            o.status = m.status;
+            Resource::ServiceExport(o)
+        }
     })
 }
-
-/// The first line of a serde-saphyr message, without its `line N column M:` prefix.
-fn short(e: &serde_saphyr::Error) -> String {
-    let text = e.to_string();
-    let first = text.lines().next().unwrap_or_default();
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first.find(": ") {
-        Some(i) if first.starts_with("line ") => first[i + 2..].to_owned(),
-        _ => first.to_owned(),
-    }
-}
-
-type DecodeError = (usize, usize, String, String);
 
 fn decode(kind: Kind, text: &str, doc_line: usize) -> Result<Resource, DecodeError> {
     Ok(match kind {
@@ -317,17 +396,20 @@ struct CrdManifest<S, T> {
     status: Option<T>,
 }
 
+/// Decodes a document's own text; `doc_line` is the line of the file its
+/// first line is, so that error lines are lines of the file.
 fn typed<T: DeserializeOwned>(text: &str, doc_line: usize) -> Result<T, DecodeError> {
     let mut path = String::new();
-    let result = serde_saphyr::with_deserializer_from_str(text, |de| {
-        serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
-            path = e.path().to_string();
-            e.into_inner()
-        })
-    });
+    let result =
+        serde_saphyr::with_deserializer_from_str_with_options(text, crate::yaml::options(), |de| {
+            serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+                path = e.path().to_string();
+                e.into_inner()
+            })
+        });
     result.map_err(|e| {
-        let (l, c) = location(&e);
-        (l.max(doc_line), c, path, short(&e))
+        let (l, c) = crate::yaml::location(&e);
+        (l + doc_line - 1, c, path, crate::yaml::describe(&e))
     })
 }
 

@@ -80,32 +80,43 @@ impl ClusterState {
     /// Adds the documents of one manifest, refusing a second object with the
     /// same kind, namespace and name. Nothing is added if any document fails.
     pub fn add_loaded(&mut self, docs: Vec<Loaded>) -> Result<(), ManifestError> {
-        let mut staged = self.clone();
+        // Check every key first (against the cluster and within the batch),
+        // so that nothing is added when one fails and the cluster is never
+        // copied: adding a file costs its own size, not the cluster's.
+        let mut batch: std::collections::HashMap<ObjectKey, &Origin> =
+            std::collections::HashMap::with_capacity(docs.len());
+        for doc in &docs {
+            let Loaded::Resource(resource, origin) = doc else {
+                continue;
+            };
+            let key = resource.key();
+            let first = match self.objects.get(&key) {
+                Some(Stored {
+                    origin: Some(first),
+                    ..
+                }) => Some(first),
+                _ => batch.get(&key).copied(),
+            };
+            if let Some(first) = first {
+                let text = crate::files::read_to_string(&origin.file).unwrap_or_default();
+                return Err(ManifestError::at(
+                    &origin.file,
+                    &text,
+                    origin.line,
+                    1,
+                    format!("duplicate {key} in cluster {}", self.name),
+                )
+                .with_hint(format!("first declared at {first}")));
+            }
+            batch.insert(key, origin);
+        }
+        drop(batch);
         for doc in docs {
             match doc {
-                Loaded::Resource(resource, origin) => {
-                    let key = resource.key();
-                    if let Some(Stored {
-                        origin: Some(first),
-                        ..
-                    }) = staged.objects.get(&key)
-                    {
-                        let text = crate::files::read_to_string(&origin.file).unwrap_or_default();
-                        return Err(ManifestError::at(
-                            &origin.file,
-                            &text,
-                            origin.line,
-                            1,
-                            format!("duplicate {key} in cluster {}", self.name),
-                        )
-                        .with_hint(format!("first declared at {first}")));
-                    }
-                    staged.apply(resource, Some(origin));
-                }
-                Loaded::Other(other, origin) => staged.others.push((other, origin)),
+                Loaded::Resource(resource, origin) => self.apply(resource, Some(origin)),
+                Loaded::Other(other, origin) => self.others.push((other, origin)),
             }
         }
-        *self = staged;
         Ok(())
     }
 }
@@ -174,6 +185,40 @@ fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Parses files on every core (each file's documents in order), giving
+/// the results in the order of `files`.
+fn load_files(files: &[&Path]) -> Vec<Result<Vec<Loaded>, ManifestError>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len());
+    if workers <= 1 {
+        return files.iter().map(|f| load_file(f)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, Result<Vec<Loaded>, ManifestError>)> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(file) = files.get(i) else { break };
+                            mine.push((i, load_file(file)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
 impl World {
     /// Loads a world folder: one subfolder per cluster, each holding plain
     /// multi-document Kubernetes YAML. All files are checked before anything
@@ -194,21 +239,31 @@ impl World {
                 path: dir.to_owned(),
             });
         }
-        let mut world = World::default();
-        let mut errors = Vec::new();
+        let mut clusters = Vec::new();
         for sub in subdirs {
             let name = sub
                 .file_name()
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            let mut cluster = ClusterState::new(name.clone());
             let files = yaml_files(&sub).map_err(|source| WorldError::Folder {
                 path: sub.clone(),
                 source,
             })?;
-            for file in files {
-                match load_file(&file).and_then(|docs| cluster.add_loaded(docs)) {
+            clusters.push((name, files));
+        }
+        let all: Vec<&Path> = clusters
+            .iter()
+            .flat_map(|(_, files)| files.iter().map(PathBuf::as_path))
+            .collect();
+        let mut parsed = load_files(&all).into_iter();
+        let mut world = World::default();
+        let mut errors = Vec::new();
+        for (name, files) in clusters {
+            let mut cluster = ClusterState::new(name.clone());
+            for _ in files {
+                let docs = parsed.next().unwrap_or_else(|| Ok(Vec::new()));
+                match docs.and_then(|docs| cluster.add_loaded(docs)) {
                     Ok(()) => {}
                     Err(e) => errors.push(e),
                 }

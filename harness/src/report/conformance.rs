@@ -123,7 +123,7 @@ pub struct ExpectedFailure {
 pub fn read_expected(path: &Path) -> Result<Vec<ExpectedFailure>, String> {
     let text = crate::files::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    crate::yaml::from_str(&text).map_err(|e| e.in_file(path))
 }
 
 /// Builds the report from the results of scenarios that name a clause.

@@ -38,6 +38,8 @@ pub struct Cache {
 pub struct Hit {
     /// The reply, TTLs counted down.
     pub reply: Reply,
+    /// When it was stored.
+    pub stored: Duration,
     /// Seconds since it was stored.
     pub age: u64,
     /// Seconds until it expires.
@@ -77,6 +79,7 @@ impl Cache {
         }
         Some(Hit {
             reply,
+            stored: e.stored,
             age,
             remaining,
         })
@@ -154,6 +157,8 @@ pub enum Served {
         remaining: u64,
         /// The Corefile line of the `cache` that kept it.
         line: usize,
+        /// When it was stored, on the caller's clock.
+        stored: Duration,
     },
 }
 
@@ -191,6 +196,7 @@ impl Cached {
         };
         if let Some(Hit {
             reply,
+            stored,
             age,
             remaining,
         }) = cache.get(q, now)
@@ -200,6 +206,7 @@ impl Cached {
                 age,
                 remaining,
                 line: policy.line,
+                stored,
             };
         }
         let mut outcome = answer(config, view, q);

@@ -42,22 +42,27 @@ pub fn answer(config: &ResolverConfig, view: &ClusterView, question: &Question) 
                 let Some(zone) = zp.zone_for(qname) else {
                     continue;
                 };
+                let role = Role::of(zp, zone);
+                let source = Source::new(config.profile, zp, role);
                 let cx = ZoneCx {
                     zone,
                     ttl: zp.ttl,
                     serial: view.serial,
                     view,
                     ns_addresses: &ns_addresses,
+                    negative_soa: source.negative_soa(),
                 };
-                let role = Role::of(zp, zone);
-                let source = Source::new(config.profile, zp, role);
                 let flow = Gate::of(config.profile, zp, role, &view.sync)
                     .pass(|| source.lookup(&cx, question));
                 if flow == Flow::NameError && zp.fallthrough.covers(qname) {
                     continue;
                 }
-                let mut out = flow.into_reply(&cx);
-                out.authoritative = out.rcode != ResponseCode::Refused;
+                if let Flow::Silent(why) = flow {
+                    return Outcome::Silent(why);
+                }
+                let Some(mut out) = flow.into_reply(&cx) else {
+                    return Outcome::Silent("the zone sends no reply".into());
+                };
                 for (set, flag) in &flags {
                     match flag {
                         Flag::Aa => out.authoritative = *set,

@@ -1,14 +1,19 @@
 //! Answers DNS as the reference resolver: Corefile configuration, indexed view, zone sources,
 //! answer engine, cache and server.
 
+pub mod answers;
 pub mod cache;
 pub mod corefile;
 pub mod engine;
 pub mod export;
+pub mod flood;
 pub mod ready;
 pub mod reply;
+pub mod respond;
 pub mod server;
+mod tcp;
 pub mod text;
+mod udp;
 pub mod view;
 pub mod zone;
 

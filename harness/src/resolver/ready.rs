@@ -17,13 +17,66 @@ use super::zone::{Flow, Role};
 
 /// Why the whole server is silent, if it is: checked before the question is read.
 pub fn silence(config: &ResolverConfig, view: &ClusterView) -> Option<String> {
-    (config.profile == Profile::Coredns
-        && config.has_standalone_multicluster()
-        && !view.sync.service_imports.is_synced())
-    .then(|| {
-        "CoreDNS's multicluster plugin waits for ServiceImports to be listed before the server \
-         starts (its start-up never times out), so no DNS is served at all"
-            .into()
+    match config.profile {
+        Profile::Coredns => (config.has_standalone_multicluster()
+            && !view.sync.service_imports.is_synced())
+        .then(|| {
+            "CoreDNS's multicluster plugin waits for ServiceImports to be listed before the server \
+             starts (its start-up never times out), so no DNS is served at all"
+                .into()
+        }),
+        Profile::Lighthouse => lighthouse_silence(view),
+        Profile::Kep1645 => None,
+    }
+}
+
+/// Why a Lighthouse server sends nothing: its port stays closed until every
+/// informer has synced (admiral's `WaitForCacheSync`), it exits at start-up
+/// without the ServiceImport CRD, and it dies on a slice port without a number.
+fn lighthouse_silence(view: &ClusterView) -> Option<String> {
+    use super::view::Sync;
+    use super::zone::{LABEL_MANAGED_BY, LIGHTHOUSE_MANAGER};
+    for (what, sync) in [
+        ("ServiceImports", &view.sync.service_imports),
+        ("EndpointSlices", &view.sync.mcs_endpoint_slices),
+    ] {
+        match sync {
+            Sync::Synced => {}
+            Sync::Pending => {
+                return Some(format!(
+                    "Lighthouse waits for its informers to sync before it opens the DNS port: \
+                     {what} are not listed yet, so clients get connection refused"
+                ));
+            }
+            Sync::Failed(why) if why.contains("forbidden") => {
+                return Some(format!(
+                    "Lighthouse may not list {what} ({why}): it stays up with the DNS port \
+                     closed and retries the list; grant list and watch on them"
+                ));
+            }
+            Sync::Failed(why) => {
+                return Some(format!(
+                    "Lighthouse cannot list {what} ({why}): it exits with code 1 at start-up \
+                     (\"error getting REST mapper\" when the ServiceImport CRD is missing)"
+                ));
+            }
+        }
+    }
+    view.slices_with_portless_ports().find_map(|(ns, name)| {
+        let slice = view.slice(ns, name)?;
+        let managed = slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_MANAGED_BY))
+            .is_some_and(|v| v == LIGHTHOUSE_MANAGER);
+        managed.then(|| {
+            format!(
+                "EndpointSlice {ns}/{name} has a port without a `port` number: Lighthouse \
+                 panics in mcsServicePortsFrom and dies, and again on every restart until the \
+                 slice is removed (newer Lighthouse reads ports with ptr.Deref)"
+            )
+        })
     })
 }
 

@@ -1,25 +1,23 @@
-//! Serves the answer engine over UDP and TCP with hickory-server.
+//! Serves the answer engine over UDP and TCP.
 //!
 //! Each query loads the current [`Snapshot`] (one atomic pointer read) and
 //! runs the pure engine on it; a state change stores a new snapshot. A query
-//! never waits for a writer.
+//! never waits for a writer. `respond.rs` turns a packet into its answer
+//! with hickory-server; `udp.rs` and `tcp.rs` carry packets.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode};
-use hickory_server::Server;
-use hickory_server::net::runtime::Time;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
 use tokio::net::{TcpListener, UdpSocket};
 
-use super::cache::Cached;
 use super::config::ResolverConfig;
-use super::reply::{Outcome, Question};
+use super::flood::Tally;
+use super::respond::Handler;
 use super::view::ClusterView;
+use super::{tcp, udp};
 
 /// The EDNS payload size the server offers (the 2020 DNS flag day value).
 pub const EDNS_PAYLOAD: u16 = 1232;
@@ -70,138 +68,76 @@ impl SharedSnapshot {
     }
 }
 
-/// The hickory request handler around the engine, with the Corefile's
-/// `cache` on the real clock (as CoreDNS's cache plugin).
-pub struct Handler {
-    snapshot: SharedSnapshot,
-    cached: Cached,
-    started: std::time::Instant,
-}
-
-impl Handler {
-    /// A handler answering from `snapshot`.
-    pub fn new(snapshot: SharedSnapshot) -> Self {
-        Handler {
-            snapshot,
-            cached: Cached::new(),
-            started: std::time::Instant::now(),
-        }
-    }
-
-    fn reply(&self, snapshot: &Snapshot, question: &Question) -> Outcome {
-        let now = self.started.elapsed();
-        self.cached
-            .answer(&snapshot.config, &snapshot.view, question, now)
-            .into_outcome()
-    }
-}
-
-#[async_trait::async_trait]
-impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        mut response_handle: R,
-    ) -> ResponseInfo {
-        let builder = MessageResponseBuilder::from_message_request(request);
-        let fail = |rcode: ResponseCode| {
-            let mut metadata = Metadata::response_from_request(&request.metadata);
-            metadata.response_code = rcode;
-            ResponseInfo::from(Header {
-                metadata,
-                counts: HeaderCounts::default(),
-            })
-        };
-        if request.metadata.op_code != OpCode::Query {
-            let msg = builder.error_msg(&request.metadata, ResponseCode::NotImp);
-            return response_handle
-                .send_response(msg)
-                .await
-                .unwrap_or_else(|_| fail(ResponseCode::NotImp));
-        }
-        if request.queries.len() != 1 {
-            let msg = builder.error_msg(&request.metadata, ResponseCode::FormErr);
-            return response_handle
-                .send_response(msg)
-                .await
-                .unwrap_or_else(|_| fail(ResponseCode::FormErr));
-        }
-        let query = request.queries.queries()[0].original();
-        let question = Question {
-            name: query.name().clone(),
-            qtype: query.query_type(),
-            qclass: query.query_class(),
-        };
-        let snapshot = self.snapshot.load();
-        let reply = match self.reply(&snapshot, &question) {
-            Outcome::Reply(r) => r,
-            Outcome::Silent(why) => {
-                tracing::debug!(%why, name = %question.name, "query left unanswered");
-                return fail(ResponseCode::ServFail);
-            }
-        };
-        let mut metadata = Metadata::response_from_request(&request.metadata);
-        metadata.response_code = reply.rcode;
-        metadata.authoritative = reply.authoritative;
-        metadata.recursion_available = reply.recursion_available;
-        let edns = request.edns.as_ref().map(|req| {
-            let mut e = Edns::new();
-            e.set_max_payload(req.max_payload().clamp(512, EDNS_PAYLOAD));
-            e
-        });
-        let mut builder = builder;
-        if let Some(e) = &edns {
-            builder.edns(e);
-        }
-        let msg = builder.build(
-            metadata,
-            reply.answers.iter(),
-            reply.authorities.iter(),
-            [],
-            reply.additionals.iter(),
-        );
-        match response_handle.send_response(msg).await {
-            Ok(info) => info,
-            Err(e) => {
-                tracing::warn!(error = %e, "failed to send response");
-                fail(ResponseCode::ServFail)
-            }
-        }
-    }
-}
-
 /// A running server.
 pub struct Running {
     /// The address it listens on (UDP and TCP).
     pub addr: SocketAddr,
     /// Swap this to change what it answers.
     pub snapshot: SharedSnapshot,
-    server: Server<Handler>,
+    stop: Arc<AtomicBool>,
+    udp: Vec<std::thread::JoinHandle<std::io::Result<()>>>,
+    tcp: tokio::task::JoinHandle<()>,
+    tally: Arc<Tally>,
 }
 
 impl Running {
-    /// Stops serving and waits for the tasks to finish.
+    /// Stops serving and waits for the listeners to finish.
     pub async fn shutdown(mut self) {
-        let _ = self.server.shutdown_gracefully().await;
+        self.stop.store(true, Ordering::Relaxed);
+        self.tcp.abort();
+        let threads = std::mem::take(&mut self.udp);
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+        self.tally.flush();
     }
 
-    /// Serves until the listeners fail or the server is shut down.
-    pub async fn block_until_done(&mut self) -> Result<(), hickory_server::net::NetError> {
-        self.server.block_until_done().await
+    /// Serves until a listener fails or the server is shut down.
+    pub async fn block_until_done(&mut self) -> std::io::Result<()> {
+        loop {
+            if let Some(i) = self.udp.iter().position(|t| t.is_finished()) {
+                let t = self.udp.swap_remove(i);
+                return match t.join() {
+                    Ok(result) => result,
+                    Err(_) => Err(std::io::Error::other("a UDP listener panicked")),
+                };
+            }
+            if self.tcp.is_finished() {
+                return Err(std::io::Error::other("the TCP listener stopped"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
-/// Binds UDP and TCP on `addr` (port 0 picks one port free for both) and serves.
+/// Binds UDP and TCP on `addr` (port 0 picks one port free for both) and
+/// serves: UDP on a thread per core, TCP on the runtime.
 pub async fn serve(addr: SocketAddr, snapshot: SharedSnapshot) -> std::io::Result<Running> {
     let (udp, tcp) = bind_pair(addr).await?;
     let addr = udp.local_addr()?;
-    let mut server = Server::new(Handler::new(snapshot.clone()));
-    server.register_socket(udp);
-    server.register_listener(tcp, Duration::from_secs(5), 64);
+    let handler = Arc::new(Handler::new(snapshot.clone()));
+    let tally = Arc::new(Tally::new(Duration::from_secs(1)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = Arc::new(udp::Listener {
+        socket: udp.into_std()?,
+        handler: handler.clone(),
+        tally: tally.clone(),
+        stop: stop.clone(),
+    });
+    listener.socket.set_nonblocking(false)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let udp = udp::spawn(listener, threads)?;
+    let tcp = tokio::spawn(tcp::serve(tcp, handler, tally.clone()));
     Ok(Running {
         addr,
         snapshot,
-        server,
+        stop,
+        udp,
+        tcp,
+        tally,
     })
 }
 

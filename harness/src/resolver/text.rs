@@ -29,6 +29,9 @@ pub fn rdata_text(r: &Record) -> String {
             .map(|s| format!("\"{}\"", String::from_utf8_lossy(s).replace('"', "\\\"")))
             .collect::<Vec<_>>()
             .join(" "),
+        // A record with no rdata (Lighthouse's A for an IPv6 address): dig
+        // reports the whole reply as a "malformed message packet".
+        RData::Update0(_) => "<empty: malformed>".into(),
         data => data.to_string(),
     }
 }

@@ -88,6 +88,71 @@ pub struct ClusterView {
     mcs_slices_by_service: HashMap<NsName, OrdSet<String>>,
     local_slices_by_service: HashMap<NsName, OrdSet<String>>,
     ptr: HashMap<IpAddr, OrdSet<PtrTarget>>,
+    /// Slices with a port that has no number (Lighthouse crashes on them).
+    portless_ports: OrdSet<NsName>,
+    /// Submariner's view of which clusters are connected (Lighthouse reads it).
+    pub connectivity: Connectivity,
+    /// Where Lighthouse's round-robin stands for each service.
+    pub turns: Turns,
+}
+
+/// Which clusters Submariner reports connected, as Lighthouse reads its
+/// Gateway objects (gateway/controller.go:253-279).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Connectivity {
+    /// No Submariner object listed (NotFound, NoMatch or an empty list):
+    /// tracking is off and every cluster counts as connected.
+    #[default]
+    Untracked,
+    /// Tracking is on: the Gateway's local cluster id (it overrides
+    /// `SUBMARINER_CLUSTERID`) and the clusters its connections report `connected`.
+    Tracked {
+        /// `status.localEndpoint.cluster_id`, if a Gateway gave one.
+        local: Option<String>,
+        /// Cluster ids of connections whose status is `connected`.
+        connected: OrdSet<String>,
+    },
+}
+
+impl Connectivity {
+    /// Whether Lighthouse counts `cluster` (not the local one) as connected.
+    pub fn is_connected(&self, cluster: &str) -> bool {
+        match self {
+            Connectivity::Untracked => true,
+            Connectivity::Tracked { local, connected } => {
+                local.as_deref() == Some(cluster) || connected.contains(cluster)
+            }
+        }
+    }
+
+    /// The local cluster id: the Gateway's, else `SUBMARINER_CLUSTERID`'s.
+    pub fn local_cluster<'a>(&'a self, env: &'a str) -> &'a str {
+        match self {
+            Connectivity::Tracked {
+                local: Some(id), ..
+            } => id,
+            _ => env,
+        }
+    }
+}
+
+/// The position of a round-robin per service: the one piece of state an
+/// answer changes (Lighthouse's load balancer advances on every pick). It is
+/// shared by every snapshot of one resolver, so a view rebuilt after an
+/// event keeps the rotation where it was, and it starts at zero with the
+/// resolver, which makes a scenario's sequence of answers reproducible.
+#[derive(Clone, Debug, Default)]
+pub struct Turns(Arc<std::sync::Mutex<std::collections::HashMap<NsName, u64>>>);
+
+impl Turns {
+    /// The turn of `ns/name`'s next pick, then advances it.
+    pub fn next(&self, ns: &str, name: &str) -> u64 {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let turn = map.entry(ns_name(ns, name)).or_default();
+        let now = *turn;
+        *turn = turn.wrapping_add(1);
+        now
+    }
 }
 
 /// Where a reverse lookup of an IP leads, relative to the `kubernetes` zone.
@@ -117,6 +182,34 @@ impl ClusterView {
             view.apply(r);
         }
         view.serial = 1;
+        view
+    }
+
+    /// The view of `state` as `identity` lists it: a list the world's RBAC
+    /// forbids has failed with the API server's words, as the reference
+    /// target's watchers would find it, so `query` and `serve` answer (or
+    /// stay silent) as a deployed resolver would while it cannot list.
+    pub fn listed_as(state: &ClusterState, identity: &str) -> Self {
+        use crate::model::rbac::{Access, LIST_ENDPOINTSLICES, LIST_SERVICEIMPORTS, check};
+        let mut view = ClusterView::from_state(state);
+        let sync = |access: &[Access<'_>]| {
+            access
+                .iter()
+                .find_map(|a| check(state, identity, *a).err())
+                .map_or(Sync::Synced, |d| Sync::Failed(d.message()))
+        };
+        view.sync.service_imports = sync(&[LIST_SERVICEIMPORTS]);
+        view.sync.mcs_endpoint_slices = sync(&[LIST_ENDPOINTSLICES]);
+        let list = |group, resource| Access {
+            verb: "list",
+            group,
+            resource,
+        };
+        view.sync.local = sync(&[
+            list("", "namespaces"),
+            list("", "services"),
+            LIST_ENDPOINTSLICES,
+        ]);
         view
     }
 
@@ -174,6 +267,9 @@ impl ClusterView {
                         }
                     }
                 }
+                if slice.ports.iter().flatten().any(|p| p.port.is_none()) {
+                    self.portless_ports.insert(ns_name(ns, name));
+                }
                 self.slices
                     .insert(ns_name(ns, name), Arc::new(slice.clone()));
             }
@@ -217,6 +313,7 @@ impl ClusterView {
             Kind::EndpointSlice => {
                 if let Some(slice) = self.slices.remove(&k) {
                     changed = true;
+                    self.portless_ports.remove(&k);
                     let labels = slice.metadata.labels.as_ref();
                     let label = |key: &str| labels.and_then(|l| l.get(key)).cloned();
                     if let Some(svc) = label(LABEL_SERVICE_NAME) {
@@ -299,6 +396,29 @@ impl ClusterView {
     /// labelled `multicluster.kubernetes.io/service-name`, all clusters.
     pub fn mcs_endpoints(&self, ns: &str, name: &str) -> Vec<Endpoint> {
         self.endpoints(&self.mcs_slices_by_service, ns, name, true)
+    }
+
+    /// The EndpointSlices labelled `multicluster.kubernetes.io/service-name=<name>`
+    /// in `ns`, whatever their endpoints' state (Lighthouse reads them whole).
+    pub fn mcs_slices(&self, ns: &str, name: &str) -> Vec<Arc<EndpointSlice>> {
+        let Some(names) = self.mcs_slices_by_service.get(&ns_name(ns, name)) else {
+            return Vec::new();
+        };
+        let ns = ns.to_ascii_lowercase();
+        names
+            .iter()
+            .filter_map(|slice| self.slices.get(&(ns.clone(), slice.clone())).cloned())
+            .collect()
+    }
+
+    /// The slices that have a port without a number, as `(namespace, name)`.
+    pub fn slices_with_portless_ports(&self) -> impl Iterator<Item = &NsName> {
+        self.portless_ports.iter()
+    }
+
+    /// The slice `ns/name`.
+    pub fn slice(&self, ns: &str, name: &str) -> Option<&Arc<EndpointSlice>> {
+        self.slices.get(&ns_name(ns, name))
     }
 
     /// Ready endpoints of the local Service `ns/name`, from slices labelled

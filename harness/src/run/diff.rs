@@ -169,7 +169,7 @@ impl Known {
 pub fn read_known(path: &Path) -> Result<Vec<Known>, String> {
     let text = crate::files::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    crate::yaml::from_str(&text).map_err(|e| e.in_file(path))
 }
 
 /// The SOA serial is the implementation's own clock (the reference: the

@@ -9,7 +9,7 @@ use crate::check::diagnose::{self, Context, Diagnosis};
 use crate::check::{CacheNote, Observed};
 use crate::client::connect::{Connection, connect};
 use crate::client::resolve::{Resolution, walk};
-use crate::resolver::text::{rcode_text, render};
+use crate::resolver::text::{rcode_text, rdata_text, render};
 use crate::resolver::{Outcome, Question};
 use crate::scenario::{Action, Scenario};
 use crate::target::{Events, Target};
@@ -64,6 +64,59 @@ pub fn observe(
         }
         _ => Err(format!("a {} step asks nothing", action.kind())),
     }
+}
+
+/// The answer section of an outcome as rdata texts; `None` when nothing was sent.
+pub fn answer_texts(outcome: &Outcome) -> Option<Vec<String>> {
+    outcome
+        .reply()
+        .map(|r| r.answers.iter().map(rdata_text).collect())
+}
+
+/// Asks a query step's question `n` more times (`rotates_over`): the
+/// answer section of each, in order.
+pub fn repeat(
+    target: &mut dyn Target,
+    action: &Action,
+    n: u32,
+    events: &mut Events,
+) -> Result<Vec<Option<Vec<String>>>, String> {
+    let Action::Query { name, qtype } = action else {
+        return Err(format!("a {} step cannot be repeated", action.kind()));
+    };
+    let q = Question::new(name.clone(), *qtype);
+    let mut seen = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let answer = target.ask(&q).map_err(|e| e.to_string())?;
+        events.extend(answer.events);
+        seen.push(answer_texts(&answer.outcome));
+    }
+    Ok(seen)
+}
+
+/// The transcript of a repeated query: the answers in order, then how
+/// often each set came.
+pub fn rotation_text(seen: &[Option<Vec<String>>]) -> String {
+    let show = |s: &Option<Vec<String>>| match s {
+        Some(a) => format!("[{}]", a.join(", ")),
+        None => "no response".to_owned(),
+    };
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for s in seen {
+        let key = show(s);
+        match counts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((key, 1)),
+        }
+    }
+    let mut text = format!(";; asked {} times: answers in order:\n", seen.len());
+    for s in seen {
+        text.push_str(&format!(";;   {}\n", show(s)));
+    }
+    for (key, n) in counts {
+        text.push_str(&format!(";; {n} x {key}\n"));
+    }
+    text
 }
 
 fn observe_connect(

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::observe::observe;
+use super::observe::{answer_texts, observe, repeat, rotation_text};
 use super::perform::{Model, Performed, perform};
 use super::result::{ScenarioResult, Status, StepResult};
 use crate::check::{Observed, diagnose, judge};
@@ -163,7 +163,23 @@ fn run_step(
     let started = Instant::now();
     let mut tries = 1;
     loop {
-        let mut result = match observe(scenario, model, target, &step.action, events) {
+        let repeats = step.checks.iter().find_map(|c| match c {
+            Check::RotatesOver { queries, .. } => Some(*queries),
+            _ => None,
+        });
+        let observed = observe(scenario, model, target, &step.action, events).and_then(
+            |(mut observed, mut transcript)| {
+                if let Some(n) = repeats {
+                    let first = observed.outcome.as_ref().map(answer_texts);
+                    let mut seen = repeat(target, &step.action, n - 1, events)?;
+                    seen.insert(0, first.flatten());
+                    transcript.push_str(&rotation_text(&seen));
+                    observed.repeated = seen;
+                }
+                Ok((observed, transcript))
+            },
+        );
+        let mut result = match observed {
             Ok((observed, transcript)) => judged(step, observed, transcript),
             Err(why) => failed(step, why),
         };

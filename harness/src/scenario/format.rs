@@ -250,6 +250,14 @@ pub struct ExpectSpec {
     /// The answer section's rdata, as text (`10.10.0.5`, `0 100 80 serve.default.svc.clusterset.local.`), in any order.
     #[serde(default)]
     pub answer: Option<Vec<String>>,
+    /// The answer section is one of these sets (in any order): for a
+    /// resolver that picks one cluster's address per query.
+    #[serde(default)]
+    pub answer_any_of: Option<Vec<Vec<String>>>,
+    /// `query` only: ask the question `queries` times; the distinct answer
+    /// sets seen are exactly `answers` (a round-robin proven without pinning its order).
+    #[serde(default)]
+    pub rotates_over: Option<RotationSpec>,
     /// NOERROR with an empty answer section.
     #[serde(default)]
     pub nodata: Option<bool>,
@@ -281,6 +289,16 @@ pub struct ExpectSpec {
     /// The diagnosis the result must carry (`rbac-serviceimports`, `rbac-endpointslices`, ...), or `none`.
     #[serde(default)]
     pub diagnosis: Option<Located<String>>,
+}
+
+/// What a round-robin must show over repeated queries.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotationSpec {
+    /// How many times the question is asked (2 to 1000), the step's own query included.
+    pub queries: u32,
+    /// The answer sets that must all be seen, and nothing else.
+    pub answers: Vec<Vec<String>>,
 }
 
 /// Section sizes.

@@ -75,6 +75,20 @@ pub fn expect(e: &ExpectSpec) -> Vec<String> {
     if let Some(a) = &e.answer {
         out.push(format!("answer: {}", flow(a)));
     }
+    if let Some(sets) = &e.answer_any_of {
+        out.extend(nested(
+            "answer_any_of",
+            sets.iter().map(|s| format!("- {}", flow(s))).collect(),
+        ));
+    }
+    if let Some(r) = &e.rotates_over {
+        let mut inner = vec![format!("queries: {}", r.queries)];
+        inner.extend(nested(
+            "answers",
+            r.answers.iter().map(|s| format!("- {}", flow(s))).collect(),
+        ));
+        out.extend(nested("rotates_over", inner));
+    }
     push_bool(&mut out, "nodata", e.nodata);
     push_bool(&mut out, "no_response", e.no_response);
     if let Some(f) = &e.flags {

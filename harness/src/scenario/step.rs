@@ -174,6 +174,15 @@ pub enum Check {
     Rcode(ResponseCode),
     /// The answer section's rdata, in any order.
     Answer(Vec<String>),
+    /// The answer section is one of these sets.
+    AnswerAnyOf(Vec<Vec<String>>),
+    /// Over `queries` askings, exactly these answer sets are seen.
+    RotatesOver {
+        /// How many times the question is asked.
+        queries: u32,
+        /// The sets.
+        answers: Vec<Vec<String>>,
+    },
     /// The additional section's rdata, in any order.
     Additional(Vec<String>),
     /// NOERROR and no answer.
@@ -313,11 +322,17 @@ pub enum DiagnosisId {
     McsZoneShadowed,
     /// The answer comes from the cache; the resolver now answers otherwise.
     StaleCache,
+    /// Lighthouse skips an EndpointSlice of the service (a label it needs).
+    LighthouseSliceSkipped,
+    /// Lighthouse ignores the ServiceImport (an agent or broker copy).
+    LighthouseImportIgnored,
+    /// The exporting clusters' slices share no port Lighthouse can answer SRV with.
+    LighthousePortMismatch,
 }
 
 impl DiagnosisId {
     /// Every diagnosis mcsdns knows, in the order the docs list them.
-    pub const ALL: [DiagnosisId; 14] = [
+    pub const ALL: [DiagnosisId; 17] = [
         DiagnosisId::RbacServiceImports,
         DiagnosisId::RbacEndpointSlices,
         DiagnosisId::RbacServices,
@@ -332,6 +347,9 @@ impl DiagnosisId {
         DiagnosisId::PortMismatch,
         DiagnosisId::McsZoneShadowed,
         DiagnosisId::StaleCache,
+        DiagnosisId::LighthouseSliceSkipped,
+        DiagnosisId::LighthouseImportIgnored,
+        DiagnosisId::LighthousePortMismatch,
     ];
 
     /// The id as scenario files and reports spell it.
@@ -351,6 +369,9 @@ impl DiagnosisId {
             DiagnosisId::PortMismatch => "port-mismatch",
             DiagnosisId::McsZoneShadowed => "mcs-zone-shadowed",
             DiagnosisId::StaleCache => "stale-cache",
+            DiagnosisId::LighthouseSliceSkipped => "lighthouse-slice-skipped",
+            DiagnosisId::LighthouseImportIgnored => "lighthouse-import-ignored",
+            DiagnosisId::LighthousePortMismatch => "lighthouse-port-mismatch",
         }
     }
 
@@ -376,6 +397,15 @@ impl DiagnosisId {
             }
             DiagnosisId::StaleCache => {
                 "the answer comes from the cache; the resolver now answers otherwise"
+            }
+            DiagnosisId::LighthouseSliceSkipped => {
+                "Lighthouse skips an EndpointSlice of the service (a label it needs)"
+            }
+            DiagnosisId::LighthouseImportIgnored => {
+                "Lighthouse ignores the ServiceImport (an agent or broker copy)"
+            }
+            DiagnosisId::LighthousePortMismatch => {
+                "the exporting clusters share no port, so Lighthouse's SRV is empty"
             }
         }
     }

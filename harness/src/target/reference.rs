@@ -14,6 +14,7 @@ use crate::cluster::watch::{Retry, SharedState, WATCHED, WatchState, spawn};
 use crate::model::kinds::ApiResource;
 use crate::model::{Kind, ObjectKey};
 use crate::resolver::cache::{Cached, Served};
+use crate::resolver::corefile::Corefile;
 use crate::resolver::view::Sync;
 use crate::resolver::{Outcome, Question, ResolverConfig, answer};
 use crate::scenario::{Change, Fault, Scenario};
@@ -32,6 +33,8 @@ use crate::scenario::{Change, Fault, Scenario};
 pub struct ReferenceTarget {
     clock: Duration,
     state: Option<Session>,
+    /// A profile that replaces each scenario's own (`reference=PROFILE`).
+    profile: Option<crate::resolver::Profile>,
 }
 
 struct Session {
@@ -41,6 +44,9 @@ struct Session {
     cluster: String,
     identity: String,
     config: ResolverConfig,
+    /// The scenario's plugin order, to read a `corefile` step's file in
+    /// the target's own profile.
+    order: Vec<crate::resolver::config::PluginKind>,
     cache: Cached,
     down_until: Option<Duration>,
     events_seen: usize,
@@ -151,6 +157,16 @@ impl ReferenceTarget {
         ReferenceTarget::default()
     }
 
+    /// A reference target that answers in `profile` whatever each scenario
+    /// says: `diff` can hold one profile against another
+    /// (`--target reference=kep1645 --target reference=lighthouse`).
+    pub fn in_profile(profile: crate::resolver::Profile) -> Self {
+        ReferenceTarget {
+            profile: Some(profile),
+            ..ReferenceTarget::default()
+        }
+    }
+
     /// The watch errors seen so far (the API's own words).
     pub fn watch_errors(&self) -> Vec<String> {
         self.state
@@ -222,9 +238,18 @@ impl ReferenceTarget {
         Ok(())
     }
 
-    fn reconfigure(&mut self, config: &ResolverConfig) -> Result<(), TargetError> {
+    fn reconfigure(
+        &mut self,
+        config: &ResolverConfig,
+        corefile: &Corefile,
+    ) -> Result<(), TargetError> {
+        let profile = self.profile;
         let s = self.session()?;
-        s.config = config.clone();
+        s.config = match profile {
+            Some(p) => ResolverConfig::from_corefile(corefile, p, &s.order)
+                .map_err(|e| TargetError::failed(format!("in the {p} profile: {e}")))?,
+            None => config.clone(),
+        };
         // A reload builds new plugin instances: the cache starts empty.
         s.cache.clear();
         Ok(())
@@ -247,7 +272,10 @@ impl ReferenceTarget {
 
 impl Target for ReferenceTarget {
     fn name(&self) -> String {
-        "reference".into()
+        match self.profile {
+            Some(p) => format!("reference={p}"),
+            None => "reference".into(),
+        }
     }
 
     fn version(&self) -> String {
@@ -268,6 +296,16 @@ impl Target for ReferenceTarget {
     }
 
     fn start(&mut self, scenario: &Scenario) -> Result<Events, TargetError> {
+        let profiled;
+        let scenario = match self.profile {
+            Some(p) => {
+                profiled = scenario
+                    .with_profile(p)
+                    .map_err(|e| TargetError::failed(format!("in the {p} profile: {e}")))?;
+                &profiled
+            }
+            None => scenario,
+        };
         let cluster = scenario
             .world
             .clusters
@@ -283,6 +321,10 @@ impl Target for ReferenceTarget {
             .map_err(|e| TargetError::failed(format!("cannot start a runtime: {e}")))?;
         let api: SharedApi = Arc::new(Mutex::new(ApiStore::new(cluster)));
         let watch: SharedState = Arc::new(Mutex::new(WatchState::default()));
+        // The resolver's own cluster id (Lighthouse's SUBMARINER_CLUSTERID).
+        if let Ok(mut st) = watch.lock() {
+            st.view.cluster = scenario.resolver.cluster.as_str().into();
+        }
         {
             let _guard = runtime.enter();
             spawn(
@@ -299,6 +341,7 @@ impl Target for ReferenceTarget {
             cluster: scenario.resolver.cluster.clone(),
             identity: scenario.resolver.identity.clone(),
             config: scenario.resolver.config.clone(),
+            order: scenario.resolver.order.clone(),
             cache: Default::default(),
             down_until: None,
             events_seen: 0,
@@ -313,7 +356,7 @@ impl Target for ReferenceTarget {
             Operation::Apply { cluster, change } => self.change(cluster, change)?,
             Operation::Fault { cluster, fault } => self.fault(cluster, fault)?,
             Operation::Advance(by) => self.advance(by)?,
-            Operation::Reconfigure { config, .. } => self.reconfigure(config)?,
+            Operation::Reconfigure { config, corefile } => self.reconfigure(config, corefile)?,
         }
         Ok(self.events())
     }
@@ -333,6 +376,7 @@ impl Target for ReferenceTarget {
                 age,
                 remaining,
                 line,
+                ..
             } => {
                 let fresh = answer(&s.config, &view, question);
                 let note = CacheNote {

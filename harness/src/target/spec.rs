@@ -8,8 +8,9 @@ use super::outside::{OutsideOptions, OutsideTarget, Server};
 use super::peer::ServePeer;
 use super::peer::container::{ContainerOptions, ContainerPeer};
 use super::peer::coredns::CoreDnsPeer;
+use super::peer::lighthouse::LighthousePeer;
 use super::{Answer, Capabilities, Events, Operation, ReferenceTarget, Target, TargetError};
-use crate::resolver::Question;
+use crate::resolver::{Profile, Question};
 use crate::scenario::Scenario;
 
 /// A parsed `--target`.
@@ -17,6 +18,10 @@ use crate::scenario::Scenario;
 pub enum TargetSpec {
     /// The in-process reference resolver.
     Reference,
+    /// The reference resolver in a profile that replaces each scenario's
+    /// own (`reference=lighthouse`), so `diff` can hold two profiles side
+    /// by side.
+    ReferenceIn(Profile),
     /// A DNS server already listening (its world in the API emulator).
     Dns(SocketAddr),
     /// `mcsdns serve` started per scenario against the API emulator (this
@@ -24,6 +29,9 @@ pub enum TargetSpec {
     Serve(Option<PathBuf>),
     /// Real CoreDNS started per scenario against the API emulator.
     Coredns(Option<PathBuf>),
+    /// A Submariner Lighthouse build started per scenario against the API
+    /// emulator; without a path, a usage error (it is not installable).
+    Lighthouse(Option<PathBuf>),
     /// Real clusters: scenario cluster → kubeconfig context.
     Kube(Vec<(String, String)>),
     /// A DNS server image started per scenario with testcontainers.
@@ -64,9 +72,10 @@ impl TargetSpec {
                 t @ (TargetSpec::Dns(_)
                 | TargetSpec::Serve(_)
                 | TargetSpec::Coredns(_)
+                | TargetSpec::Lighthouse(_)
                 | TargetSpec::Container(_)) => Ok(TargetSpec::RealApi(Box::new(t))),
                 _ => Err(format!(
-                    "@real is for servers fed by an API (dns, serve, coredns, container), not {inner}"
+                    "@real is for servers fed by an API (dns, serve, coredns, lighthouse, container), not {inner}"
                 )),
             };
         }
@@ -76,6 +85,7 @@ impl TargetSpec {
         };
         match (kind, value) {
             ("reference", None) => Ok(TargetSpec::Reference),
+            ("reference", Some(profile)) => profile.parse().map(TargetSpec::ReferenceIn),
             ("dns", Some(addr)) => addr
                 .parse()
                 .map(TargetSpec::Dns)
@@ -83,6 +93,9 @@ impl TargetSpec {
             ("dns", None) => Err("dns needs an address: dns=127.0.0.1:5353".into()),
             ("serve", path) => Ok(TargetSpec::Serve(path.map(PathBuf::from))),
             ("coredns", path) => Ok(TargetSpec::Coredns(path.map(PathBuf::from))),
+            ("lighthouse", path) => Ok(TargetSpec::Lighthouse(
+                path.filter(|p| !p.is_empty()).map(PathBuf::from),
+            )),
             ("kube", Some(list)) if !list.is_empty() => Ok(TargetSpec::Kube(
                 list.split(',')
                     .map(|c| match c.split_once(':') {
@@ -95,7 +108,7 @@ impl TargetSpec {
             ("container", Some(image)) if !image.is_empty() => Ok(TargetSpec::Container(image.to_owned())),
             ("container", _) => Err("container needs an image: container=mcsdns/coredns:1.15.0".into()),
             _ => Err(
-                "expected reference, dns=ADDR, serve[=PATH], coredns[=PATH], container=IMAGE or kube=CONTEXTS (the outside ones with @real for a real API)"
+                "expected reference[=PROFILE], dns=ADDR, serve[=PATH], coredns[=PATH], lighthouse=PATH, container=IMAGE or kube=CONTEXTS (the outside ones with @real for a real API)"
                     .into(),
             ),
         }
@@ -126,6 +139,7 @@ impl TargetSpec {
         match self {
             TargetSpec::RealApi(inner) => inner.preflight(options),
             TargetSpec::Coredns(path) => CoreDnsPeer::find(path.as_deref()).map(|_| ()),
+            TargetSpec::Lighthouse(path) => LighthousePeer::find(path.as_deref()).map(|_| ()),
             TargetSpec::Container(_) => ContainerPeer::available(),
             TargetSpec::Serve(Some(path)) if !path.is_file() => Err(TargetError::Missing {
                 what: "the mcsdns executable".into(),
@@ -150,6 +164,7 @@ impl TargetSpec {
                 return inner.make(&options);
             }
             TargetSpec::Reference => Ok(Box::new(ReferenceTarget::new())),
+            TargetSpec::ReferenceIn(p) => Ok(Box::new(ReferenceTarget::in_profile(*p))),
             TargetSpec::Dns(addr) => {
                 OutsideTarget::new(Server::Fixed(*addr), options.outside.clone())
                     .map(|t| Box::new(t) as Box<dyn Target>)
@@ -170,6 +185,11 @@ impl TargetSpec {
                 .map(|t| Box::new(t) as Box<dyn Target>)
             }
             TargetSpec::Coredns(path) => CoreDnsPeer::find(path.as_deref())
+                .and_then(|peer| {
+                    OutsideTarget::new(Server::Managed(Box::new(peer)), options.outside.clone())
+                })
+                .map(|t| Box::new(t) as Box<dyn Target>),
+            TargetSpec::Lighthouse(path) => LighthousePeer::find(path.as_deref())
                 .and_then(|peer| {
                     OutsideTarget::new(Server::Managed(Box::new(peer)), options.outside.clone())
                 })
@@ -208,11 +228,14 @@ impl std::fmt::Display for TargetSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TargetSpec::Reference => f.write_str("reference"),
+            TargetSpec::ReferenceIn(p) => write!(f, "reference={p}"),
             TargetSpec::Dns(a) => write!(f, "dns={a}"),
             TargetSpec::Serve(None) => f.write_str("serve"),
             TargetSpec::Serve(Some(p)) => write!(f, "serve={}", p.display()),
             TargetSpec::Coredns(None) => f.write_str("coredns"),
             TargetSpec::Coredns(Some(p)) => write!(f, "coredns={}", p.display()),
+            TargetSpec::Lighthouse(None) => f.write_str("lighthouse"),
+            TargetSpec::Lighthouse(Some(p)) => write!(f, "lighthouse={}", p.display()),
             TargetSpec::Container(i) => write!(f, "container={i}"),
             TargetSpec::RealApi(inner) => write!(f, "{inner}@real"),
             TargetSpec::Kube(c) => {
@@ -276,6 +299,25 @@ mod tests {
         );
         assert_eq!(real.to_string(), "coredns@real");
         assert!(TargetSpec::parse("reference@real").is_err());
+        assert_eq!(
+            TargetSpec::parse("reference=lighthouse"),
+            Ok(TargetSpec::ReferenceIn(Profile::Lighthouse))
+        );
+        assert!(TargetSpec::parse("reference=bind").is_err());
+        assert_eq!(
+            TargetSpec::parse("lighthouse=/opt/lh"),
+            Ok(TargetSpec::Lighthouse(Some("/opt/lh".into())))
+        );
+        assert_eq!(
+            TargetSpec::parse("lighthouse"),
+            Ok(TargetSpec::Lighthouse(None))
+        );
+        assert_eq!(
+            TargetSpec::parse("lighthouse=/opt/lh@real")
+                .unwrap()
+                .to_string(),
+            "lighthouse=/opt/lh@real"
+        );
         assert!(TargetSpec::parse("kube=c1@real").is_err());
     }
 }

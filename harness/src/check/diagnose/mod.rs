@@ -4,6 +4,7 @@
 mod cache;
 mod corefile;
 mod imports;
+mod lighthouse;
 mod port;
 mod rbac;
 mod search;
@@ -155,13 +156,29 @@ pub fn query(cx: &Context<'_>, q: &Question, outcome: &Outcome) -> Vec<Diagnosis
     let Some((svc, ns)) = service_of(&labels) else {
         return out;
     };
-    out.extend(imports::import_state(
-        cx,
-        &zone,
-        &labels,
-        (&svc, &ns),
-        reply,
-    ));
+    if cx.resolver.config.profile == crate::resolver::Profile::Lighthouse {
+        let found = lighthouse::explain(cx, q.qtype, &labels, (&svc, &ns), reply);
+        // Lighthouse answers from slices without an import, and an import
+        // without ips is not a fault to it: only a missing one is.
+        if found.is_empty() && cx.import(&ns, &svc).is_none() {
+            out.extend(imports::import_state(
+                cx,
+                &zone,
+                &labels,
+                (&svc, &ns),
+                reply,
+            ));
+        }
+        out.extend(found);
+    } else {
+        out.extend(imports::import_state(
+            cx,
+            &zone,
+            &labels,
+            (&svc, &ns),
+            reply,
+        ));
+    }
     out.extend(corefile::mcs_zone_shadowed(cx, q, &zone, reply));
     out
 }

@@ -95,7 +95,7 @@ fn read_crds(cluster: &str, files: &[PathBuf]) -> Result<Vec<DynamicObject>, Con
                     what: format!("cannot read {}", file.display()),
                     source,
                 })?;
-            serde_saphyr::from_str(&text).map_err(|e| {
+            crate::yaml::from_str(&text).map_err(|e| {
                 ControlPlaneError::api(cluster, format!("cannot read {}", file.display()), e)
             })
         })

@@ -18,7 +18,7 @@ pub(super) fn decode(req: &ApiRequest<'_>) -> Result<Value, ApiError> {
     let bad = |e: String| ApiError::new(400, "BadRequest", e, json!({}));
     if req.content_type.contains("yaml") {
         let text = std::str::from_utf8(req.body).map_err(|e| bad(e.to_string()))?;
-        return serde_saphyr::from_str(text).map_err(|e| bad(format!("invalid YAML: {e}")));
+        return crate::yaml::from_str(text).map_err(|e| bad(format!("invalid YAML: {e}")));
     }
     serde_json::from_slice(req.body).map_err(|e| bad(format!("invalid JSON: {e}")))
 }

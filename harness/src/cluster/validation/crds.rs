@@ -85,7 +85,7 @@ impl Crds {
         for file in files {
             let text = crate::files::read_to_string(&file).map_err(|e| read(&file, e))?;
             let docs: Vec<Value> =
-                serde_saphyr::from_multiple(&text).map_err(|e| CrdError::Yaml {
+                crate::yaml::from_multiple(&text).map_err(|e| CrdError::Yaml {
                     path: file.clone(),
                     message: e.to_string(),
                 })?;

@@ -13,7 +13,9 @@ use std::str::FromStr;
 
 use hickory_proto::rr::Name;
 
-use super::plugins::{cache, header, ignored_note, kubernetes, multicluster, server_zone};
+use super::plugins::{
+    cache, header, ignored_note, kubernetes, lighthouse, multicluster, server_zone,
+};
 use super::{Corefile, CorefileError};
 
 /// Which behaviour the MCS zone follows.
@@ -36,6 +38,8 @@ pub enum Profile {
     Kep1645,
     /// The CoreDNS multicluster plugin as it really behaves, quirks included.
     Coredns,
+    /// Submariner Lighthouse's CoreDNS plugin, as measured (docs/lighthouse.md).
+    Lighthouse,
 }
 
 impl fmt::Display for Profile {
@@ -43,6 +47,7 @@ impl fmt::Display for Profile {
         f.write_str(match self {
             Profile::Kep1645 => "kep1645",
             Profile::Coredns => "coredns",
+            Profile::Lighthouse => "lighthouse",
         })
     }
 }
@@ -53,8 +58,9 @@ impl FromStr for Profile {
         match s {
             "kep1645" => Ok(Profile::Kep1645),
             "coredns" => Ok(Profile::Coredns),
+            "lighthouse" => Ok(Profile::Lighthouse),
             other => Err(format!(
-                "unknown profile {other:?} (expected kep1645 or coredns)"
+                "unknown profile {other:?} (expected kep1645, coredns or lighthouse)"
             )),
         }
     }
@@ -71,6 +77,8 @@ pub enum PluginKind {
     Kubernetes,
     /// `multicluster`: the standalone plugin answering from ServiceImports.
     Multicluster,
+    /// `lighthouse`: Submariner's plugin (its own CoreDNS build).
+    Lighthouse,
 }
 
 impl PluginKind {
@@ -81,6 +89,7 @@ impl PluginKind {
             PluginKind::Header => "header",
             PluginKind::Kubernetes => "kubernetes",
             PluginKind::Multicluster => "multicluster",
+            PluginKind::Lighthouse => "lighthouse",
         }
     }
 }
@@ -93,8 +102,9 @@ impl FromStr for PluginKind {
             "header" => Ok(PluginKind::Header),
             "kubernetes" => Ok(PluginKind::Kubernetes),
             "multicluster" => Ok(PluginKind::Multicluster),
+            "lighthouse" => Ok(PluginKind::Lighthouse),
             other => Err(format!(
-                "unknown plugin {other:?} (expected cache, header, kubernetes or multicluster)"
+                "unknown plugin {other:?} (expected cache, header, kubernetes, multicluster or lighthouse)"
             )),
         }
     }
@@ -102,10 +112,11 @@ impl FromStr for PluginKind {
 
 /// The chain order of a stock CoreDNS build with the multicluster plugin
 /// added after `kubernetes`, as its README says.
-pub const STOCK_ORDER: [PluginKind; 3] = [
+pub const STOCK_ORDER: [PluginKind; 4] = [
     PluginKind::Header,
     PluginKind::Kubernetes,
     PluginKind::Multicluster,
+    PluginKind::Lighthouse,
 ];
 
 /// A DNS header flag the `header` plugin can change.
@@ -179,6 +190,8 @@ pub struct ZonePlugin {
     pub ttl: u32,
     /// Its `pods` mode (`kubernetes` only).
     pub pods: PodsMode,
+    /// `noendpoints` (`multicluster` only): endpoint names fail (SERVFAIL).
+    pub noendpoints: bool,
     /// The Corefile line of the directive, for diagnoses.
     pub line: usize,
 }
@@ -343,6 +356,7 @@ impl ResolverConfig {
                         &zones,
                         &mut ignored,
                     )?)),
+                    "lighthouse" => chain.push(Plugin::Zone(lighthouse(corefile, d, &zones)?)),
                     other => {
                         super::directives::check(corefile, d)?;
                         ignored.push(Ignored {

@@ -139,6 +139,7 @@ pub(super) fn kubernetes(
         fallthrough: Fallthrough::Off,
         ttl: 5,
         pods: PodsMode::Disabled,
+        noendpoints: false,
         line: d.name.line,
     };
     for opt in &d.block {
@@ -224,12 +225,14 @@ pub(super) fn multicluster(
         fallthrough: Fallthrough::Off,
         ttl: 5,
         pods: PodsMode::Disabled,
+        noendpoints: false,
         line: d.name.line,
     };
     for opt in &d.block {
         match opt.name.text.as_str() {
             "fallthrough" => p.fallthrough = fallthrough(cf, opt)?,
-            "kubeconfig" | "noendpoints" => ignored.push(Ignored {
+            "noendpoints" => p.noendpoints = true,
+            "kubeconfig" => ignored.push(Ignored {
                 name: format!("multicluster/{}", opt.name.text),
                 line: opt.name.line,
                 note: "option accepted, not simulated",
@@ -240,6 +243,38 @@ pub(super) fn multicluster(
                     .with_hint(
                         "the multicluster plugin takes kubeconfig, noendpoints and fallthrough",
                     ));
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// Submariner Lighthouse's directive: `lighthouse [ZONES] { fallthrough
+/// [ZONES]; ttl 0..3600 }` (plugin/setup.go), TTL 5 by default.
+pub(super) fn lighthouse(
+    cf: &Corefile,
+    d: &Directive,
+    block_zones: &[Name],
+) -> Result<ZonePlugin, CorefileError> {
+    let zones = zones_of(cf, &d.args, block_zones)?;
+    let mut p = ZonePlugin {
+        kind: PluginKind::Lighthouse,
+        mcs_zones: zones.clone(),
+        zones,
+        fallthrough: Fallthrough::Off,
+        ttl: 5,
+        pods: PodsMode::Disabled,
+        noendpoints: false,
+        line: d.name.line,
+    };
+    for opt in &d.block {
+        match opt.name.text.as_str() {
+            "fallthrough" => p.fallthrough = fallthrough(cf, opt)?,
+            "ttl" => p.ttl = ttl(cf, opt)?,
+            other => {
+                return Err(cf
+                    .error_at(&opt.name, format!("unknown property '{other}'"))
+                    .with_hint("the lighthouse plugin takes fallthrough and ttl"));
             }
         }
     }

@@ -26,13 +26,32 @@ pub struct Coredns {
     /// (CoreDNS >= 1.12.2), not the standalone plugin. They differ at the
     /// apex NS and under `pod.` (measured on 1.15.0).
     pub in_tree: bool,
+    /// The standalone plugin's `noendpoints` option: it starts no
+    /// EndpointSlice watch, and a lookup that reads endpoints dereferences
+    /// the missing watcher (measured: SERVFAIL, a recovered nil-pointer
+    /// panic; its README promises NXDOMAIN).
+    pub noendpoints: bool,
 }
+
+/// Why the standalone plugin sends nothing to an apex NS question.
+pub const NS_APEX_SILENCE: &str = "the standalone multicluster plugin writes no reply to an \
+     apex NS question (measured on the real plugin: UDP and TCP time out while its log records \
+     NXDOMAIN; likely, not confirmed: plugin.NS rewrites the question name to ns.dns.<zone> and \
+     the write of the reply fails silently)";
 
 impl ZoneSource for Coredns {
     fn lookup(&self, cx: &ZoneCx<'_>, q: &Question) -> Flow {
         let qname = &q.name;
         let rel = relative_labels(qname, cx.zone);
         let is_apex = rel.is_empty();
+        if self.noendpoints && !self.in_tree && self.reads_endpoints(cx, &rel) {
+            return Flow::Failed(
+                "the multicluster plugin's `noendpoints` option leaves it without an EndpointSlice \
+                 watch, and a headless or <host>.<cluster> name dereferences it: the server \
+                 recovers the panic and answers SERVFAIL (its README says NXDOMAIN)"
+                    .into(),
+            );
+        }
         match q.qtype {
             RecordType::TXT if rel.len() == 1 && rel[0] == "dns-version" => Flow::Answer {
                 records: vec![txt(qname, VERSION_TTL, COREDNS_SCHEMA_VERSION)],
@@ -50,8 +69,9 @@ impl ZoneSource for Coredns {
             RecordType::SOA => Flow::NoData,
             // The in-tree option answers NODATA (measured on CoreDNS 1.15.0).
             RecordType::NS if is_apex && self.in_tree => Flow::NoData,
-            // plugin.NS looks up ns.dns.<zone>, which the plugin cannot parse.
-            RecordType::NS if is_apex => Flow::NameError,
+            // plugin.NS looks up ns.dns.<zone>, which the plugin cannot
+            // parse: its log says NXDOMAIN, but no reply reaches the client.
+            RecordType::NS if is_apex => Flow::Silent(NS_APEX_SILENCE.into()),
             qtype => match self.records(cx, &rel) {
                 None => Flow::NameError,
                 Some(items) => answer(qname, qtype, cx.ttl, &items),
@@ -103,6 +123,27 @@ fn answer(qname: &Name, qtype: RecordType, ttl: u32, items: &[Item]) -> Flow {
 }
 
 impl Coredns {
+    /// Whether answering `rel` reads the EndpointSlice watch: a headless
+    /// service's names and every `<host>.<cluster>` name (`findServices`).
+    fn reads_endpoints(&self, cx: &ZoneCx<'_>, rel: &[String]) -> bool {
+        let labels: Vec<&str> = rel.iter().map(String::as_str).collect();
+        let rest = match labels.as_slice() {
+            [rest @ .., last] if *last == "svc" || *last == "pod" => rest,
+            _ => return false,
+        };
+        let (svc, ns, endpoint) = match rest {
+            [svc, ns] => (*svc, *ns, false),
+            [_, b, svc, ns] if b.starts_with('_') => (*svc, *ns, false),
+            [_, _, svc, ns] => (*svc, *ns, true),
+            _ => return false,
+        };
+        cx.view.has_namespace(ns)
+            && cx
+                .view
+                .import(ns, svc)
+                .is_some_and(|si| endpoint || si.is_headless())
+    }
+
     /// The plugin's `Records`: parse the name, then find services; `None`
     /// is its "not found" error.
     fn records(&self, cx: &ZoneCx<'_>, rel: &[String]) -> Option<Vec<Item>> {

@@ -17,12 +17,17 @@ use super::view::ClusterView;
 
 mod coredns;
 mod kep;
+mod lighthouse;
 mod local;
 pub mod records;
 mod reverse;
 
 pub use coredns::{COREDNS_SCHEMA_VERSION, Coredns};
 pub use kep::{KEP_SCHEMA_VERSION, Kep, VERSION_TTL};
+pub use lighthouse::{
+    LABEL_IS_HEADLESS, LABEL_MANAGED_BY, LABEL_SOURCE_NAMESPACE, LIGHTHOUSE_MANAGER, Lighthouse,
+    PUBLISH_NOT_READY, slice_problem as lighthouse_slice_problem,
+};
 pub use local::{K8S_SCHEMA_VERSION, Local};
 pub use records::{address, child, relative_labels};
 pub use reverse::{Reverse, reverse_ip, reverse_name};
@@ -45,27 +50,49 @@ pub enum Flow {
     Refused,
     /// The zone cannot tell yet: a watch it answers from has not listed.
     NotReady,
+    /// The plugin does not implement this type of question (NOTIMP, with AA).
+    NotImplemented,
+    /// The plugin failed while answering: SERVFAIL as CoreDNS's server
+    /// writes it for a plugin error or a recovered panic (no AA, no SOA).
+    /// Why, in the user's terms.
+    Failed(String),
+    /// No reply is written at all: the client times out. Why, in the user's terms.
+    Silent(String),
 }
 
 impl Flow {
     /// The reply this flow sends, before the chain's flags: negative answers
-    /// carry the zone's SOA (RFC 2308), a not-ready zone answers SERVFAIL.
-    pub fn into_reply(self, cx: &ZoneCx<'_>) -> Reply {
-        let negative = |rcode| Reply {
-            authorities: vec![cx.soa()],
+    /// carry the zone's SOA (RFC 2308) where the zone's source sends one
+    /// ([`ZoneCx::negative_soa`]), a not-ready zone answers SERVFAIL; every
+    /// reply but REFUSED and a failure is authoritative. `None` for
+    /// [`Flow::Silent`], which sends nothing.
+    pub fn into_reply(self, cx: &ZoneCx<'_>) -> Option<Reply> {
+        let aa = |rcode| Reply {
+            authoritative: true,
             ..Reply::rcode(rcode)
         };
-        match self {
+        let negative = |rcode| Reply {
+            authorities: if cx.negative_soa {
+                vec![cx.soa()]
+            } else {
+                Vec::new()
+            },
+            ..aa(rcode)
+        };
+        Some(match self {
             Flow::Answer { records, glue } => Reply {
                 answers: records,
                 additionals: glue,
-                ..Reply::rcode(ResponseCode::NoError)
+                ..aa(ResponseCode::NoError)
             },
             Flow::NoData => negative(ResponseCode::NoError),
             Flow::NameError => negative(ResponseCode::NXDomain),
             Flow::NotReady => negative(ResponseCode::ServFail),
+            Flow::NotImplemented => aa(ResponseCode::NotImp),
+            Flow::Failed(_) => Reply::rcode(ResponseCode::ServFail),
             Flow::Refused => Reply::rcode(ResponseCode::Refused),
-        }
+            Flow::Silent(_) => return None,
+        })
     }
 }
 
@@ -81,6 +108,8 @@ pub struct ZoneCx<'a> {
     pub view: &'a ClusterView,
     /// Addresses of the cluster's DNS Service, for `ns.dns.<zone>`.
     pub ns_addresses: &'a [IpAddr],
+    /// Whether NXDOMAIN and NODATA carry the zone's SOA (Lighthouse's do not).
+    pub negative_soa: bool,
 }
 
 /// One zone's contents, looked up one question at a time.
@@ -126,6 +155,8 @@ pub enum Source<'a> {
     Kep(Kep),
     /// The MCS zone as CoreDNS answers it.
     Coredns(Coredns),
+    /// The MCS zone as Submariner Lighthouse answers it.
+    Lighthouse(Lighthouse),
     /// The cluster's own zone.
     Local(Local),
     /// A reverse zone.
@@ -139,7 +170,9 @@ impl<'a> Source<'a> {
             (Role::Mcs, Profile::Kep1645) => Source::Kep(Kep),
             (Role::Mcs, Profile::Coredns) => Source::Coredns(Coredns {
                 in_tree: zp.kind == PluginKind::Kubernetes,
+                noendpoints: zp.noendpoints,
             }),
+            (Role::Mcs, Profile::Lighthouse) => Source::Lighthouse(Lighthouse),
             (Role::Local, _) => Source::Local(Local { pods: zp.pods }),
             (Role::Reverse, _) => Source::Reverse(Reverse {
                 forward_zone: zp.forward_zone(),
@@ -148,11 +181,19 @@ impl<'a> Source<'a> {
     }
 }
 
+impl Source<'_> {
+    /// Whether its NXDOMAIN and NODATA replies carry the zone's SOA.
+    pub fn negative_soa(&self) -> bool {
+        !matches!(self, Source::Lighthouse(_))
+    }
+}
+
 impl ZoneSource for Source<'_> {
     fn lookup(&self, cx: &ZoneCx<'_>, q: &Question) -> Flow {
         match self {
             Source::Kep(s) => s.lookup(cx, q),
             Source::Coredns(s) => s.lookup(cx, q),
+            Source::Lighthouse(s) => s.lookup(cx, q),
             Source::Local(s) => s.lookup(cx, q),
             Source::Reverse(s) => s.lookup(cx, q),
         }

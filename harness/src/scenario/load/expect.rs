@@ -94,6 +94,58 @@ fn response(
         need_dns("answer")?;
         out.push(Check::Answer(a.clone()));
     }
+    if let Some(sets) = &e.answer_any_of {
+        need_dns("answer_any_of")?;
+        if sets.is_empty() {
+            return Err(cx
+                .at(at, "`answer_any_of` lists no answer, so it can never pass")
+                .with_hint(
+                    "list each answer the resolver may give, e.g. [[10.2.0.7], [10.3.0.7]]",
+                ));
+        }
+        if e.answer.is_some() {
+            return Err(cx
+                .at(
+                    at,
+                    "`answer` and `answer_any_of` both check the answer section",
+                )
+                .with_hint("keep one of them"));
+        }
+        out.push(Check::AnswerAnyOf(sets.clone()));
+    }
+    if let Some(r) = &e.rotates_over {
+        if !matches!(action, Action::Query { .. }) {
+            return Err(cx
+                .at(
+                    at,
+                    format!(
+                        "`rotates_over` repeats a query step, not a {} step",
+                        action.kind()
+                    ),
+                )
+                .with_hint("put it in the expect that follows a query step"));
+        }
+        if !(2..=1000).contains(&r.queries) {
+            return Err(cx
+                .at(
+                    at,
+                    format!("`rotates_over.queries` is {}, not 2 to 1000", r.queries),
+                )
+                .with_hint("a rotation shows over at least two queries"));
+        }
+        if r.answers.is_empty() {
+            return Err(cx
+                .at(
+                    at,
+                    "`rotates_over.answers` lists no answer, so it can never pass",
+                )
+                .with_hint("list every answer set the rotation goes through"));
+        }
+        out.push(Check::RotatesOver {
+            queries: r.queries,
+            answers: r.answers.clone(),
+        });
+    }
     out.extend(emptiness(cx, at, e, &need_dns)?);
     if let Some(f) = &e.flags {
         need_dns("flags")?;

@@ -120,23 +120,19 @@ impl Ctx<'_> {
 /// Decodes the YAML, with every error placed at its line and column.
 pub(super) fn decode(cx: &Ctx<'_>) -> Result<ScenarioFile, ScenarioError> {
     let mut path = String::new();
-    let result = serde_saphyr::with_deserializer_from_str(cx.text, |de| {
-        serde_path_to_error::deserialize::<_, ScenarioFile>(de).map_err(|e| {
-            path = e.path().to_string();
-            e.into_inner()
-        })
-    });
+    let result = serde_saphyr::with_deserializer_from_str_with_options(
+        cx.text,
+        crate::yaml::options(),
+        |de| {
+            serde_path_to_error::deserialize::<_, ScenarioFile>(de).map_err(|e| {
+                path = e.path().to_string();
+                e.into_inner()
+            })
+        },
+    );
     result.map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
-        let raw = e.to_string();
-        let first = raw.lines().next().unwrap_or_default();
-        let first = first.strip_prefix("error: ").unwrap_or(first);
-        let msg = match first.find(": ") {
-            Some(i) if first.starts_with("line ") => &first[i + 2..],
-            _ => first,
-        };
+        let (line, column) = crate::yaml::location(&e);
+        let msg = crate::yaml::describe(&e);
         let path = path.replace(".value", "");
         // serde says "variant" and "field"; a scenario's author wrote a
         // step, a value or a key. Only an entry of `steps` is a step.

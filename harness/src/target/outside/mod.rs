@@ -187,6 +187,7 @@ impl OutsideTarget {
                 listen,
                 kubeconfig: &self.kubeconfig,
                 context: format!("{RESOLVER_USER}@{}", r.cluster),
+                cluster: &r.cluster,
                 corefile: r.corefile.as_ref(),
                 profile: r.config.profile,
                 order: &r.order,

@@ -215,6 +215,7 @@ impl Peer for ContainerPeer {
             self.options.start_timeout.max(timeout),
             || None,
             || super::tail(&started.logs(), 15),
+            &|log, _| log.contains("not serving yet"),
         )?;
         Ok(Box::new(Running {
             container: started,

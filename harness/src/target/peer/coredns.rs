@@ -25,7 +25,7 @@ use crate::target::TargetError;
 pub const PINNED_VERSION: &str = "v1.15.0";
 
 /// Directives dropped from a rendered Corefile, and why.
-const DROPPED: &[(&str, &str)] = &[
+pub(crate) const DROPPED: &[(&str, &str)] = &[
     ("forward", "would send queries off loopback"),
     ("prometheus", "binds its own port"),
     ("health", "binds its own port"),

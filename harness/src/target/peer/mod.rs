@@ -1,11 +1,12 @@
 //! Starts the DNS servers the harness runs itself, one process per scenario (and
 //! per `corefile` step): `mcsdns serve` through a kubeconfig, or real
-//! CoreDNS. Each reads its world from the API emulator as the resolver's
+//! CoreDNS, or a Lighthouse build. Each reads its world from the API emulator as the resolver's
 //! service account, and is stopped when the scenario ends, fails or is
 //! interrupted.
 
 pub mod container;
 pub mod coredns;
+pub mod lighthouse;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -26,6 +27,9 @@ pub struct PeerSetup<'a> {
     pub kubeconfig: &'a Path,
     /// The context to use (`resolver@member2`).
     pub context: String,
+    /// The resolver's cluster (`member2`), for servers told their own
+    /// cluster id (Lighthouse's `SUBMARINER_CLUSTERID`).
+    pub cluster: &'a str,
     /// The scenario's Corefile, if it has one.
     pub corefile: Option<&'a Corefile>,
     /// The reference profile (for `mcsdns serve`).
@@ -75,8 +79,17 @@ pub trait Peer: Send {
         timeout: Duration,
     ) -> Result<Box<dyn Started>, TargetError> {
         let name = self.name();
-        start_process(&name, self.command(setup)?, setup, timeout)
+        let closed = |log: &str, timed_out: bool| self.closed_on_purpose(log, timed_out);
+        start_process(&name, self.command(setup)?, setup, timeout, &closed)
             .map(|p| Box::new(p) as Box<dyn Started>)
+    }
+    /// Whether the server, still running, keeps its port closed on purpose
+    /// (it opens it once it has listed what it needs), judged from its log
+    /// so far, or only once `timed_out`. Then it has started: its questions
+    /// meet a closed port, which is its answer.
+    fn closed_on_purpose(&self, log: &str, timed_out: bool) -> bool {
+        let _ = (log, timed_out);
+        false
     }
     /// The port it must listen on, if it cannot be told one.
     fn listen_port(&self) -> Option<u16> {
@@ -119,7 +132,9 @@ impl Peer for ServePeer {
             .arg("--listen")
             .arg(setup.listen.to_string())
             .arg("--profile")
-            .arg(setup.profile.to_string());
+            .arg(setup.profile.to_string())
+            // The lighthouse profile's local cluster, as Lighthouse reads it.
+            .env(lighthouse::CLUSTER_ID_ENV, setup.cluster);
         if let Some(text) = setup.corefile.map(|c| &c.text) {
             let path = setup.dir.join("Corefile");
             crate::files::replace_file(&path, text).map_err(|e| {
@@ -132,6 +147,11 @@ impl Peer for ServePeer {
             c.arg("--plugin-order").arg(order.join(","));
         }
         Ok(c)
+    }
+
+    fn closed_on_purpose(&self, log: &str, _timed_out: bool) -> bool {
+        // `serve` says so before it waits for its lists (cli/serve.rs).
+        log.contains("not serving yet")
     }
 }
 
@@ -199,6 +219,7 @@ pub fn start_process(
     mut cmd: Command,
     setup: &PeerSetup<'_>,
     timeout: Duration,
+    closed: &dyn Fn(&str, bool) -> bool,
 ) -> Result<PeerProcess, TargetError> {
     let log = setup.dir.join(format!("{name}.log"));
     let out = crate::files::create_log(&log)
@@ -230,6 +251,7 @@ pub fn start_process(
             _ => None,
         },
         || tail(&std::fs::read_to_string(&log_path).unwrap_or_default(), 15),
+        closed,
     )?;
     Ok(process)
 }
@@ -237,13 +259,16 @@ pub fn start_process(
 /// Waits until `name` listens on TCP at `addr`, for up to `timeout`.
 /// Listening on TCP is enough: a resolver that has not synced may rightly
 /// stay silent on UDP. `gone` says why it never will (it exited);
-/// `log_tail` gives its last lines for the error.
+/// `log_tail` gives its last lines for the error; `closed` says when a
+/// running server's closed port is its answer (see
+/// [`Peer::closed_on_purpose`]).
 pub(crate) fn wait_listening(
     name: &str,
     addr: SocketAddr,
     timeout: Duration,
     mut gone: impl FnMut() -> Option<String>,
     log_tail: impl Fn() -> String,
+    closed: &dyn Fn(&str, bool) -> bool,
 ) -> Result<(), TargetError> {
     let started = Instant::now();
     loop {
@@ -269,7 +294,11 @@ pub(crate) fn wait_listening(
         if interrupt::requested() {
             return Err(TargetError::Interrupted);
         }
-        if started.elapsed() > timeout {
+        let timed_out = started.elapsed() > timeout;
+        if closed(&log_tail(), timed_out) {
+            return Ok(());
+        }
+        if timed_out {
             let log = log_tail();
             // A container's process is not watched: a taken port shows only
             // in its log.
