@@ -205,6 +205,11 @@ pub fn query(args: QueryArgs) -> Result<ExitCode> {
         print!("{}", render(&question, &outcome));
         print!("{explained}");
     }
+    // The process ends here: freeing a large world object by object would
+    // only delay the exit (a tenth of a second at 100,000 objects).
+    std::mem::forget(outcome);
+    std::mem::forget(view);
+    std::mem::forget(world);
     Ok(ExitCode::SUCCESS)
 }
 
