@@ -548,3 +548,107 @@ pub(crate) fn load_file_parts(path: &Path) -> Result<Vec<Vec<Loaded>>, ManifestE
     let text = crate::files::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
     parse_parts(path, &text, 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFESTS: &str = "\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: team
+spec:
+  clusterIP: 10.0.0.5
+  ports:
+  - name: http
+    port: 80
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  labels:
+    kubernetes.io/service-name: web
+addressType: IPv4
+endpoints:
+- addresses: [10.1.0.5]
+---
+apiVersion: multicluster.x-k8s.io/v1alpha1
+kind: ServiceImport
+metadata:
+  name: web
+  namespace: team
+spec:
+  type: ClusterSetIP
+  ips:
+  - 10.9.0.1
+  ports:
+  - name: http
+    protocol: TCP
+    port: 80
+---
+apiVersion: multicluster.x-k8s.io/v1beta1
+kind: ServiceExport
+metadata:
+  name: web
+  namespace: team
+";
+
+    #[test]
+    fn the_fast_path_loads_what_the_general_path_loads() {
+        let file = Path::new("world.yaml");
+        let fast = parse_manifests(file, MANIFESTS, 3).unwrap();
+        // A comment after the kind keeps every document off the fast path.
+        let general_text: String = MANIFESTS
+            .lines()
+            .map(|l| match l.strip_prefix("kind: ") {
+                Some(k) => format!("kind: {k} # general\n"),
+                None => format!("{l}\n"),
+            })
+            .collect();
+        let general = parse_manifests(file, &general_text, 3).unwrap();
+        for (text, fast_path) in [(MANIFESTS, true), (general_text.as_str(), false)] {
+            let source = Source {
+                file,
+                text,
+                first_line: 3,
+            };
+            for r in crate::yaml::documents(text) {
+                let loaded = source.typed_at_once(&text[r.start..r.end], 3 + r.line - 1);
+                assert_eq!(loaded.is_some(), fast_path, "{}", &text[r.start..r.end]);
+            }
+        }
+        assert_eq!(fast.len(), 5);
+        assert_eq!(fast, general);
+        let lines: Vec<usize> = fast
+            .iter()
+            .map(|l| match l {
+                Loaded::Resource(_, o) | Loaded::Other(_, o) => o.line,
+            })
+            .collect();
+        assert_eq!(lines, [3, 8, 19, 29, 43]);
+    }
+
+    #[test]
+    fn header_lines_are_only_a_plain_single_kind_and_api_version() {
+        assert_eq!(
+            header_lines("apiVersion: v1\nkind: Service\n"),
+            Some((Kind::Service, "v1"))
+        );
+        assert_eq!(header_lines("apiVersion: v1\nkind: Service # x\n"), None);
+        assert_eq!(
+            header_lines("apiVersion: v1\nkind: A\nkind: Service\n"),
+            None
+        );
+        assert_eq!(header_lines("kind: Service\n"), None);
+        assert_eq!(header_lines("apiVersion: v1\nkind: \"Service\"\n"), None);
+        assert_eq!(header_lines("apiVersion: v1\n  kind: Service\n"), None);
+    }
+}
