@@ -161,9 +161,14 @@ pub fn load(args: &ResolverArgs) -> Result<(ResolverConfig, ClusterView)> {
         return Err(miette::miette!("give --manifests and --cluster"));
     };
     let config = resolver_config(args)?;
-    let world = World::load(manifests)?;
-    let cluster = world.cluster(manifests, name)?;
-    Ok((config, ClusterView::from_state(cluster)))
+    let mut world = World::load(manifests)?;
+    // The error that names the clusters there are.
+    world.cluster(manifests, name)?;
+    let cluster = world
+        .clusters
+        .remove(name.as_str())
+        .unwrap_or_else(|| mcsdns::model::ClusterState::new(name.as_str()));
+    Ok((config, ClusterView::from_owned_state(cluster)))
 }
 
 /// Answers one question, printed as dig does, with the diagnoses that
