@@ -25,9 +25,10 @@ serve:
 query name="serve.default.svc.clusterset.local" type="A":
     cargo run --release -- query --manifests fixtures/seed --cluster member2 --corefile fixtures/seed/Corefile {{name}} {{type}}
 
-# Queries per second beside Knot DNS (needs: apt-get install knot dnsperf).
+# Queries per second and loading large worlds, beside Knot DNS (needs: apt-get install knot dnsperf).
 bench:
     cargo bench --bench qps
+    cargo bench --bench load
 
 # Real CoreDNS as a test peer (a pinned stock build in $(go env GOPATH)/bin; never committed).
 coredns version="v1.15.0":

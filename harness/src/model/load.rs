@@ -58,6 +58,21 @@ pub fn parse_manifests(
     text: &str,
     first_line: usize,
 ) -> Result<Vec<Loaded>, ManifestError> {
+    let mut parts = parse_parts(file, text, first_line)?;
+    if parts.len() == 1 {
+        return Ok(parts.pop().unwrap_or_default());
+    }
+    Ok(parts.into_iter().flatten().collect())
+}
+
+/// [`parse_manifests`] in file order as one run of documents per thread,
+/// so that a large file's objects are not copied into one list (at
+/// 100,000 objects, that copy alone is as large as the objects).
+pub(crate) fn parse_parts(
+    file: &Path,
+    text: &str,
+    first_line: usize,
+) -> Result<Vec<Vec<Loaded>>, ManifestError> {
     let source = Source {
         file,
         text,
@@ -83,7 +98,7 @@ pub fn parse_manifests(
         for region in &regions {
             source.region(region, &mut out)?;
         }
-        return Ok(out);
+        return Ok(vec![out]);
     }
     let chunk = regions.len().div_ceil(workers);
     let parts: Vec<Result<Vec<Loaded>, ManifestError>> = std::thread::scope(|scope| {
@@ -105,11 +120,7 @@ pub fn parse_manifests(
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
-    let mut out = Vec::with_capacity(regions.len());
-    for part in parts {
-        out.extend(part?);
-    }
-    Ok(out)
+    parts.into_iter().collect()
 }
 
 /// How many threads parse `documents` documents: one below a few
@@ -159,6 +170,10 @@ impl<'a> Source<'a> {
         let text = &self.text[region.start..region.end];
         // The line of the file the region's first line is.
         let base = self.first_line + region.line - 1;
+        if let Some(loaded) = self.typed_at_once(text, base) {
+            out.push(loaded);
+            return Ok(());
+        }
         let docs: Vec<serde_saphyr::Spanned<Value>> =
             serde_saphyr::from_multiple_with_options(text, crate::yaml::options()).map_err(
                 |e| {
@@ -193,6 +208,76 @@ impl<'a> Source<'a> {
             out.push(self.load(doc)?);
         }
         Ok(())
+    }
+
+    /// The fast path for the common document (one object of a kind the
+    /// model uses, whose `apiVersion:` and `kind:` are plain top-level
+    /// lines): the text is decoded straight into its type, with no
+    /// intermediate tree. `None` whenever anything is unusual (no such
+    /// lines, another apiVersion, more than one document, a decoding
+    /// error, no name): the general path then reads the document and says
+    /// what is wrong, so errors are the same either way.
+    fn typed_at_once(&self, text: &str, base: usize) -> Option<Loaded> {
+        let (kind, api_version) = header_lines(text)?;
+        if !kind.api_versions().contains(&api_version) {
+            return None;
+        }
+        fn parse<T: DeserializeOwned>(text: &str) -> Option<(T, usize)> {
+            let doc: serde_saphyr::Spanned<T> =
+                serde_saphyr::from_str_with_options(text, crate::yaml::options()).ok()?;
+            Some((doc.value, doc.referenced.line() as usize))
+        }
+        fn crd<S, T>(text: &str, kind: Kind) -> Option<(ObjectMeta, S, Option<T>, usize)>
+        where
+            S: DeserializeOwned + Default,
+            T: DeserializeOwned,
+        {
+            let (m, line) = parse::<CrdDocument<S, T>>(text)?;
+            (m.kind == kind.as_str() && kind.api_versions().contains(&m.api_version.as_str()))
+                .then_some((m.metadata, m.spec, m.status, line))
+        }
+        // k8s-openapi's types refuse another apiVersion or kind themselves.
+        let (mut resource, line) = match kind {
+            Kind::Namespace => parse(text).map(|(o, l)| (Resource::Namespace(o), l))?,
+            Kind::Service => parse(text).map(|(o, l)| (Resource::Service(o), l))?,
+            Kind::EndpointSlice => parse(text).map(|(o, l)| (Resource::EndpointSlice(o), l))?,
+            Kind::ClusterRole => parse(text).map(|(o, l)| (Resource::ClusterRole(o), l))?,
+            Kind::ClusterRoleBinding => {
+                parse(text).map(|(o, l)| (Resource::ClusterRoleBinding(o), l))?
+            }
+            Kind::ServiceImport => {
+                let (metadata, spec, status, line) =
+                    crd::<ServiceImportSpec, ServiceImportStatus>(text, kind)?;
+                let mut o = ServiceImport::new("", spec);
+                o.metadata = metadata;
+                o.status = status;
+                (Resource::ServiceImport(o), line)
+            }
+            Kind::ServiceExport => {
+                let (metadata, spec, status, line) =
+                    crd::<ServiceExportSpec, ServiceExportStatus>(text, kind)?;
+                let mut o = ServiceExport::new("", spec);
+                o.metadata = metadata;
+                o.status = status;
+                (Resource::ServiceExport(o), line)
+            }
+        };
+        if resource
+            .metadata()
+            .name
+            .as_deref()
+            .is_none_or(str::is_empty)
+        {
+            return None;
+        }
+        if kind.is_namespaced() && resource.metadata().namespace.is_none() {
+            resource.metadata_mut().namespace = Some("default".into());
+        }
+        let origin = Origin {
+            file: self.file.to_owned(),
+            line: base + line.max(1) - 1,
+        };
+        Some(Loaded::Resource(resource, origin))
     }
 
     /// Loads one document: a kind the model uses becomes a typed resource,
@@ -396,6 +481,45 @@ struct CrdManifest<S, T> {
     status: Option<T>,
 }
 
+/// A custom resource as [`typed_at_once`](Source::typed_at_once) reads
+/// it: with its apiVersion and kind, which the CRD types do not check.
+#[derive(Deserialize)]
+#[serde(bound = "S: DeserializeOwned + Default, T: DeserializeOwned")]
+struct CrdDocument<S, T> {
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    kind: String,
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: S,
+    #[serde(default)]
+    status: Option<T>,
+}
+
+/// The kind and apiVersion of a document when each is written once, as a
+/// plain top-level line (`kind: Service`), the way manifests are written;
+/// `None` otherwise. Only a hint: the decoding that follows checks both.
+fn header_lines(text: &str) -> Option<(Kind, &str)> {
+    let mut kind = None;
+    let mut api_version = None;
+    for line in text.lines() {
+        let (slot, value) = if let Some(v) = line.strip_prefix("kind:") {
+            (&mut kind, v)
+        } else if let Some(v) = line.strip_prefix("apiVersion:") {
+            (&mut api_version, v)
+        } else {
+            continue;
+        };
+        let value = value.trim();
+        if slot.is_some() || value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+            return None;
+        }
+        *slot = Some(value);
+    }
+    Some((Kind::from_name(kind?)?, api_version?))
+}
+
 /// Decodes a document's own text; `doc_line` is the line of the file its
 /// first line is, so that error lines are lines of the file.
 fn typed<T: DeserializeOwned>(text: &str, doc_line: usize) -> Result<T, DecodeError> {
@@ -417,4 +541,114 @@ fn typed<T: DeserializeOwned>(text: &str, doc_line: usize) -> Result<T, DecodeEr
 pub fn load_file(path: &Path) -> Result<Vec<Loaded>, ManifestError> {
     let text = crate::files::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
     parse_manifests(path, &text, 1)
+}
+
+/// [`load_file`] as [`parse_parts`] gives it.
+pub(crate) fn load_file_parts(path: &Path) -> Result<Vec<Vec<Loaded>>, ManifestError> {
+    let text = crate::files::read_to_string(path).map_err(|e| SourceError::unreadable(path, &e))?;
+    parse_parts(path, &text, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFESTS: &str = "\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: team
+spec:
+  clusterIP: 10.0.0.5
+  ports:
+  - name: http
+    port: 80
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  labels:
+    kubernetes.io/service-name: web
+addressType: IPv4
+endpoints:
+- addresses: [10.1.0.5]
+---
+apiVersion: multicluster.x-k8s.io/v1alpha1
+kind: ServiceImport
+metadata:
+  name: web
+  namespace: team
+spec:
+  type: ClusterSetIP
+  ips:
+  - 10.9.0.1
+  ports:
+  - name: http
+    protocol: TCP
+    port: 80
+---
+apiVersion: multicluster.x-k8s.io/v1beta1
+kind: ServiceExport
+metadata:
+  name: web
+  namespace: team
+";
+
+    #[test]
+    fn the_fast_path_loads_what_the_general_path_loads() {
+        let file = Path::new("world.yaml");
+        let fast = parse_manifests(file, MANIFESTS, 3).unwrap();
+        // A comment after the kind keeps every document off the fast path.
+        let general_text: String = MANIFESTS
+            .lines()
+            .map(|l| match l.strip_prefix("kind: ") {
+                Some(k) => format!("kind: {k} # general\n"),
+                None => format!("{l}\n"),
+            })
+            .collect();
+        let general = parse_manifests(file, &general_text, 3).unwrap();
+        for (text, fast_path) in [(MANIFESTS, true), (general_text.as_str(), false)] {
+            let source = Source {
+                file,
+                text,
+                first_line: 3,
+            };
+            for r in crate::yaml::documents(text) {
+                let loaded = source.typed_at_once(&text[r.start..r.end], 3 + r.line - 1);
+                assert_eq!(loaded.is_some(), fast_path, "{}", &text[r.start..r.end]);
+            }
+        }
+        assert_eq!(fast.len(), 5);
+        assert_eq!(fast, general);
+        let lines: Vec<usize> = fast
+            .iter()
+            .map(|l| match l {
+                Loaded::Resource(_, o) | Loaded::Other(_, o) => o.line,
+            })
+            .collect();
+        assert_eq!(lines, [3, 8, 19, 29, 43]);
+    }
+
+    #[test]
+    fn header_lines_are_only_a_plain_single_kind_and_api_version() {
+        assert_eq!(
+            header_lines("apiVersion: v1\nkind: Service\n"),
+            Some((Kind::Service, "v1"))
+        );
+        assert_eq!(header_lines("apiVersion: v1\nkind: Service # x\n"), None);
+        assert_eq!(
+            header_lines("apiVersion: v1\nkind: A\nkind: Service\n"),
+            None
+        );
+        assert_eq!(header_lines("kind: Service\n"), None);
+        assert_eq!(header_lines("apiVersion: v1\nkind: \"Service\"\n"), None);
+        assert_eq!(header_lines("apiVersion: v1\n  kind: Service\n"), None);
+    }
 }

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use miette::Diagnostic;
 
-use super::load::{Loaded, ManifestError, Origin, load_file, parse_manifests};
+use super::load::{Loaded, ManifestError, Origin, load_file_parts, parse_manifests};
 use super::resource::{ObjectKey, OtherObject, Resource};
 
 /// Namespaces every real cluster has, present unless a manifest declares them.
@@ -80,12 +80,18 @@ impl ClusterState {
     /// Adds the documents of one manifest, refusing a second object with the
     /// same kind, namespace and name. Nothing is added if any document fails.
     pub fn add_loaded(&mut self, docs: Vec<Loaded>) -> Result<(), ManifestError> {
+        self.add_parts(vec![docs])
+    }
+
+    /// [`add_loaded`](Self::add_loaded) for documents given in runs (one
+    /// per parsing thread), in order.
+    pub(crate) fn add_parts(&mut self, parts: Vec<Vec<Loaded>>) -> Result<(), ManifestError> {
         // Check every key first (against the cluster and within the batch),
         // so that nothing is added when one fails and the cluster is never
         // copied: adding a file costs its own size, not the cluster's.
         let mut batch: std::collections::HashMap<ObjectKey, &Origin> =
-            std::collections::HashMap::with_capacity(docs.len());
-        for doc in &docs {
+            std::collections::HashMap::with_capacity(parts.iter().map(Vec::len).sum());
+        for doc in parts.iter().flatten() {
             let Loaded::Resource(resource, origin) = doc else {
                 continue;
             };
@@ -111,7 +117,7 @@ impl ClusterState {
             batch.insert(key, origin);
         }
         drop(batch);
-        for doc in docs {
+        for doc in parts.into_iter().flatten() {
             match doc {
                 Loaded::Resource(resource, origin) => self.apply(resource, Some(origin)),
                 Loaded::Other(other, origin) => self.others.push((other, origin)),
@@ -185,36 +191,38 @@ fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// One file's documents, in runs as its parsing threads read them.
+type Parsed = Result<Vec<Vec<Loaded>>, ManifestError>;
+
 /// Parses files on every core (each file's documents in order), giving
 /// the results in the order of `files`.
-fn load_files(files: &[&Path]) -> Vec<Result<Vec<Loaded>, ManifestError>> {
+fn load_files(files: &[&Path]) -> Vec<Parsed> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len());
     if workers <= 1 {
-        return files.iter().map(|f| load_file(f)).collect();
+        return files.iter().map(|f| load_file_parts(f)).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, Result<Vec<Loaded>, ManifestError>)> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut mine = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(file) = files.get(i) else { break };
-                            mine.push((i, load_file(file)));
-                        }
-                        mine
-                    })
+    let mut results: Vec<(usize, Parsed)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(file) = files.get(i) else { break };
+                        mine.push((i, load_file_parts(file)));
+                    }
+                    mine
                 })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
 }
@@ -263,7 +271,7 @@ impl World {
             let mut cluster = ClusterState::new(name.clone());
             for _ in files {
                 let docs = parsed.next().unwrap_or_else(|| Ok(Vec::new()));
-                match docs.and_then(|docs| cluster.add_loaded(docs)) {
+                match docs.and_then(|parts| cluster.add_parts(parts)) {
                     Ok(()) => {}
                     Err(e) => errors.push(e),
                 }
