@@ -20,12 +20,13 @@
 //! ```
 #![warn(missing_docs)]
 
-// The modules are layers: files, error, model, resolver, cluster, scenario,
+// The modules are layers: files, error, model, resolver, cluster, controller, scenario,
 // client, check, target, run, report, each importing only from those before
 // it (tests/layers.rs holds the order; docs/architecture.md explains it).
 pub mod check;
 pub mod client;
 pub mod cluster;
+pub mod controller;
 pub mod error;
 pub mod files;
 pub mod model;

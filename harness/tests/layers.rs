@@ -11,8 +11,18 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first.
 const LAYERS: &[&str] = &[
-    "files", "error", "model", "resolver", "cluster", "scenario", "client", "check", "target",
-    "run", "report",
+    "files",
+    "error",
+    "model",
+    "resolver",
+    "cluster",
+    "controller",
+    "scenario",
+    "client",
+    "check",
+    "target",
+    "run",
+    "report",
 ];
 
 fn src() -> PathBuf {

@@ -27,6 +27,10 @@ pub fn print(file: &ScenarioFile) -> String {
     if let Some(l) = &file.level {
         out.push(format!("level: {}", scalar(&l.to_string())));
     }
+    if !file.controllers.is_empty() {
+        let names: Vec<String> = file.controllers.iter().map(|c| c.value.clone()).collect();
+        out.push(format!("controllers: {}", flow(&names)));
+    }
     out.push("world:".into());
     for (cluster, sources) in &file.world {
         out.push(format!("  {}:", scalar(cluster)));
