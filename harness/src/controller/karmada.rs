@@ -36,11 +36,35 @@ pub fn execution_namespace(member: &str) -> String {
     format!("karmada-es-{member}")
 }
 
-/// The Work holding `kind/name` for a member. Karmada appends a hash of
-/// namespace, name and kind (GenerateWorkName); the reference gives none,
-/// so the model writes `<name>-<kind>`, lowercase.
-fn work_name(kind: &str, name: &str) -> String {
-    format!("{name}-{kind}").to_lowercase()
+/// The Work holding `kind` `namespace/name` for a member:
+/// `<name>-<suffix>`, the suffix a hash of `<namespace>-<name>-<kind>`
+/// (GenerateWorkName, util/names/names.go), so two objects of one name in
+/// two namespaces get two Works. Karmada hashes go-spew's rendering of
+/// that string (`DeepHashObject`); the model hashes the string itself
+/// with the same FNV-32a and encoding, so its suffixes have Karmada's
+/// shape but not its exact letters.
+fn work_name(kind: &str, namespace: &str, name: &str) -> String {
+    let name = name.replace(':', ".");
+    let key = if namespace.is_empty() {
+        format!("{name}-{kind}")
+    } else {
+        format!("{namespace}-{name}-{kind}")
+    }
+    .to_lowercase();
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in key.bytes() {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    // rand.SafeEncodeString: each character of the decimal hash through
+    // an alphabet without vowels.
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let suffix: String = hash
+        .to_string()
+        .bytes()
+        .map(|b| ALPHANUMS[usize::from(b) % ALPHANUMS.len()] as char)
+        .collect();
+    format!("{}-{suffix}", name.to_lowercase())
 }
 
 /// One pass of propagation and the MCS controllers.
@@ -214,7 +238,7 @@ fn collect_slices(apis: &mut Apis) {
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                let name = work_name("EndpointSlice", &slice_name);
+                let name = work_name("EndpointSlice", &ns, &slice_name);
                 let mut manifest = slice.clone();
                 strip_server_fields(&mut manifest);
                 let want = json!({
@@ -491,17 +515,17 @@ fn propagated(
             spec.remove(f);
         }
     }
-    let name = copy["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let (namespace, name) = super::api::id_of(&copy);
     let mut l = copy["metadata"]["labels"]
         .as_object()
         .cloned()
         .unwrap_or_default();
     l.extend(policy_labels.clone());
     l.insert(WORK_NAMESPACE.into(), json!(execution_namespace(member)));
-    l.insert(WORK_NAME.into(), json!(work_name(res.kind, &name)));
+    l.insert(
+        WORK_NAME.into(),
+        json!(work_name(res.kind, &namespace, &name)),
+    );
     copy["metadata"]["labels"] = Value::Object(l);
     copy
 }

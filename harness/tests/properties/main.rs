@@ -5,6 +5,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod controllers;
 mod events;
 mod hostile;
 mod libc;
