@@ -197,10 +197,10 @@ pub(super) fn update(
     finish(store, t, body, opts, Some(&current), Owners::ByUpdate).map(|v| (v, warnings))
 }
 
-/// The status rules kube-apiserver checks on a status write: a Service's
-/// load-balancer ingress only on a LoadBalancer Service
-/// (`ValidateLoadBalancerStatus`, measured on v1.34.3 with the mcs-api
-/// controller's write).
+/// The status rules kube-apiserver checks on a status write, update or
+/// patch: a Service's load-balancer ingress only on a LoadBalancer
+/// Service (`ValidateLoadBalancerStatus`, measured on v1.34.3 with the
+/// mcs-api controller's write and held by the fidelity case `lb-status`).
 fn check_status(t: &Scope, name: &str, body: &Value) -> Result<(), ApiError> {
     if t.res.kind != "Service" {
         return Ok(());
@@ -410,6 +410,9 @@ fn store_patched(
     }
     if let Some(old) = old {
         split_status(t, old, &mut doc);
+    }
+    if t.status {
+        check_status(t, name, &doc)?;
     }
     // A patch applies to the latest version whatever version it names.
     if let Some(meta) = doc["metadata"].as_object_mut() {
