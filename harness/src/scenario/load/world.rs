@@ -42,7 +42,9 @@ pub(super) fn controllers(
             });
         };
         if out.contains(&kind) {
-            return Err(cx.at(l, format!("controller {kind} is named twice")));
+            return Err(cx
+                .at(l, format!("controller {kind} is named twice"))
+                .with_hint("a controller runs once over the whole world: drop the second"));
         }
         if let Some(needed) = kind.needs_cluster()
             && !clusters.names.iter().any(|n| n == needed)
