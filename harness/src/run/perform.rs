@@ -168,7 +168,10 @@ pub fn react(
     Ok(())
 }
 
-/// A written object as a manifest: without what its API server set.
+/// A written object as a manifest: without what its API server set, nor
+/// owner references: they name the owner's uid in the controllers' own
+/// API, which a target's API server does not have, and a real one's
+/// garbage collector deletes an object whose owner it cannot find.
 fn as_manifest(object: &Value) -> Value {
     let mut v = object.clone();
     if let Some(meta) = v["metadata"].as_object_mut() {
@@ -177,6 +180,7 @@ fn as_manifest(object: &Value) -> Value {
             "managedFields",
             "creationTimestamp",
             "generation",
+            "ownerReferences",
         ] {
             meta.remove(f);
         }
