@@ -33,6 +33,11 @@ pub fn print(file: &ScenarioFile) -> String {
     }
     out.push("world:".into());
     for (cluster, sources) in &file.world {
+        // A cluster with no manifests (the Submariner broker) is `[]`.
+        if sources.is_empty() {
+            out.push(format!("  {}: []", scalar(cluster)));
+            continue;
+        }
         out.push(format!("  {}:", scalar(cluster)));
         for s in sources {
             out.extend(item(4, manifest_source(s)));
