@@ -20,12 +20,13 @@
 //! ```
 #![warn(missing_docs)]
 
-// The modules are layers: files, yaml, error, model, resolver, cluster, scenario,
-// client, check, target, run, report, live, each importing only from those before
+// The modules are layers: files, yaml, error, model, resolver, cluster, controller,
+// scenario, client, check, target, run, report, live, each importing only from those before
 // it (tests/layers.rs holds the order; docs/architecture.md explains it).
 pub mod check;
 pub mod client;
 pub mod cluster;
+pub mod controller;
 pub mod error;
 pub mod files;
 pub mod live;

@@ -61,6 +61,13 @@ fn malformed_scenarios_are_reported_where_they_go_wrong() {
         Bad { what: "bad plugin order", text: "world:\n  c1:\n    - path: fixtures/spec/c1\nresolver:\n  cluster: c1\n  plugin_order: [kubernetes, multicluser]\nsteps:\n  - query: a A\n".into(), line: 6, column: 17, message: "unknown plugin \"multicluser\"", hint: None },
         Bad { what: "connect without a name", text: with_steps("  - connect: \":80\"\n"), line: 7, column: 5, message: "needs a name", hint: None },
         Bad { what: "endless advance", text: with_steps("  - advance: 99999999999999h\n"), line: 7, column: 5, message: "invalid duration", hint: Some("a week at most") },
+        Bad { what: "misspelt controller", text: format!("controllers: [karmda-1.6]\n{HEAD}steps:\n  - query: a A\n"), line: 1, column: 15, message: "unknown controller \"karmda-1.6\"", hint: Some("did you mean \"karmada-1.6\"?") },
+        Bad { what: "unknown controller", text: format!("controllers: [cilium]\n{HEAD}steps:\n  - query: a A\n"), line: 1, column: 15, message: "unknown controller \"cilium\"", hint: Some("karmada-1.6, mcs-api, submariner") },
+        Bad { what: "controllers not a list", text: format!("controllers: mcs-api\n{HEAD}steps:\n  - query: a A\n"), line: 1, column: 14, message: "controllers: expected sequence", hint: Some("a list of names, e.g. `controllers: [karmada-1.6, mcs-api, submariner]`") },
+        Bad { what: "controller not a name", text: format!("controllers:\n  - name: mcs-api\n{HEAD}steps:\n  - query: a A\n"), line: 2, column: 5, message: "controllers[0]: expected string", hint: Some("a list of names") },
+        Bad { what: "controller named twice", text: format!("controllers: [mcs-api, mcs-api]\n{HEAD}steps:\n  - query: a A\n"), line: 1, column: 24, message: "controller mcs-api is named twice", hint: Some("drop the second") },
+        Bad { what: "karmada without its control plane", text: format!("controllers: [karmada-1.6]\n{HEAD}steps:\n  - query: a A\n"), line: 1, column: 15, message: "controller karmada-1.6 needs a cluster named \"karmada\"", hint: Some("add `karmada:` to the world") },
+        Bad { what: "submariner without its broker", text: format!("controllers: [submariner]\n{HEAD}steps:\n  - query: a A\n"), line: 1, column: 15, message: "controller submariner needs a cluster named \"broker\"", hint: Some("broker: []") },
     ];
     assert!(cases.len() >= 15);
     let path = root().join("bad/case.yaml");

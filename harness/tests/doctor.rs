@@ -224,6 +224,7 @@ fn start_coredns(
         listen: free_port().unwrap(),
         kubeconfig,
         context: "resolver@member2".into(),
+        cluster: "member2",
         corefile: Some(&corefile),
         profile: Profile::Coredns,
         order: &STOCK_ORDER,

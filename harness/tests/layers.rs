@@ -11,8 +11,20 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first.
 const LAYERS: &[&str] = &[
-    "files", "yaml", "error", "model", "resolver", "cluster", "scenario", "client", "check",
-    "target", "run", "report", "live",
+    "files",
+    "yaml",
+    "error",
+    "model",
+    "resolver",
+    "cluster",
+    "controller",
+    "scenario",
+    "client",
+    "check",
+    "target",
+    "run",
+    "report",
+    "live",
 ];
 
 fn src() -> PathBuf {

@@ -278,6 +278,8 @@ fn explain(
         world,
         resolver: &setup,
         client: &client,
+        controllers: &[],
+        overwritten: &[],
     };
     let mut out = String::new();
     for d in diagnose::query(&cx, question, outcome) {

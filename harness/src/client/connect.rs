@@ -98,20 +98,36 @@ impl Connection {
 }
 
 /// A Pod IP, in any cluster: the networks are taken as routed to each other,
-/// so the Pod is reached directly and only its own ports count.
+/// so the Pod is reached directly and only its own ports count. A slice of
+/// the Pod's own cluster is preferred to a controller's copy of it (an MCS
+/// import, Karmada's `imported-*` slices in its control plane).
 fn to_pod(world: &World, address: IpAddr, port: u16) -> Option<Connection> {
-    for cluster in world.clusters.values() {
-        for r in cluster.resources() {
-            let Resource::EndpointSlice(slice) = r else {
-                continue;
-            };
-            let eps = endpoints_of(slice, false);
-            if let Some(ep) = eps.iter().find(|e| e.addresses.contains(&address)) {
-                return Some(pod(cluster, slice, ep, address, port));
+    for copies in [false, true] {
+        for cluster in world.clusters.values() {
+            for r in cluster.resources() {
+                let Resource::EndpointSlice(slice) = r else {
+                    continue;
+                };
+                if is_copy(slice) != copies {
+                    continue;
+                }
+                let eps = endpoints_of(slice, false);
+                if let Some(ep) = eps.iter().find(|e| e.addresses.contains(&address)) {
+                    return Some(pod(cluster, slice, ep, address, port));
+                }
             }
         }
     }
     None
+}
+
+/// Whether a slice is a controller's copy of another cluster's endpoints.
+fn is_copy(slice: &EndpointSlice) -> bool {
+    slice.metadata.labels.as_ref().is_some_and(|l| {
+        l.contains_key("karmada.io/managed")
+            || l.contains_key(crate::model::crd::LABEL_SERVICE_NAME)
+            || l.contains_key(crate::model::crd::LABEL_SOURCE_CLUSTER)
+    })
 }
 
 /// The connection to the Pod `ep` of `slice`: it accepts where its
@@ -197,7 +213,7 @@ fn to_cluster_ip(
         ));
         return Some(c);
     };
-    let (reachable, listening, hop) = backends(client, ns, name, sp, port);
+    let (reachable, listening, hop) = backends(client, ns, name, (sp, has_selector(svc)), port);
     c.reachable = reachable;
     c.listening = listening;
     c.path.push(hop);
@@ -274,7 +290,8 @@ fn through_exporters(world: &World, c: &mut Connection, ns: &str, name: &str) {
             ));
             continue;
         };
-        let (reachable, listening, hop) = backends(exporter, ns, name, sp, port);
+        let (reachable, listening, hop) =
+            backends(exporter, ns, name, (sp, has_selector(svc)), port);
         c.listening.extend(listening);
         c.path
             .push(format!("exported from {}: {hop}", exporter.name));
@@ -283,6 +300,15 @@ fn through_exporters(world: &World, c: &mut Connection, ns: &str, name: &str) {
             return;
         }
     }
+}
+
+/// Whether a Service has a selector (its endpoints are its Pods); one
+/// without is fed EndpointSlices by someone else (an MCS controller).
+fn has_selector(svc: &Service) -> bool {
+    svc.spec
+        .as_ref()
+        .and_then(|s| s.selector.as_ref())
+        .is_some_and(|s| !s.is_empty())
 }
 
 /// Service `ns/name` of `cluster`.
@@ -362,12 +388,14 @@ pub fn container_ports(
 
 /// Whether a ready endpoint of Service `ns/name` in `cluster` listens on the
 /// target port: where the containers listen when a Deployment says,
-/// else where the EndpointSlices say.
+/// else where the EndpointSlices say. For a Service without a selector,
+/// kube-proxy sends to the port of the same name its EndpointSlices give
+/// (targetPort is only the EndpointSlice controller's business).
 fn backends(
     cluster: &ClusterState,
     ns: &str,
     name: &str,
-    service_port: &ServicePort,
+    (service_port, selector): (&ServicePort, bool),
     port: u16,
 ) -> (bool, Vec<u16>, String) {
     let target = service_port.target_port.as_ref();
@@ -391,6 +419,26 @@ fn backends(
             ready += 1;
             slice_ports.extend(ep.ports.iter().map(|(n, _, p)| (n.clone(), *p)));
         }
+    }
+    if !selector && ready > 0 {
+        let wanted = service_port.name.clone().filter(|n| !n.is_empty());
+        let mut listening: Vec<u16> = slice_ports.iter().map(|p| p.1).collect();
+        listening.sort_unstable();
+        listening.dedup();
+        let to = slice_ports
+            .iter()
+            .find(|(n, _)| n.clone().filter(|n| !n.is_empty()) == wanted)
+            .map(|p| p.1);
+        let hop = match to {
+            Some(to) => format!(
+                "port {port} -> endpoint port {to}: {ready} ready endpoint(s) (a Service without a selector: kube-proxy takes the port of the same name from its EndpointSlices)"
+            ),
+            None => format!(
+                "port {port}: its EndpointSlices have no port of the same name (they list {})",
+                list(&listening)
+            ),
+        };
+        return (to.is_some(), listening, hop);
     }
     let listen: Vec<(Option<String>, u16)> = match &containers {
         Some((ports, _)) => ports.clone(),

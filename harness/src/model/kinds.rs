@@ -212,4 +212,14 @@ pub const RESOURCES: &[ApiResource] = &[
         namespaced: false,
         short_names: &["cpp"],
     },
+    ApiResource {
+        kind: "Work",
+        model: None,
+        group: "work.karmada.io",
+        versions: &["v1alpha1"],
+        plural: "works",
+        singular: "work",
+        namespaced: true,
+        short_names: &[],
+    },
 ];

@@ -27,6 +27,8 @@ pub fn observe(
         world: &model.world,
         resolver: &model.setup,
         client: &scenario.client,
+        controllers: &scenario.controllers,
+        overwritten: model.controllers.as_ref().map_or(&[], |c| c.overwritten()),
     };
     match action {
         Action::Query { name, qtype } => {

@@ -2,7 +2,11 @@
 //! the clock, the Corefile) on the target, and keeps the runner's own copy
 //! of the world in step for the diagnoses.
 
-use crate::model::{Loaded, ObjectKey, Resource, World};
+use serde_json::Value;
+
+use crate::controller::{Controllers, MAX_PASSES, Verb, Write};
+use crate::model::kinds::ApiResource;
+use crate::model::{Loaded, ObjectKey, OtherObject, Resource, World};
 use crate::scenario::{Action, Change, ResolverSetup};
 use crate::target::{Capability, Events, Operation, Target, TargetError};
 
@@ -16,6 +20,8 @@ pub struct Model {
     pub world: World,
     /// The resolver under test, as configured now.
     pub setup: ResolverSetup,
+    /// The scenario's controllers, if it names any.
+    pub controllers: Option<Controllers>,
 }
 
 /// How a step that changes something ended.
@@ -94,20 +100,28 @@ fn change(
     match action {
         Action::Apply { cluster, docs } => {
             for doc in docs {
+                model.mirror_doc(cluster, doc);
                 if let Some(change) = model.apply(cluster, doc) {
                     send_change(target, cluster, &change, events)?;
                 }
             }
+            react(model, target, events)?;
         }
         Action::Delete { cluster, key } => {
-            send_change(target, cluster, &model.delete(cluster, key)?, events)?;
+            let change = model.delete(cluster, key)?;
+            model.mirror(cluster, &change);
+            send_change(target, cluster, &change, events)?;
+            react(model, target, events)?;
         }
         Action::Patch {
             cluster,
             key,
             merge,
         } => {
-            send_change(target, cluster, &model.patch(cluster, key, merge)?, events)?;
+            let change = model.patch(cluster, key, merge)?;
+            model.mirror(cluster, &change);
+            send_change(target, cluster, &change, events)?;
+            react(model, target, events)?;
         }
         Action::Fault { cluster, fault } => {
             send(target, Operation::Fault { cluster, fault }, events)?;
@@ -125,7 +139,132 @@ fn change(
     Ok(())
 }
 
+/// Lets the scenario's controllers act on the world as it is now: each
+/// object they write is a transcript line, and goes to the target (when
+/// it can change its world) and to the model, as any change does.
+pub fn react(
+    model: &mut Model,
+    target: &mut dyn Target,
+    events: &mut Events,
+) -> Result<(), String> {
+    let Some(controllers) = model.controllers.as_mut() else {
+        return Ok(());
+    };
+    let reaction = controllers.react();
+    let forward = target.capabilities().apply_state;
+    for w in &reaction.writes {
+        events.push(w.to_string());
+        if let Some(change) = model.record(w)
+            && forward
+        {
+            send_change(target, &w.cluster, &change, events)?;
+        }
+    }
+    if !reaction.settled {
+        events.push(format!(
+            "controllers: still writing after {MAX_PASSES} passes; stopped there"
+        ));
+    }
+    Ok(())
+}
+
+/// A written object as a manifest: without what its API server set, nor
+/// owner references: they name the owner's uid in the controllers' own
+/// API, which a target's API server does not have, and a real one's
+/// garbage collector deletes an object whose owner it cannot find.
+fn as_manifest(object: &Value) -> Value {
+    let mut v = object.clone();
+    if let Some(meta) = v["metadata"].as_object_mut() {
+        for f in [
+            "resourceVersion",
+            "managedFields",
+            "creationTimestamp",
+            "generation",
+            "ownerReferences",
+        ] {
+            meta.remove(f);
+        }
+    }
+    v
+}
+
 impl Model {
+    /// Records what a controller wrote in the model's world; the change the
+    /// target must make, for the kinds DNS reads.
+    fn record(&mut self, w: &Write) -> Option<Change> {
+        let state = self.world.clusters.get_mut(&w.cluster)?;
+        match (w.verb, w.res.model, &w.object) {
+            (Verb::Refused, _, _) => None,
+            (Verb::Deleted, Some(kind), _) => {
+                let key = ObjectKey::new(kind, &w.namespace, &w.name);
+                state.delete(&key);
+                Some(Change::Delete(key))
+            }
+            (Verb::Deleted, None, _) => {
+                state.others.retain(|(o, _)| {
+                    (o.kind.as_str(), o.namespace.as_str(), o.name.as_str())
+                        != (w.res.kind, w.namespace.as_str(), w.name.as_str())
+                });
+                None
+            }
+            (_, Some(kind), Some(object)) => {
+                let r = Resource::from_json(kind, as_manifest(object)).ok()?;
+                state.apply(r.clone(), None);
+                Some(Change::Upsert(r))
+            }
+            (_, None, Some(object)) => {
+                let other = OtherObject {
+                    api_version: object["apiVersion"].as_str().unwrap_or_default().to_owned(),
+                    kind: w.res.kind.to_owned(),
+                    name: w.name.clone(),
+                    namespace: w.namespace.clone(),
+                    body: as_manifest(object),
+                };
+                let origin = crate::model::Origin {
+                    file: std::path::PathBuf::from(format!("({})", w.by)),
+                    line: 0,
+                };
+                state.others.retain(|(o, _)| {
+                    (&o.kind, &o.namespace, &o.name) != (&other.kind, &other.namespace, &other.name)
+                });
+                state.others.push((other, origin));
+                None
+            }
+            (_, _, None) => None,
+        }
+    }
+
+    /// Makes a scenario's change in the controllers' view too.
+    fn mirror(&self, cluster: &str, change: &Change) {
+        if let Some(api) = self.controllers.as_ref().and_then(|c| c.api(cluster))
+            && let Ok(mut api) = api.lock()
+        {
+            change.apply_to(&mut api);
+        }
+    }
+
+    /// Applies one document of a scenario step in the controllers' view.
+    fn mirror_doc(&self, cluster: &str, doc: &Loaded) {
+        match doc {
+            Loaded::Resource(r, _) => self.mirror(cluster, &Change::Upsert(r.clone())),
+            Loaded::Other(o, _) => {
+                let Some(api) = self.controllers.as_ref().and_then(|c| c.api(cluster)) else {
+                    return;
+                };
+                let Some(res) = ApiResource::by_kind(&o.api_version, &o.kind) else {
+                    return;
+                };
+                let mut body = o.body.clone();
+                if res.namespaced && body["metadata"]["namespace"].is_null() {
+                    body["metadata"]["namespace"] = serde_json::json!("default");
+                }
+                if let Ok(mut api) = api.lock() {
+                    let _ = api.put(res, body);
+                }
+            }
+        }
+    }
+
     /// Applies one document; the change the target must make, if any (the
     /// kinds DNS does not read live only in the model).
     fn apply(&mut self, cluster: &str, doc: &Loaded) -> Option<Change> {

@@ -4,9 +4,10 @@
 use std::time::{Duration, Instant};
 
 use super::observe::{answer_texts, observe, repeat, rotation_text};
-use super::perform::{Model, Performed, perform};
+use super::perform::{Model, Performed, perform, react};
 use super::result::{ScenarioResult, Status, StepResult};
 use crate::check::{Observed, diagnose, judge};
+use crate::controller::Controllers;
 use crate::scenario::Check;
 use crate::scenario::{PlannedStep, Scenario};
 use crate::target::{Events, Target, unique_events};
@@ -17,16 +18,24 @@ pub fn run_scenario(scenario: &Scenario, target: &mut dyn Target) -> ScenarioRes
     let mut model = Model {
         world: scenario.world.clone(),
         setup: scenario.resolver.clone(),
+        controllers: (!scenario.controllers.is_empty())
+            .then(|| Controllers::new(&scenario.world, &scenario.controllers)),
     };
     let mut steps = Vec::new();
     // After an interrupt nothing new is started: a `kube` target would
     // create objects on real clusters only to delete them again.
     let mut blocked: Option<String> = None;
     let mut events = Events::new();
-    let start_error = match super::interrupted() {
+    let mut start_error = match super::interrupted() {
         false => target.start(scenario).map(|e| events = e).err(),
         true => None,
     };
+    // The controllers act on the initial world before the first step.
+    if start_error.is_none()
+        && let Err(why) = react(&mut model, target, &mut events)
+    {
+        start_error = Some(crate::target::TargetError::failed(why));
+    }
     // Once a step that changes the world or the clock is skipped, the
     // checks after it would judge a world the scenario did not describe.
     for step in &scenario.steps {

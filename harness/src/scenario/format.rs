@@ -29,6 +29,12 @@ pub struct ScenarioFile {
     /// The requirement's level.
     #[serde(default)]
     pub level: Option<Level>,
+    /// The controllers that act on the world, as the real ones would:
+    /// `karmada-1.6` (needs a `karmada` cluster, its control plane),
+    /// `mcs-api`, `submariner` (needs a `broker` cluster). None: the world
+    /// is as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controllers: Vec<Located<String>>,
     /// The clusters and their objects: manifest files or folders, or inline YAML.
     pub world: BTreeMap<String, Vec<ManifestSource>>,
     /// Where the resolver under test runs and how it is configured.

@@ -46,6 +46,8 @@ pub struct Scenario {
     pub clause: Option<String>,
     /// The requirement's level.
     pub level: Option<Level>,
+    /// The controllers that act on the world (none: it is as written).
+    pub controllers: Vec<crate::controller::ControllerKind>,
     /// The world before the first step.
     pub world: World,
     /// The resolver under test.

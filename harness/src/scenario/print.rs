@@ -27,8 +27,17 @@ pub fn print(file: &ScenarioFile) -> String {
     if let Some(l) = &file.level {
         out.push(format!("level: {}", scalar(&l.to_string())));
     }
+    if !file.controllers.is_empty() {
+        let names: Vec<String> = file.controllers.iter().map(|c| c.value.clone()).collect();
+        out.push(format!("controllers: {}", flow(&names)));
+    }
     out.push("world:".into());
     for (cluster, sources) in &file.world {
+        // A cluster with no manifests (the Submariner broker) is `[]`.
+        if sources.is_empty() {
+            out.push(format!("  {}: []", scalar(cluster)));
+            continue;
+        }
         out.push(format!("  {}:", scalar(cluster)));
         for s in sources {
             out.extend(item(4, manifest_source(s)));

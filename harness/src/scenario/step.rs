@@ -308,6 +308,8 @@ pub enum DiagnosisId {
     RaFlagOff,
     /// The ServiceImport has no ips.
     ImportWithoutIps,
+    /// The mcs-api controller replaced a hand-set `spec.ips`.
+    ImportIpsOverwritten,
     /// No ServiceImport for this name in the resolver's cluster.
     ImportMissing,
     /// The headless import has no ready endpoints.
@@ -332,7 +334,7 @@ pub enum DiagnosisId {
 
 impl DiagnosisId {
     /// Every diagnosis mcsdns knows, in the order the docs list them.
-    pub const ALL: [DiagnosisId; 17] = [
+    pub const ALL: [DiagnosisId; 18] = [
         DiagnosisId::RbacServiceImports,
         DiagnosisId::RbacEndpointSlices,
         DiagnosisId::RbacServices,
@@ -340,6 +342,7 @@ impl DiagnosisId {
         DiagnosisId::RbacPods,
         DiagnosisId::RaFlagOff,
         DiagnosisId::ImportWithoutIps,
+        DiagnosisId::ImportIpsOverwritten,
         DiagnosisId::ImportMissing,
         DiagnosisId::HeadlessNoReadyEndpoints,
         DiagnosisId::LocalShadowing,
@@ -362,6 +365,7 @@ impl DiagnosisId {
             DiagnosisId::RbacPods => "rbac-pods",
             DiagnosisId::RaFlagOff => "ra-flag-off",
             DiagnosisId::ImportWithoutIps => "import-without-ips",
+            DiagnosisId::ImportIpsOverwritten => "import-ips-overwritten",
             DiagnosisId::ImportMissing => "import-missing",
             DiagnosisId::HeadlessNoReadyEndpoints => "headless-no-ready-endpoints",
             DiagnosisId::LocalShadowing => "local-shadowing",
@@ -385,6 +389,9 @@ impl DiagnosisId {
             DiagnosisId::RbacPods => "the resolver may not list and watch Pods (pods verified)",
             DiagnosisId::RaFlagOff => "answers lack the RA flag",
             DiagnosisId::ImportWithoutIps => "the ServiceImport has no ips",
+            DiagnosisId::ImportIpsOverwritten => {
+                "the mcs-api controller replaced the hand-set ips of the ServiceImport"
+            }
             DiagnosisId::ImportMissing => {
                 "no ServiceImport for this name in the resolver's cluster"
             }

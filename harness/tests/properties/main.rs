@@ -1,10 +1,12 @@
 //! Properties of the resolver over generated worlds and questions: what
 //! hand-written scenarios cover is what someone thought of; these cover
 //! what nobody did; hostile bytes for the scenario loader and the bundle
-//! reader. `MCSDNS_PROPTEST_CASES` raises the case count.
+//! reader; the controller models over generated exports.
+//! `MCSDNS_PROPTEST_CASES` raises the case count.
 
 #[path = "../common/mod.rs"]
 mod common;
+mod controllers;
 mod events;
 mod hostile;
 mod libc;

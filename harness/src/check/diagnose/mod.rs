@@ -55,6 +55,10 @@ pub struct Context<'a> {
     pub resolver: &'a ResolverSetup,
     /// The client.
     pub client: &'a Client,
+    /// The controllers that act on the world.
+    pub controllers: &'a [crate::controller::ControllerKind],
+    /// The hand-set `spec.ips` the mcs-api controller replaced.
+    pub overwritten: &'a [crate::controller::mcsapi::Overwrite],
 }
 
 impl Context<'_> {
@@ -179,6 +183,7 @@ pub fn query(cx: &Context<'_>, q: &Question, outcome: &Outcome) -> Vec<Diagnosis
             reply,
         ));
     }
+    out.extend(imports::overwritten(cx, (&svc, &ns)));
     out.extend(corefile::mcs_zone_shadowed(cx, q, &zone, reply));
     out
 }

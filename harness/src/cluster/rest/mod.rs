@@ -335,7 +335,7 @@ mod tests {
     fn status_is_written_through_its_subresource_only() {
         let api = api();
         let services = "/api/v1/namespaces/default/services";
-        let body = r#"{"metadata": {"name": "web"}, "spec": {"clusterIP": "10.96.0.20", "ports": [{"port": 80}]},
+        let body = r#"{"metadata": {"name": "web"}, "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.20", "ports": [{"port": 80}]},
             "status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}}"#;
         let (code, created) = call(&api, "POST", services, "", body);
         assert_eq!(code, 201, "{created}");
@@ -344,7 +344,7 @@ mod tests {
             json!({"loadBalancer": {}}),
             "a create sets no status"
         );
-        let put = r#"{"metadata": {"name": "web"}, "spec": {"clusterIP": "10.96.0.20", "ports": [{"port": 81}]},
+        let put = r#"{"metadata": {"name": "web"}, "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.20", "ports": [{"port": 81}]},
             "status": {"loadBalancer": {"ingress": [{"ip": "5.6.7.8"}]}}}"#;
         let (code, status) = call(&api, "PUT", &format!("{services}/web/status"), "", put);
         assert_eq!(code, 200, "{status}");
@@ -359,6 +359,39 @@ mod tests {
             main["status"]["loadBalancer"]["ingress"][0]["ip"], "5.6.7.8",
             "an update of the object keeps its status"
         );
+    }
+
+    #[test]
+    fn load_balancer_ingress_is_refused_on_a_cluster_ip_service() {
+        let api = api();
+        let services = "/api/v1/namespaces/default/services";
+        let body = r#"{"metadata": {"name": "derived"}, "spec": {"clusterIP": "10.96.0.21", "ports": [{"port": 80}]}}"#;
+        let (code, created) = call(&api, "POST", services, "", body);
+        assert_eq!(code, 201, "{created}");
+        let ingress = r#"{"metadata": {"name": "derived"}, "spec": {"clusterIP": "10.96.0.21", "ports": [{"port": 80}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "10.42.0.10"}]}}}"#;
+        let status = format!("{services}/derived/status");
+        let (code, reply) = call(&api, "PUT", &status, "", ingress);
+        assert_eq!(code, 422, "{reply}");
+        assert_eq!(
+            reply["details"]["causes"][0]["field"],
+            "status.loadBalancer.ingress"
+        );
+        let patch = r#"{"status": {"loadBalancer": {"ingress": [{"ip": "10.42.0.10"}]}}}"#;
+        let req = ApiRequest {
+            method: "PATCH",
+            path: &status,
+            query: "",
+            content_type: "application/merge-patch+json",
+            body: patch.as_bytes(),
+            user_agent: "test",
+        };
+        match handle(&api, ADMIN, &req) {
+            ApiReply::Json(code, v) | ApiReply::Warned(code, v, _) => {
+                assert_eq!(code, 422, "a status patch too: {v}");
+            }
+            _ => panic!("not a JSON reply"),
+        }
     }
 
     #[test]

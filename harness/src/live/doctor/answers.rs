@@ -125,6 +125,9 @@ pub(super) fn compare(
             world: &world,
             resolver: &setup,
             client: &client,
+            // A live cluster set: no controller is simulated here.
+            controllers: &[],
+            overwritten: &[],
         };
         for qtype in [RecordType::A, RecordType::SRV] {
             if silent_run >= SILENT_LIMIT {

@@ -153,6 +153,16 @@ pub(super) fn decode(cx: &Ctx<'_>) -> Result<ScenarioFile, ScenarioError> {
         let mut err = cx.err(line, column, format!("{what}{msg}"));
         err = match suggestion(&msg) {
             Some(hint) => err.with_hint(hint),
+            None if path.starts_with("controllers") => {
+                let names: Vec<&str> = crate::controller::ControllerKind::ALL
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect();
+                err.with_hint(format!(
+                    "`controllers` is a list of names, e.g. `controllers: [{}]`",
+                    names.join(", ")
+                ))
+            }
             None if msg.starts_with("missing field") => err.with_hint("a scenario needs world, resolver and steps (docs/scenarios.md)"),
             None => err.with_hint("the format is in docs/scenarios.md; with `# yaml-language-server: $schema=../scenario.schema.json` editors check it as you type"),
         };

@@ -71,6 +71,7 @@ fn parse(
     let name = file.name.clone().unwrap_or_else(|| id.clone());
     let world = world::world(&cx, &file)?;
     let clusters = Clusters::of(&world);
+    let controllers = world::controllers(&cx, &file, &clusters)?;
     let resolver = resolver::setup(&cx, &file, &clusters)?;
     let client = resolver::client(&cx, &file, &resolver, &clusters)?;
     let steps = steps::steps(&cx, &file, &clusters, &resolver)?;
@@ -82,6 +83,7 @@ fn parse(
         tags: file.tags.clone(),
         clause: file.clause.clone(),
         level: file.level,
+        controllers,
         world,
         resolver,
         client,

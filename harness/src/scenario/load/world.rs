@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::ScenarioError;
 use super::file::Ctx;
+use crate::controller::ControllerKind;
 use crate::error::did_you_mean;
 use crate::model::load::parse_manifests;
 use crate::model::{ClusterState, Loaded, World};
@@ -22,6 +23,42 @@ pub(super) fn world(cx: &Ctx<'_>, file: &ScenarioFile) -> Result<World, Scenario
         world.clusters.insert(cluster.clone(), state);
     }
     Ok(world)
+}
+
+/// The controllers the file names, each known, once, with the cluster it needs.
+pub(super) fn controllers(
+    cx: &Ctx<'_>,
+    file: &ScenarioFile,
+    clusters: &Clusters,
+) -> Result<Vec<ControllerKind>, ScenarioError> {
+    let mut out = Vec::new();
+    for l in &file.controllers {
+        let Some(kind) = ControllerKind::parse(&l.value) else {
+            let known: Vec<&str> = ControllerKind::ALL.iter().map(|k| k.as_str()).collect();
+            let e = cx.at(l, format!("unknown controller {:?}", l.value));
+            return Err(match did_you_mean(&l.value, known.iter().copied()) {
+                Some(s) => e.with_hint(format!("did you mean {s:?}?")),
+                None => e.with_hint(format!("controllers: {}", known.join(", "))),
+            });
+        };
+        if out.contains(&kind) {
+            return Err(cx
+                .at(l, format!("controller {kind} is named twice"))
+                .with_hint("a controller runs once over the whole world: drop the second"));
+        }
+        if let Some(needed) = kind.needs_cluster()
+            && !clusters.names.iter().any(|n| n == needed)
+        {
+            return Err(cx
+                .at(l, format!("controller {kind} needs a cluster named {needed:?} in the world"))
+                .with_hint(match kind {
+                    ControllerKind::Karmada16 => "add `karmada:` to the world with the manifests applied to Karmada's control plane",
+                    _ => "add `broker: []` to the world: the Submariner broker's cluster",
+                }));
+        }
+        out.push(kind);
+    }
+    Ok(out)
 }
 
 /// The world's cluster names, to check every other mention against.
