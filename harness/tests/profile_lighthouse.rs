@@ -479,6 +479,7 @@ metadata:
     multicluster.kubernetes.io/service-name: web
     multicluster.kubernetes.io/source-cluster: c4
     lighthouse.submariner.io/sourceNamespace: lh
+    lighthouse.submariner.io/is-headless: "false"
 addressType: IPv4
 ports: [{name: http, protocol: TCP}]
 endpoints: [{addresses: ["10.4.0.7"]}]
@@ -490,6 +491,48 @@ endpoints: [{addresses: ["10.4.0.7"]}]
     match outcome(&v, &svc("withip"), A) {
         Outcome::Silent(why) => assert!(why.contains("mcsServicePortsFrom"), "{why}"),
         Outcome::Reply(r) => panic!("expected silence, got {r:?}"),
+    }
+}
+
+/// The build reads a slice's ports only where PutEndpointSlices takes it
+/// (endpoint_slice.go:42-128): a slice without the is-headless label of a
+/// ClusterSetIP import is a legacy slice, and one whose import it has not
+/// seen is requeued; neither kills it.
+#[test]
+fn a_portless_slice_the_build_never_reads_ports_from_is_harmless() {
+    for (labels, what) in [
+        ("", "a legacy slice (no is-headless label)"),
+        (
+            "\n    lighthouse.submariner.io/is-headless: \"false\"",
+            "a slice of an import never seen",
+        ),
+    ] {
+        let svc_name = if labels.is_empty() { "web" } else { "nosuch" };
+        let mut v = view();
+        let slice = format!(
+            r#"
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: {svc_name}-k9s2d
+  namespace: lh
+  labels:
+    endpointslice.kubernetes.io/managed-by: lighthouse-agent.submariner.io
+    multicluster.kubernetes.io/service-name: {svc_name}
+    multicluster.kubernetes.io/source-cluster: c4
+    lighthouse.submariner.io/sourceNamespace: lh{labels}
+addressType: IPv4
+ports: [{{name: http, protocol: TCP}}]
+endpoints: [{{addresses: ["10.4.0.7"]}}]
+"#
+        );
+        let state = World::parse_cluster("c1", Path::new("crash.yaml"), &slice, 1).unwrap();
+        for r in state.resources() {
+            v.apply(r);
+        }
+        if let Outcome::Silent(why) = outcome(&v, &svc("withip"), A) {
+            panic!("{what}: expected an answer, got silence: {why}");
+        }
     }
 }
 

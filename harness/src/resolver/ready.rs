@@ -35,7 +35,10 @@ pub fn silence(config: &ResolverConfig, view: &ClusterView) -> Option<String> {
 /// without the ServiceImport CRD, and it dies on a slice port without a number.
 fn lighthouse_silence(view: &ClusterView) -> Option<String> {
     use super::view::Sync;
-    use super::zone::{LABEL_MANAGED_BY, LIGHTHOUSE_MANAGER};
+    use super::zone::{
+        LABEL_IS_HEADLESS, LABEL_MANAGED_BY, LABEL_SOURCE_NAMESPACE, LIGHTHOUSE_MANAGER,
+    };
+    use crate::model::crd::{LABEL_SERVICE_NAME, LABEL_SOURCE_CLUSTER};
     for (what, sync) in [
         ("ServiceImports", &view.sync.service_imports),
         ("EndpointSlices", &view.sync.mcs_endpoint_slices),
@@ -64,13 +67,25 @@ fn lighthouse_silence(view: &ClusterView) -> Option<String> {
     }
     view.slices_with_portless_ports().find_map(|(ns, name)| {
         let slice = view.slice(ns, name)?;
-        let managed = slice
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(LABEL_MANAGED_BY))
-            .is_some_and(|v| v == LIGHTHOUSE_MANAGER);
-        managed.then(|| {
+        let labels = slice.metadata.labels.as_ref();
+        let label = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
+        let managed = label(LABEL_MANAGED_BY) == Some(LIGHTHOUSE_MANAGER);
+        // The slice reaches mcsServicePortsFrom only as PutEndpointSlices
+        // takes it (endpoint_slice.go:42-128): all three labels, not a
+        // broker copy, its ServiceImport seen (else it is requeued), and
+        // then either a headless import (every slice) or a slice labelled
+        // is-headless with an endpoint (one without the label is a legacy
+        // slice, whose ports are not read).
+        let svc = label(LABEL_SERVICE_NAME);
+        let reached = label(LABEL_SOURCE_CLUSTER).is_some()
+            && label(LABEL_SOURCE_NAMESPACE)
+                == Some(slice.metadata.namespace.as_deref().unwrap_or(ns))
+            && svc.and_then(|svc| view.import(ns, svc)).is_some_and(|si| {
+                si.is_headless()
+                    || (label(LABEL_IS_HEADLESS).is_some()
+                        && slice.endpoints.as_ref().is_some_and(|e| !e.is_empty()))
+            });
+        (managed && reached).then(|| {
             format!(
                 "EndpointSlice {ns}/{name} has a port without a `port` number: Lighthouse \
                  panics in mcsServicePortsFrom and dies, and again on every restart until the \

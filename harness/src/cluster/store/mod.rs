@@ -178,6 +178,13 @@ impl ApiStore {
 
     fn json_of(&self, r: &Resource, rv: u64) -> Value {
         let mut v = r.to_json();
+        // Objects the scenario places are served as the API server would
+        // have stored them: a slice port without a name has `name: ""` and
+        // one without a protocol TCP (clients that dereference them, as
+        // Lighthouse does, crash on a port the API never serves).
+        if r.kind() == crate::model::Kind::EndpointSlice {
+            super::validation::endpointslice::default(&mut v);
+        }
         self.stamp(&mut v, rv);
         v
     }

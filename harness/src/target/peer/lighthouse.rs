@@ -3,8 +3,9 @@
 //! started per scenario on loopback as Lighthouse's deployment starts it.
 //!
 //! Lighthouse is not installable from the Go module proxy as a command, so
-//! there is no default: the target needs `lighthouse=PATH` (docs/lighthouse.md
-//! says how to build it). Per scenario it gets:
+//! there is no default: the target needs `lighthouse=PATH`
+//! (peers/lighthouse/build.sh builds one; docs/lighthouse.md). Per scenario
+//! it gets:
 //! - `-conf DIR/Corefile`: the scenario's Corefile rendered for loopback
 //!   (every block on the peer's port with `bind 127.0.0.1`; what would
 //!   leave loopback or bind more ports dropped, as for CoreDNS), or the
@@ -28,7 +29,7 @@ use crate::target::TargetError;
 pub const CLUSTER_ID_ENV: &str = "SUBMARINER_CLUSTERID";
 
 /// How to get a Lighthouse build, for the usage error.
-const BUILD: &str = "Lighthouse is not on the Go module proxy: build it from github.com/submariner-io/lighthouse (folder coredns/, `CGO_ENABLED=0 go build -o lighthouse-coredns .`; docs/lighthouse.md) and give --target lighthouse=PATH";
+const BUILD: &str = "Lighthouse is not on the Go module proxy: clone github.com/submariner-io/lighthouse (measured at 9d3c39e8), run `peers/lighthouse/build.sh SRC_DIR` (docs/lighthouse.md) and give --target lighthouse=PATH with the path it prints";
 
 /// A Lighthouse build.
 pub struct LighthousePeer {
