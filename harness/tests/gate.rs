@@ -680,40 +680,51 @@ fn serve_listens_on_a_bare_port_or_localhost() {
 #[test]
 fn apiserver_listens_on_fixed_ports_when_asked() {
     let dir = temp("apiserver-ports");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    // Three free ports in a row are likely below the ephemeral range's top.
-    let mut child = exe()
-        .args([
-            "apiserver",
-            "--manifests",
-            "fixtures/seed",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--port",
-            &port.to_string(),
-            "--insecure-http",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(
-        first.contains(&format!("https://127.0.0.1:{port}")),
-        "{first}"
-    );
-    assert!(
-        first.contains(&format!("http://127.0.0.1:{}", port + 1)),
-        "{first}"
-    );
+    // The port after a free one may be taken by another test's server in
+    // the meantime: a few tries, each on a fresh free port.
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut child = exe()
+            .args([
+                "apiserver",
+                "--manifests",
+                "fixtures/seed",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--port",
+                &port.to_string(),
+                "--insecure-http",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        if first.is_empty() {
+            // It could not listen there (a port taken); try other ports.
+            seen.push(port);
+            continue;
+        }
+        assert!(
+            first.contains(&format!("https://127.0.0.1:{port}")),
+            "{first}"
+        );
+        assert!(
+            first.contains(&format!("http://127.0.0.1:{}", port + 1)),
+            "{first}"
+        );
+        return;
+    }
+    panic!("the apiserver never started on the ports asked: {seen:?}");
 }
 
 #[test]
