@@ -323,20 +323,10 @@ impl Apis {
         &mut self,
         cluster: &str,
         res: &'static ApiResource,
-        mut body: Value,
+        body: Value,
         note: Option<String>,
     ) -> Result<Value, String> {
-        body["apiVersion"] = json!(res.api_version(res.versions[0]));
-        body["kind"] = json!(res.kind);
-        let id = id_of(&body);
-        let result = self.call(
-            cluster,
-            "PUT",
-            &path(res, &id.0, Some(&id.1), false),
-            "",
-            Some(&body),
-        );
-        self.written(Verb::Updated, cluster, res, id, result, note)
+        self.put(cluster, res, body, note, false)
     }
 
     /// Writes an object's `status` subresource (PUT .../status).
@@ -344,8 +334,20 @@ impl Apis {
         &mut self,
         cluster: &str,
         res: &'static ApiResource,
+        body: Value,
+        note: Option<String>,
+    ) -> Result<Value, String> {
+        self.put(cluster, res, body, note, true)
+    }
+
+    /// A PUT of the object or of its `status`, journalled.
+    fn put(
+        &mut self,
+        cluster: &str,
+        res: &'static ApiResource,
         mut body: Value,
         note: Option<String>,
+        status: bool,
     ) -> Result<Value, String> {
         body["apiVersion"] = json!(res.api_version(res.versions[0]));
         body["kind"] = json!(res.kind);
@@ -353,11 +355,16 @@ impl Apis {
         let result = self.call(
             cluster,
             "PUT",
-            &path(res, &id.0, Some(&id.1), true),
+            &path(res, &id.0, Some(&id.1), status),
             "",
             Some(&body),
         );
-        self.written(Verb::StatusUpdated, cluster, res, id, result, note)
+        let verb = if status {
+            Verb::StatusUpdated
+        } else {
+            Verb::Updated
+        };
+        self.written(verb, cluster, res, id, result, note)
     }
 
     /// Deletes an object.
@@ -423,6 +430,26 @@ fn new_api(state: &ClusterState) -> SharedApi {
 /// An object's labels.
 pub fn labels(v: &Value) -> BTreeMap<String, String> {
     serde_json::from_value(v["metadata"]["labels"].clone()).unwrap_or_default()
+}
+
+/// The Service ports a derived Service gets from a ServiceImport's ports:
+/// port, and name, protocol and appProtocol where the import has them (as
+/// both Karmada and the mcs-api controller copy them).
+pub fn service_ports(import: &Value) -> Vec<Value> {
+    import["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let mut port = json!({"port": p["port"]});
+            for field in ["name", "protocol", "appProtocol"] {
+                if !p[field].is_null() {
+                    port[field] = p[field].clone();
+                }
+            }
+            port
+        })
+        .collect()
 }
 
 /// Whether `value` differs from what is stored at `pointer` of `current`.

@@ -12,7 +12,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::api::{Apis, labels};
+use super::api::{Apis, labels, service_ports};
 use crate::model::Kind;
 use crate::model::kinds::ApiResource;
 
@@ -169,20 +169,7 @@ fn derived_services(apis: &mut Apis) {
             "derived-{}",
             si["metadata"]["name"].as_str().unwrap_or_default()
         );
-        let ports: Vec<Value> = si["spec"]["ports"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| {
-                let mut port = json!({"port": p["port"]});
-                for field in ["name", "protocol", "appProtocol"] {
-                    if !p[field].is_null() {
-                        port[field] = p[field].clone();
-                    }
-                }
-                port
-            })
-            .collect();
+        let ports = service_ports(&si);
         let want = json!({
             "metadata": {"name": name, "namespace": ns, "labels": {MANAGED: "true"}},
             "spec": {"type": "ClusterIP", "ports": ports},

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::api::{Apis, labels};
+use super::api::{Apis, labels, service_ports};
 use crate::model::Kind;
 use crate::model::crd::LABEL_SERVICE_NAME;
 use crate::model::kinds::ApiResource;
@@ -134,20 +134,7 @@ fn imports(apis: &mut Apis, memory: &mut Memory, cluster: &str) {
         }
         // Second: the derived Service.
         let Some(svc) = apis.get(cluster, svc_res, &ns, &derived) else {
-            let ports: Vec<Value> = si["spec"]["ports"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| {
-                    let mut port = json!({"port": p["port"]});
-                    for field in ["name", "protocol", "appProtocol"] {
-                        if !p[field].is_null() {
-                            port[field] = p[field].clone();
-                        }
-                    }
-                    port
-                })
-                .collect();
+            let ports = service_ports(&si);
             let body = json!({
                 "metadata": {
                     "name": derived,
