@@ -201,11 +201,23 @@ impl Peer for ContainerPeer {
             mounts.push((corefile_path, COREFILE_IN_CONTAINER.into()));
         }
         mounts.extend(self.options.mounts.iter().cloned());
+        // The resolver's own cluster, as Lighthouse (and `mcsdns serve` in
+        // the lighthouse profile) reads it, unless `--container-env` says.
+        let mut env = self.options.env.clone();
+        if !env
+            .iter()
+            .any(|(k, _)| k == super::lighthouse::CLUSTER_ID_ENV)
+        {
+            env.push((
+                super::lighthouse::CLUSTER_ID_ENV.to_owned(),
+                setup.cluster.to_owned(),
+            ));
+        }
         let started = engine::start(&engine::Spec {
             name,
             tag,
             args,
-            env: self.options.env.clone(),
+            env,
             mounts,
             startup_timeout: self.options.start_timeout.max(timeout),
         })?;
