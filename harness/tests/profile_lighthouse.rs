@@ -87,7 +87,7 @@ fn set_ready(view: &mut ClusterView, slice: &str, ready: bool) {
         .unwrap()
         .clone();
     if let mcsdns::model::Resource::EndpointSlice(s) = &mut r {
-        for ep in s.endpoints.iter_mut().flatten() {
+        for ep in std::sync::Arc::make_mut(s).endpoints.iter_mut().flatten() {
             ep.conditions.get_or_insert_default().ready = Some(ready);
         }
     }
@@ -397,7 +397,8 @@ fn a_slice_without_the_managed_by_label_drops_out() {
         .unwrap()
         .clone();
     if let mcsdns::model::Resource::EndpointSlice(s) = &mut r {
-        s.metadata
+        std::sync::Arc::make_mut(s)
+            .metadata
             .labels
             .as_mut()
             .unwrap()

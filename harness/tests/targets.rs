@@ -270,14 +270,15 @@ fn real_cluster_mode_never_touches_an_object_it_did_not_create() {
     let mut kube = KubeTarget::new(options).unwrap();
     // Someone else's namespace already has the name the run would use.
     let taken = format!("team-{}-1", kube.run_id());
-    let ns: mcsdns::model::Resource =
-        mcsdns::model::Resource::Namespace(k8s_openapi::api::core::v1::Namespace {
+    let ns: mcsdns::model::Resource = mcsdns::model::Resource::Namespace(std::sync::Arc::new(
+        k8s_openapi::api::core::v1::Namespace {
             metadata: kube::api::ObjectMeta {
                 name: Some(taken.clone()),
                 ..Default::default()
             },
             ..Default::default()
-        });
+        },
+    ));
     c.emulator.api("member2").unwrap().lock().unwrap().apply(ns);
     let err = kube.start(&scenario).unwrap_err();
     assert!(

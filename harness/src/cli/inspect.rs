@@ -170,7 +170,7 @@ pub fn load(args: &ResolverArgs) -> Result<(ResolverConfig, ClusterView)> {
         .unwrap_or_else(|| mcsdns::model::ClusterState::new(name.as_str()));
     Ok((
         config,
-        ClusterView::owned_listed_as(cluster, mcsdns::scenario::load::DEFAULT_IDENTITY),
+        ClusterView::listed_as(&cluster, mcsdns::scenario::load::DEFAULT_IDENTITY),
     ))
 }
 

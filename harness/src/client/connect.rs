@@ -318,7 +318,7 @@ fn service<'a>(cluster: &'a ClusterState, ns: &str, name: &str) -> Option<&'a Se
             if s.metadata.name.as_deref() == Some(name)
                 && s.metadata.namespace.as_deref().unwrap_or("default") == ns =>
         {
-            Some(s)
+            Some(&**s)
         }
         _ => None,
     })

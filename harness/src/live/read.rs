@@ -373,7 +373,7 @@ pub fn push_other(state: &mut ClusterState, res: &ApiResource, body: Value) {
             body,
         },
         crate::model::load::Origin {
-            file: PathBuf::from(format!("<{}>", state.name)),
+            file: Path::new(&format!("<{}>", state.name)).into(),
             line: 0,
         },
     ));

@@ -1,7 +1,8 @@
 //! Loads plain multi-document Kubernetes YAML into typed objects, with
 //! errors that name the file, line, column and field.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
@@ -18,8 +19,9 @@ use crate::error::SourceError;
 /// Where an object came from: a file and the line its document starts on.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Origin {
-    /// The file (or a scenario file, for inline manifests).
-    pub file: PathBuf,
+    /// The file (or a scenario file, for inline manifests), shared by
+    /// every object of the file rather than copied into each.
+    pub file: Arc<Path>,
     /// The 1-based line the document starts on.
     pub line: usize,
 }
@@ -31,7 +33,6 @@ impl std::fmt::Display for Origin {
 }
 
 /// One document of a manifest file.
-#[allow(clippy::large_enum_variant)] // see Resource
 #[derive(Clone, Debug, PartialEq)]
 pub enum Loaded {
     /// An object of a kind the model uses.
@@ -75,6 +76,7 @@ pub(crate) fn parse_parts(
 ) -> Result<Vec<Vec<Loaded>>, ManifestError> {
     let source = Source {
         file,
+        shared: Arc::from(file),
         text,
         first_line,
     };
@@ -138,6 +140,8 @@ fn parallelism(documents: usize) -> usize {
 /// The manifest text being parsed, and where it sits in its file.
 struct Source<'a> {
     file: &'a Path,
+    /// `file`, as every object's origin holds it.
+    shared: Arc<Path>,
     text: &'a str,
     first_line: usize,
 }
@@ -238,28 +242,26 @@ impl<'a> Source<'a> {
         }
         // k8s-openapi's types refuse another apiVersion or kind themselves.
         let (mut resource, line) = match kind {
-            Kind::Namespace => parse(text).map(|(o, l)| (Resource::Namespace(o), l))?,
-            Kind::Service => parse(text).map(|(o, l)| (Resource::Service(o), l))?,
-            Kind::EndpointSlice => parse(text).map(|(o, l)| (Resource::EndpointSlice(o), l))?,
-            Kind::ClusterRole => parse(text).map(|(o, l)| (Resource::ClusterRole(o), l))?,
+            Kind::Namespace => parse(text).map(|(o, l)| (Resource::Namespace(Arc::new(o)), l))?,
+            Kind::Service => parse(text).map(|(o, l)| (Resource::Service(Arc::new(o)), l))?,
+            Kind::EndpointSlice => {
+                parse(text).map(|(o, l)| (Resource::EndpointSlice(Arc::new(o)), l))?
+            }
+            Kind::ClusterRole => {
+                parse(text).map(|(o, l)| (Resource::ClusterRole(Arc::new(o)), l))?
+            }
             Kind::ClusterRoleBinding => {
-                parse(text).map(|(o, l)| (Resource::ClusterRoleBinding(o), l))?
+                parse(text).map(|(o, l)| (Resource::ClusterRoleBinding(Arc::new(o)), l))?
             }
             Kind::ServiceImport => {
                 let (metadata, spec, status, line) =
                     crd::<ServiceImportSpec, ServiceImportStatus>(text, kind)?;
-                let mut o = ServiceImport::new("", spec);
-                o.metadata = metadata;
-                o.status = status;
-                (Resource::ServiceImport(o), line)
+                (import(metadata, spec, status), line)
             }
             Kind::ServiceExport => {
                 let (metadata, spec, status, line) =
                     crd::<ServiceExportSpec, ServiceExportStatus>(text, kind)?;
-                let mut o = ServiceExport::new("", spec);
-                o.metadata = metadata;
-                o.status = status;
-                (Resource::ServiceExport(o), line)
+                (export(metadata, spec, status), line)
             }
         };
         if resource
@@ -274,7 +276,7 @@ impl<'a> Source<'a> {
             resource.metadata_mut().namespace = Some("default".into());
         }
         let origin = Origin {
-            file: self.file.to_owned(),
+            file: self.shared.clone(),
             line: base + line.max(1) - 1,
         };
         Some(Loaded::Resource(resource, origin))
@@ -285,7 +287,7 @@ impl<'a> Source<'a> {
     fn load(&self, doc: Document<'_>) -> Result<Loaded, ManifestError> {
         let (line, column) = (doc.line, doc.column);
         let origin = Origin {
-            file: self.file.to_owned(),
+            file: self.shared.clone(),
             line,
         };
         let Some(map) = doc.value.as_object() else {
@@ -414,6 +416,35 @@ fn trim_separator(region: &str) -> &str {
 
 type DecodeError = (usize, usize, String, String);
 
+/// A decoded ServiceImport, its lists no longer than they are: a decoder
+/// grows a list to four entries at its first, and a world of 100,000
+/// one-port imports would carry 100,000 times three spare ports.
+fn import(
+    metadata: ObjectMeta,
+    mut spec: ServiceImportSpec,
+    status: Option<ServiceImportStatus>,
+) -> Resource {
+    spec.ips.shrink_to_fit();
+    spec.ports.shrink_to_fit();
+    spec.ip_families.shrink_to_fit();
+    let mut o = ServiceImport::new("", spec);
+    o.metadata = metadata;
+    o.status = status;
+    Resource::ServiceImport(Arc::new(o))
+}
+
+/// A decoded ServiceExport.
+fn export(
+    metadata: ObjectMeta,
+    spec: ServiceExportSpec,
+    status: Option<ServiceExportStatus>,
+) -> Resource {
+    let mut o = ServiceExport::new("", spec);
+    o.metadata = metadata;
+    o.status = status;
+    Resource::ServiceExport(Arc::new(o))
+}
+
 /// Decodes an already parsed document; `None` when serde_json's reading of
 /// it differs from YAML's (a number where a string is expected, a null for
 /// a list...), which the text decoding then settles.
@@ -422,48 +453,36 @@ fn from_value(kind: Kind, value: Value) -> Option<Resource> {
         serde_json::from_value(value).ok()
     }
     Some(match kind {
-        Kind::Namespace => Resource::Namespace(typed(value)?),
-        Kind::Service => Resource::Service(typed(value)?),
-        Kind::EndpointSlice => Resource::EndpointSlice(typed(value)?),
-        Kind::ClusterRole => Resource::ClusterRole(typed(value)?),
-        Kind::ClusterRoleBinding => Resource::ClusterRoleBinding(typed(value)?),
+        Kind::Namespace => Resource::Namespace(Arc::new(typed(value)?)),
+        Kind::Service => Resource::Service(Arc::new(typed(value)?)),
+        Kind::EndpointSlice => Resource::EndpointSlice(Arc::new(typed(value)?)),
+        Kind::ClusterRole => Resource::ClusterRole(Arc::new(typed(value)?)),
+        Kind::ClusterRoleBinding => Resource::ClusterRoleBinding(Arc::new(typed(value)?)),
         Kind::ServiceImport => {
             let m: CrdManifest<ServiceImportSpec, ServiceImportStatus> = typed(value)?;
-            let mut o = ServiceImport::new("", m.spec);
-            o.metadata = m.metadata;
-            o.status = m.status;
-            Resource::ServiceImport(o)
+            import(m.metadata, m.spec, m.status)
         }
         Kind::ServiceExport => {
             let m: CrdManifest<ServiceExportSpec, ServiceExportStatus> = typed(value)?;
-            let mut o = ServiceExport::new("", m.spec);
-            o.metadata = m.metadata;
-            o.status = m.status;
-            Resource::ServiceExport(o)
+            export(m.metadata, m.spec, m.status)
         }
     })
 }
 
 fn decode(kind: Kind, text: &str, doc_line: usize) -> Result<Resource, DecodeError> {
     Ok(match kind {
-        Kind::Namespace => Resource::Namespace(typed(text, doc_line)?),
-        Kind::Service => Resource::Service(typed(text, doc_line)?),
-        Kind::EndpointSlice => Resource::EndpointSlice(typed(text, doc_line)?),
-        Kind::ClusterRole => Resource::ClusterRole(typed(text, doc_line)?),
-        Kind::ClusterRoleBinding => Resource::ClusterRoleBinding(typed(text, doc_line)?),
+        Kind::Namespace => Resource::Namespace(Arc::new(typed(text, doc_line)?)),
+        Kind::Service => Resource::Service(Arc::new(typed(text, doc_line)?)),
+        Kind::EndpointSlice => Resource::EndpointSlice(Arc::new(typed(text, doc_line)?)),
+        Kind::ClusterRole => Resource::ClusterRole(Arc::new(typed(text, doc_line)?)),
+        Kind::ClusterRoleBinding => Resource::ClusterRoleBinding(Arc::new(typed(text, doc_line)?)),
         Kind::ServiceImport => {
             let m: CrdManifest<ServiceImportSpec, ServiceImportStatus> = typed(text, doc_line)?;
-            let mut o = ServiceImport::new("", m.spec);
-            o.metadata = m.metadata;
-            o.status = m.status;
-            Resource::ServiceImport(o)
+            import(m.metadata, m.spec, m.status)
         }
         Kind::ServiceExport => {
             let m: CrdManifest<ServiceExportSpec, ServiceExportStatus> = typed(text, doc_line)?;
-            let mut o = ServiceExport::new("", m.spec);
-            o.metadata = m.metadata;
-            o.status = m.status;
-            Resource::ServiceExport(o)
+            export(m.metadata, m.spec, m.status)
         }
     })
 }
@@ -617,6 +636,7 @@ metadata:
         for (text, fast_path) in [(MANIFESTS, true), (general_text.as_str(), false)] {
             let source = Source {
                 file,
+                shared: Arc::from(file),
                 text,
                 first_line: 3,
             };

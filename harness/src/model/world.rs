@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -39,13 +40,13 @@ impl ClusterState {
     pub fn new(name: impl Into<String>) -> Self {
         let mut objects = BTreeMap::new();
         for ns in BUILTIN_NAMESPACES {
-            let r = Resource::Namespace(Namespace {
+            let r = Resource::Namespace(Arc::new(Namespace {
                 metadata: ObjectMeta {
                     name: Some(ns.into()),
                     ..Default::default()
                 },
                 ..Default::default()
-            });
+            }));
             objects.insert(
                 r.key(),
                 Stored {

@@ -221,7 +221,7 @@ impl Model {
                     body: as_manifest(object),
                 };
                 let origin = crate::model::Origin {
-                    file: std::path::PathBuf::from(format!("({})", w.by)),
+                    file: std::path::Path::new(&format!("({})", w.by)).into(),
                     line: 0,
                 };
                 state.others.retain(|(o, _)| {

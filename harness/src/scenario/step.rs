@@ -270,7 +270,6 @@ impl Fault {
 }
 
 /// A change of one object in one cluster.
-#[allow(clippy::large_enum_variant)] // see Resource
 #[derive(Clone, Debug)]
 pub enum Change {
     /// Create or replace.

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::rr::{Name, RData, Record};
@@ -607,13 +608,13 @@ impl Target for KubeTarget {
                 continue;
             }
             for ns in namespaces_needed.get(cluster).into_iter().flatten() {
-                let r = Resource::Namespace(k8s_openapi::api::core::v1::Namespace {
+                let r = Resource::Namespace(Arc::new(k8s_openapi::api::core::v1::Namespace {
                     metadata: kube::api::ObjectMeta {
                         name: Some(ns.clone()),
                         ..Default::default()
                     },
                     ..Default::default()
-                });
+                }));
                 self.put(cluster, &r)?;
             }
             let objects: Vec<Resource> =

@@ -150,7 +150,7 @@ fn slices_of<'a>(
                         .and_then(|l| l.get(LABEL_SERVICE_NAME))
                         .is_some_and(|n| n.eq_ignore_ascii_case(svc)) =>
             {
-                Some(s)
+                Some(&**s)
             }
             _ => None,
         })

@@ -129,7 +129,7 @@ impl Context<'_> {
                         .unwrap_or("default")
                         .eq_ignore_ascii_case(ns) =>
             {
-                Some(si)
+                Some(&**si)
             }
             _ => None,
         })

@@ -75,7 +75,7 @@ fn advertised<'c>(cx: &'c Context<'_>, c: &Connection) -> Option<&'c ServiceImpo
                 .iter()
                 .any(|ip| ip.parse().ok() == Some(c.address)) =>
         {
-            Some(si)
+            Some(&**si)
         }
         _ => None,
     })

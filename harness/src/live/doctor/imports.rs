@@ -33,7 +33,7 @@ fn named(
 
 fn service<'a>(state: &'a ClusterState, ns: &str, name: &str) -> Option<&'a Service> {
     state.resources().find_map(|r| match r {
-        Resource::Service(s) if named(&s.metadata, ns, name) => Some(s),
+        Resource::Service(s) if named(&s.metadata, ns, name) => Some(&**s),
         _ => None,
     })
 }
@@ -57,7 +57,7 @@ fn slices<'a>(
                         .map(String::as_str)
                         == Some(name) =>
             {
-                Some(s)
+                Some(&**s)
             }
             _ => None,
         })
@@ -77,7 +77,7 @@ pub(super) fn check(inputs: &Inputs<'_>) -> Vec<Finding> {
     let imports: Vec<&ServiceImport> = state
         .resources()
         .filter_map(|r| match r {
-            Resource::ServiceImport(si) => Some(si),
+            Resource::ServiceImport(si) => Some(&**si),
             _ => None,
         })
         .collect();
