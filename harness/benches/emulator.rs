@@ -3,11 +3,20 @@
 //! that reflects it, for `mcsdns serve --kubeconfig` and, when it is
 //! installed, real CoreDNS (its client-go informers) in the same run.
 //!
+//! The world is written as YAML files on disk and loaded as `mcsdns` loads
+//! it; each size gets a fresh emulator and fresh servers, and the table
+//! also gives how long each server took from its start to its first answer.
+//!
 //! `cargo bench --bench emulator` (`MCSDNS_BENCH_CHANGES`, default 300;
-//! `MCSDNS_COREDNS` names the CoreDNS binary, else `coredns` on PATH).
+//! `MCSDNS_BENCH_SIZES`, default `100,100000` imports; `MCSDNS_COREDNS`
+//! names the CoreDNS binary, else `coredns` on PATH).
+
+#[allow(dead_code)]
+#[path = "peers/world.rs"]
+mod world;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,7 +25,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use mcsdns::client::wire;
 use mcsdns::cluster::emulator::Emulator;
-use mcsdns::model::{ClusterState, ServiceImport};
+use mcsdns::model::{ServiceImport, World};
 use mcsdns::resolver::{Outcome, Question};
 use mcsdns::target::peer;
 
@@ -24,6 +33,8 @@ struct Peer {
     name: String,
     child: Child,
     addr: SocketAddr,
+    /// From its start to its first answer.
+    ready: Duration,
 }
 
 impl Drop for Peer {
@@ -51,17 +62,20 @@ fn start(name: &str, mut cmd: Command, addr: SocketAddr) -> Peer {
         .stderr(Stdio::null())
         .spawn()
         .expect("peer starts");
-    let peer = Peer {
+    let started = Instant::now();
+    let mut peer = Peer {
         name: name.into(),
         child,
         addr,
+        ready: Duration::ZERO,
     };
-    let q = Question::parse("s0.default.svc.clusterset.local", RecordType::A).expect("name");
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
+    let q = Question::parse("svc-0.ns-0.svc.clusterset.local", RecordType::A).expect("name");
+    // A large world takes a while to list; bounded all the same.
+    while started.elapsed() < Duration::from_secs(180) {
         if let Ok(Outcome::Reply(r)) = wire::ask(addr, &q, Duration::from_millis(200))
             && !r.answers.is_empty()
         {
+            peer.ready = started.elapsed();
             return peer;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -74,29 +88,41 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
+    let sizes: Vec<usize> = std::env::var("MCSDNS_BENCH_SIZES")
+        .unwrap_or_else(|_| "100,100000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
-    let mut state = ClusterState::new("c1");
-    let imports = 100;
-    let docs: String = (0..imports)
-        .map(|i| format!("---\napiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceImport\nmetadata: {{name: s{i}, namespace: default}}\nspec: {{type: ClusterSetIP, ips: [\"10.60.0.{}\"], ports: [{{name: http, port: 80}}]}}\n", i % 250))
-        .collect();
-    state
-        .add_loaded(
-            mcsdns::model::parse_manifests(Path::new("bench.yaml"), &docs, 1).expect("valid"),
-        )
-        .expect("loads");
+    println!("| server | imports | ready s | changes | p50 ms | p99 ms | max ms |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for size in sizes {
+        measure(&runtime, size, changes);
+    }
+}
+
+/// One world of `imports` imports: an emulator serving it, the servers
+/// following it, and `changes` changes timed on each.
+fn measure(runtime: &tokio::runtime::Runtime, imports: usize, changes: usize) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    world::write(dir.path(), imports, imports.div_ceil(1000)).expect("world written");
+    let mut loaded = World::load(dir.path()).expect("world loads");
+    let state = loaded.clusters.remove(world::CLUSTER).expect("cluster c1");
     let mut emulator =
         Emulator::new("system:serviceaccount:kube-system:coredns").expect("emulator");
     emulator.serve_insecure_http(true);
     runtime
-        .block_on(emulator.add_cluster("c1", &state))
+        .block_on(emulator.add_cluster(world::CLUSTER, &state))
         .expect("serves");
-    let dir = std::env::temp_dir().join(format!("mcsdns-bench-emulator-{}", std::process::id()));
-    let kubeconfig = emulator.write(&dir, None).expect("kubeconfig");
+    drop(state);
+    let kubeconfig = emulator
+        .write(&dir.path().join("kube"), None)
+        .expect("kubeconfig");
     let client = runtime
         .block_on(mcsdns::cluster::follow::client(
             &kubeconfig,
@@ -104,7 +130,6 @@ fn main() {
             None,
         ))
         .expect("client");
-    let api: Api<ServiceImport> = Api::namespaced(client, "default");
 
     let mut peers = Vec::new();
     let addr = peer::free_port().expect("port");
@@ -122,7 +147,7 @@ fn main() {
     match coredns() {
         Some(bin) => {
             let addr = peer::free_port().expect("port");
-            let corefile = dir.join("Corefile");
+            let corefile = dir.path().join("Corefile");
             std::fs::write(
                 &corefile,
                 format!(
@@ -139,19 +164,24 @@ fn main() {
         None => eprintln!("CoreDNS not found (set MCSDNS_COREDNS): measuring mcsdns serve only"),
     }
 
-    println!("| server | imports | changes | p50 ms | p99 ms | max ms |");
-    println!("|---|---:|---:|---:|---:|---:|");
     for p in &peers {
         let mut samples = Vec::with_capacity(changes);
         for k in 0..changes {
-            let i = k % imports;
+            // Spread over the world, so that a large world's changes touch
+            // imports all over it.
+            let i = (k * 7919) % imports;
+            let api: Api<ServiceImport> =
+                Api::namespaced(client.clone(), &format!("ns-{}", i / 100));
             let ip = format!("10.61.{}.{}", (k / 250) % 250, k % 250 + 1);
-            let q = Question::parse(&format!("s{i}.default.svc.clusterset.local"), RecordType::A)
-                .expect("name");
+            let q = Question::parse(
+                &format!("svc-{i}.ns-{}.svc.clusterset.local", i / 100),
+                RecordType::A,
+            )
+            .expect("name");
             let t = Instant::now();
             runtime
                 .block_on(api.patch(
-                    &format!("s{i}"),
+                    &format!("svc-{i}"),
                     &PatchParams::default(),
                     &Patch::Merge(serde_json::json!({"spec": {"ips": [ip]}})),
                 ))
@@ -175,13 +205,13 @@ fn main() {
         let at =
             |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1000.0;
         println!(
-            "| {} | {imports} | {changes} | {:.3} | {:.3} | {:.3} |",
+            "| {} | {imports} | {:.2} | {changes} | {:.3} | {:.3} | {:.3} |",
             p.name,
+            p.ready.as_secs_f64(),
             at(0.5),
             at(0.99),
             at(1.0)
         );
     }
     drop(peers);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
-use super::{ClusterState, Resource};
+use super::{ClusterState, Kind, Resource};
 
 /// A request a resolver makes of the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,19 +80,15 @@ impl Denial {
 /// Whether the cluster models RBAC at all: a world without any ClusterRole or
 /// ClusterRoleBinding leaves authorization out of the picture.
 pub fn is_modelled(state: &ClusterState) -> bool {
-    state.resources().any(|r| {
-        matches!(
-            r,
-            Resource::ClusterRole(_) | Resource::ClusterRoleBinding(_)
-        )
-    })
+    state.of_kind(Kind::ClusterRole).next().is_some()
+        || state.of_kind(Kind::ClusterRoleBinding).next().is_some()
 }
 
 /// The ClusterRoles bound to `identity` (`system:serviceaccount:<ns>:<name>` or a user name).
 pub fn bound_roles(state: &ClusterState, identity: &str) -> Vec<String> {
     let groups = groups_of(identity);
     let mut roles = Vec::new();
-    for r in state.resources() {
+    for r in state.of_kind(Kind::ClusterRoleBinding) {
         let Resource::ClusterRoleBinding(b) = r else {
             continue;
         };
@@ -146,7 +142,7 @@ pub fn check(state: &ClusterState, identity: &str, a: Access<'_>) -> Result<(), 
         return Ok(());
     }
     let roles = bound_roles(state, identity);
-    let allowed = state.resources().any(|r| match r {
+    let allowed = state.of_kind(Kind::ClusterRole).any(|r| match r {
         Resource::ClusterRole(cr) => {
             roles.iter().any(|n| Some(n) == cr.metadata.name.as_ref())
                 && cr.rules.iter().flatten().any(|rule| allows(rule, a))

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use miette::Diagnostic;
 
 use super::load::{Loaded, ManifestError, Origin, load_file_parts, parse_manifests};
-use super::resource::{ObjectKey, OtherObject, Resource};
+use super::resource::{Kind, ObjectKey, OtherObject, Resource};
 
 /// Namespaces every real cluster has, present unless a manifest declares them.
 pub const BUILTIN_NAMESPACES: [&str; 4] =
@@ -66,6 +66,22 @@ impl ClusterState {
     pub fn apply(&mut self, resource: Resource, origin: Option<Origin>) {
         self.objects
             .insert(resource.key(), Stored { resource, origin });
+    }
+
+    /// The objects of one kind, in key order, without walking the others:
+    /// the store is ordered by kind first, and an authorization check
+    /// (ClusterRoles and their bindings) must not cost a pass over 100,000
+    /// imports.
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Resource> {
+        let from = ObjectKey {
+            kind,
+            namespace: String::new(),
+            name: String::new(),
+        };
+        self.objects
+            .range(from..)
+            .take_while(move |(k, _)| k.kind == kind)
+            .map(|(_, s)| &s.resource)
     }
 
     /// Removes an object, returning it.

@@ -11,8 +11,8 @@ use crate::cluster::mock::{SharedApi, client};
 use crate::cluster::scope::{Scope, Selector};
 use crate::cluster::store::ApiStore;
 use crate::cluster::watch::{Retry, SharedState, WATCHED, WatchState, spawn};
+use crate::model::Kind;
 use crate::model::kinds::ApiResource;
-use crate::model::{Kind, ObjectKey};
 use crate::resolver::cache::{Cached, Served};
 use crate::resolver::corefile::Corefile;
 use crate::resolver::view::Sync;
@@ -91,19 +91,17 @@ impl Session {
             }
             let selector =
                 Selector::parse(source.selector().unwrap_or_default()).unwrap_or_default();
-            let want: Vec<(&ObjectKey, Option<u64>)> = api
-                .state()
-                .objects
-                .iter()
-                .filter(|(k, s)| {
-                    k.kind == source.kind()
-                        && selector.matches(s.resource.metadata().labels.as_ref())
-                })
-                .map(|(k, _)| (k, api.version_of(k)))
-                .collect();
+            // Both sides are ordered by key: one pass over each, no lookups.
             let empty = BTreeMap::new();
-            let have = st.known.get(source).unwrap_or(&empty);
-            want.len() == have.len() && want.into_iter().all(|(k, v)| have.get(k).copied() == v)
+            let mut have = st.known.get(source).unwrap_or(&empty).iter();
+            let all_known = api
+                .versioned_of_kind(source.kind())
+                .filter(|(_, r, _)| selector.matches(r.metadata().labels.as_ref()))
+                .all(|(key, _, version)| {
+                    have.next()
+                        .is_some_and(|(k, v)| k == key && Some(*v) == version)
+                });
+            all_known && have.next().is_none()
         })
     }
 
