@@ -6,6 +6,8 @@
 //! Corefile (`cache 30`, `header`), exported with `mcsdns zone` and served
 //! by knotd from that zone file, as a user would set them up.
 //!
+//! Each world meets two dnsperf loads (`-c 8`, and `-c 1 -T 1 -q 100`).
+//!
 //! `cargo bench --bench qps` (set `MCSDNS_BENCH_SECONDS`, default 5, and
 //! `MCSDNS_BENCH_SIZES`, default `10,10000,100000`). Skips a peer that is
 //! not installed (`apt-get install knot dnsperf`).
@@ -28,8 +30,10 @@ fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    println!("| imports | server | qps | avg latency ms | lost | ratio mcsdns/knot |");
-    println!("|---:|---|---:|---:|---:|---:|");
+    println!(
+        "| imports | dnsperf | mcsdns qps | knot qps | mcsdns avg ms | knot avg ms | lost (mcsdns/knot) | mcsdns/knot |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         let dir = tempfile::tempdir().expect("temp dir");
         world::write(dir.path(), n, 1).expect("write the world");
@@ -40,33 +44,47 @@ fn main() {
             "{n} imports: mcsdns serve answers after {:?}",
             serve.ready_after
         );
-        let ours = match knot::dnsperf(serve.addr, &qs, seconds) {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                eprintln!("SKIP: dnsperf is not installed (apt-get install dnsperf)");
-                return;
-            }
-            Err(e) => panic!("dnsperf against mcsdns failed: {e}"),
-        };
-        drop(serve);
-        println!(
-            "| {n} | mcsdns | {:.0} | {:.3} | {} | |",
-            ours.qps, ours.avg_latency_ms, ours.lost
-        );
         let zone_text = world::zone(dir.path()).expect("mcsdns zone");
-        match knot::Knot::start("clusterset.local.", &zone_text) {
-            Ok(Some(k)) => match knot::dnsperf(k.addr(), &qs, seconds) {
-                Ok(Some(theirs)) => println!(
-                    "| {n} | knot | {:.0} | {:.3} | {} | {:.2} |",
-                    theirs.qps,
-                    theirs.avg_latency_ms,
-                    theirs.lost,
-                    ours.qps / theirs.qps
-                ),
-                other => eprintln!("knot run failed: {:?}", other.err()),
-            },
-            Ok(None) => eprintln!("SKIP knot: knotd is not installed (apt-get install knot)"),
-            Err(e) => eprintln!("knot failed to start: {e}"),
+        let knot = match knot::Knot::start("clusterset.local.", &zone_text) {
+            Ok(Some(k)) => Some(k),
+            Ok(None) => {
+                eprintln!("SKIP knot: knotd is not installed (apt-get install knot)");
+                None
+            }
+            Err(e) => {
+                eprintln!("knot failed to start: {e}");
+                None
+            }
+        };
+        // Both servers run; each load meets one, then the other, in turn.
+        for load in &knot::LOADS {
+            let ours = match knot::dnsperf(serve.addr, &qs, seconds, load) {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    eprintln!("SKIP: dnsperf is not installed (apt-get install dnsperf)");
+                    return;
+                }
+                Err(e) => panic!("dnsperf against mcsdns failed: {e}"),
+            };
+            let theirs = knot.as_ref().and_then(|k| {
+                knot::dnsperf(k.addr(), &qs, seconds, load)
+                    .inspect_err(|e| eprintln!("knot run failed: {e}"))
+                    .ok()
+                    .flatten()
+            });
+            let cell =
+                |f: &dyn Fn(&knot::PerfResult) -> String| theirs.as_ref().map_or("-".to_owned(), f);
+            println!(
+                "| {n} | {} | {:.0} | {} | {:.3} | {} | {}/{} | {} |",
+                load.name,
+                ours.qps,
+                cell(&|t| format!("{:.0}", t.qps)),
+                ours.avg_latency_ms,
+                cell(&|t| format!("{:.3}", t.avg_latency_ms)),
+                ours.lost,
+                cell(&|t| t.lost.to_string()),
+                cell(&|t| format!("{:.2}", ours.qps / t.qps)),
+            );
         }
     }
 }

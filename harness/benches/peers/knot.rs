@@ -327,6 +327,7 @@ pub fn dnsperf(
     addr: SocketAddr,
     queries: &[String],
     seconds: u32,
+    load: &Load,
 ) -> io::Result<Option<PerfResult>> {
     if !addr.ip().is_loopback() {
         return Err(invalid_input(format!(
@@ -377,7 +378,8 @@ pub fn dnsperf(
         .arg(&query_path)
         .arg("-l")
         .arg(seconds.to_string())
-        .args(["-c", "1", "-T", "1", "-q", "100", "-t", "1"])
+        .args(load.args)
+        .args(["-t", "1"])
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(File::create(&out_path)?)
@@ -411,6 +413,27 @@ pub fn dnsperf(
     }
     parse_dnsperf(&stdout).map(Some)
 }
+
+/// How dnsperf loads a server: its client and outstanding-query settings.
+pub struct Load {
+    /// As the table prints it.
+    pub name: &'static str,
+    /// dnsperf's arguments.
+    pub args: &'static [&'static str],
+}
+
+/// The two loads every server meets: many clients (dnsperf's default
+/// threads), and one client on one thread with 100 queries in flight.
+pub const LOADS: [Load; 2] = [
+    Load {
+        name: "-c 8",
+        args: &["-c", "8"],
+    },
+    Load {
+        name: "-c 1 -T 1 -q 100",
+        args: &["-c", "1", "-T", "1", "-q", "100"],
+    },
+];
 
 /// Extracts the numbers from dnsperf's "Statistics" block (dnsperf 2.x), e.g.
 ///
