@@ -28,9 +28,9 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     println!(
-        "| imports | files | YAML MB | query s | query RSS MB | bytes/import | serve ready s | knot ready s | serve/knot |"
+        "| imports | files | YAML MB | query s | query RSS MB | bytes/import | serve ready s | knot ready s | serve/knot | serve RSS MB | knot RSS MB | serve/knot RSS |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         for files in [1, 100] {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -39,11 +39,18 @@ fn main() {
             let timeout = Duration::from_secs(60 + (n / 10_000) as u64);
             let serve = world::Serve::start(dir.path(), timeout).expect("mcsdns serve");
             let serve_ready = serve.ready_after;
+            // Serving, after start-up: what the server holds to answer.
+            let serve_rss = serve.rss_kib();
             drop(serve);
+            let mut knot_rss = None;
             let knot_ready = world::zone(dir.path()).ok().and_then(|zone| {
                 let t = std::time::Instant::now();
                 match knot::Knot::start("clusterset.local.", &zone) {
-                    Ok(Some(_k)) => Some(t.elapsed()),
+                    Ok(Some(k)) => {
+                        let ready = t.elapsed();
+                        knot_rss = world::rss_kib(k.pid());
+                        Some(ready)
+                    }
                     Ok(None) => None,
                     Err(e) => {
                         eprintln!("knot failed to start: {e}");
@@ -53,7 +60,7 @@ fn main() {
             });
             let mb = |kib: u64| kib as f64 / 1024.0;
             println!(
-                "| {n} | {files} | {:.1} | {:.2} | {} | {} | {:.2} | {} | {} |",
+                "| {n} | {files} | {:.1} | {:.2} | {} | {} | {:.2} | {} | {} | {} | {} | {} |",
                 bytes as f64 / 1e6,
                 took.as_secs_f64(),
                 rss.map_or("-".into(), |r| format!("{:.0}", mb(r))),
@@ -64,6 +71,11 @@ fn main() {
                     "{:.1}",
                     serve_ready.as_secs_f64() / k.as_secs_f64()
                 )),
+                serve_rss.map_or("-".into(), |r| format!("{:.0}", mb(r))),
+                knot_rss.map_or("-".into(), |r| format!("{:.0}", mb(r))),
+                serve_rss
+                    .zip(knot_rss)
+                    .map_or("-".into(), |(s, k)| format!("{:.1}", s as f64 / k as f64)),
             );
         }
     }

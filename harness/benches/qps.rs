@@ -12,6 +12,7 @@
 //! `MCSDNS_BENCH_SIZES`, default `10,10000,100000`). Skips a peer that is
 //! not installed (`apt-get install knot dnsperf`).
 
+#[allow(dead_code)]
 #[path = "peers/knot.rs"]
 mod knot;
 #[allow(dead_code)]

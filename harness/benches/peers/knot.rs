@@ -106,6 +106,12 @@ impl Knot {
         }
     }
 
+    /// knotd's process id.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The UDP and TCP address Knot listens on.
     #[must_use]
     pub fn addr(&self) -> SocketAddr {

@@ -168,6 +168,25 @@ impl Serve {
     }
 }
 
+impl Serve {
+    /// Its resident memory now, in KiB (Linux `/proc`).
+    pub fn rss_kib(&self) -> Option<u64> {
+        rss_kib(self.child.id())
+    }
+}
+
+/// The resident memory of process `pid` now, in KiB (`VmRSS` in `/proc`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
