@@ -88,12 +88,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
-    let sizes: Vec<usize> = std::env::var("MCSDNS_BENCH_SIZES")
-        .unwrap_or_else(|_| "100,100000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .filter(|&n| n > 0)
-        .collect();
+    let sizes = world::sizes("100,100000");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

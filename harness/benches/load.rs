@@ -22,11 +22,7 @@ mod world;
 use std::time::Duration;
 
 fn main() {
-    let sizes: Vec<usize> = std::env::var("MCSDNS_BENCH_SIZES")
-        .unwrap_or_else(|_| "10000,100000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let sizes = world::sizes("10000,100000");
     println!(
         "| imports | files | YAML MB | query s | query RSS MB | bytes/import | serve ready s | knot ready s | serve/knot | serve RSS MB | knot RSS MB | serve/knot RSS |"
     );

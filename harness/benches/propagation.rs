@@ -43,12 +43,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2000);
-    let sizes: Vec<usize> = std::env::var("MCSDNS_BENCH_SIZES")
-        .unwrap_or_else(|_| "100,100000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .filter(|&n| n > 0)
-        .collect();
+    let sizes = world::sizes("100,100000");
     println!("| imports | load s | changes | p50 µs | p99 µs | max µs |");
     println!("|---:|---:|---:|---:|---:|---:|");
     for size in sizes {

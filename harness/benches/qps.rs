@@ -26,11 +26,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    let sizes: Vec<usize> = std::env::var("MCSDNS_BENCH_SIZES")
-        .unwrap_or_else(|_| "10,10000,100000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let sizes = world::sizes("10,10000,100000");
     println!(
         "| imports | dnsperf | mcsdns qps | knot qps | mcsdns avg ms | knot avg ms | lost (mcsdns/knot) | mcsdns/knot |"
     );

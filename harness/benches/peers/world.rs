@@ -19,6 +19,17 @@ pub const MCSDNS: &str = env!("CARGO_BIN_EXE_mcsdns");
 /// The cluster every world holds.
 pub const CLUSTER: &str = "c1";
 
+/// The world sizes to measure: `MCSDNS_BENCH_SIZES` (comma-separated
+/// import counts), else `default`.
+pub fn sizes(default: &str) -> Vec<usize> {
+    std::env::var("MCSDNS_BENCH_SIZES")
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .collect()
+}
+
 /// Writes a world of `n` imports under `dir/c1/` in `files` files (at
 /// least one); returns the bytes written.
 pub fn write(dir: &Path, n: usize, files: usize) -> io::Result<u64> {
