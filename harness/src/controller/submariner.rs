@@ -69,6 +69,23 @@ pub fn reconcile(apis: &mut Apis, memory: &mut Memory) {
     }
 }
 
+/// A Service's ports as an import or a slice carries them: number,
+/// protocol and, when it has one, name.
+fn plain_ports(svc: &Value) -> Vec<Value> {
+    svc["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let mut port = json!({"port": p["port"], "protocol": p["protocol"]});
+            if let Some(n) = p["name"].as_str() {
+                port["name"] = json!(n);
+            }
+            port
+        })
+        .collect()
+}
+
 fn condition(kind: &str, status: bool, reason: &str, message: &str) -> Value {
     json!({
         "type": kind,
@@ -156,18 +173,7 @@ fn local_imports(apis: &mut Apis, cluster: &str) {
             continue;
         }
         let headless = svc["spec"]["clusterIP"] == "None";
-        let ports: Vec<Value> = svc["spec"]["ports"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| {
-                let mut port = json!({"port": p["port"], "protocol": p["protocol"]});
-                if let Some(n) = p["name"].as_str() {
-                    port["name"] = json!(n);
-                }
-                port
-            })
-            .collect();
+        let ports = plain_ports(&svc);
         let si_name = format!("{name}-{ns}-{cluster}");
         let mut spec = json!({
             "type": if headless { "Headless" } else { "ClusterSetIP" },
@@ -393,20 +399,7 @@ fn slices(apis: &mut Apis, cluster: &str, clusters: &[String], wanted: &mut Vec<
                     .any(|e| e["conditions"]["ready"].as_bool().unwrap_or(true));
                 let ip = service["spec"]["clusterIP"].as_str().unwrap_or_default();
                 want["endpoints"] = json!([{"addresses": [ip], "conditions": {"ready": ready}}]);
-                want["ports"] = json!(
-                    local["spec"]["ports"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|p| {
-                            let mut port = json!({"port": p["port"], "protocol": p["protocol"]});
-                            if let Some(n) = p["name"].as_str() {
-                                port["name"] = json!(n);
-                            }
-                            port
-                        })
-                        .collect::<Vec<_>>()
-                );
+                want["ports"] = json!(plain_ports(&local));
             }
             wanted.push((
                 ns.clone(),

@@ -115,6 +115,18 @@ impl ObjectKey {
     }
 }
 
+impl ObjectKey {
+    /// The smallest key of `kind`: keys order by kind first, so a map's
+    /// objects of one kind are the range from here while the kind holds.
+    pub fn first_of(kind: Kind) -> Self {
+        ObjectKey {
+            kind,
+            namespace: String::new(),
+            name: String::new(),
+        }
+    }
+}
+
 impl fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.namespace.is_empty() {

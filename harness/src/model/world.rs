@@ -73,15 +73,15 @@ impl ClusterState {
     /// (ClusterRoles and their bindings) must not cost a pass over 100,000
     /// imports.
     pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Resource> {
-        let from = ObjectKey {
-            kind,
-            namespace: String::new(),
-            name: String::new(),
-        };
+        self.keyed_of_kind(kind).map(|(_, r)| r)
+    }
+
+    /// [`of_kind`](Self::of_kind) with each object's key.
+    pub fn keyed_of_kind(&self, kind: Kind) -> impl Iterator<Item = (&ObjectKey, &Resource)> {
         self.objects
-            .range(from..)
+            .range(ObjectKey::first_of(kind)..)
             .take_while(move |(k, _)| k.kind == kind)
-            .map(|(_, s)| &s.resource)
+            .map(|(k, s)| (k, &s.resource))
     }
 
     /// Removes an object, returning it.

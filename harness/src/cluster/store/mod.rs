@@ -178,27 +178,18 @@ impl ApiStore {
         &self,
         kind: Kind,
     ) -> impl Iterator<Item = (&ObjectKey, &Resource, Option<u64>)> {
-        let from = ObjectKey {
-            kind,
-            namespace: String::new(),
-            name: String::new(),
-        };
         let mut versions = self
             .versions
-            .range(from.clone()..)
+            .range(ObjectKey::first_of(kind)..)
             .take_while(move |(k, _)| k.kind == kind)
             .peekable();
-        self.state
-            .objects
-            .range(from..)
-            .take_while(move |(k, _)| k.kind == kind)
-            .map(move |(key, stored)| {
-                // Both maps are ordered by key: skip versions of keys the
-                // state no longer holds, then take this key's if present.
-                while versions.next_if(|(k, _)| *k < key).is_some() {}
-                let version = versions.next_if(|(k, _)| *k == key).map(|(_, v)| *v);
-                (key, &stored.resource, version)
-            })
+        self.state.keyed_of_kind(kind).map(move |(key, resource)| {
+            // Both maps are ordered by key: skip versions of keys the
+            // state no longer holds, then take this key's if present.
+            while versions.next_if(|(k, _)| *k < key).is_some() {}
+            let version = versions.next_if(|(k, _)| *k == key).map(|(_, v)| *v);
+            (key, resource, version)
+        })
     }
 
     /// The current resourceVersion.
