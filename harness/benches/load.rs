@@ -33,7 +33,7 @@ fn main() {
             let bytes = world::write(dir.path(), n, files).expect("write the world");
             let (took, rss) = world::query(dir.path()).expect("mcsdns query");
             let timeout = Duration::from_secs(60 + (n / 10_000) as u64);
-            let serve = world::Serve::start(dir.path(), timeout).expect("mcsdns serve");
+            let serve = world::Serve::start(dir.path(), timeout, &[]).expect("mcsdns serve");
             let serve_ready = serve.ready_after;
             // Serving, after start-up: what the server holds to answer.
             let serve_rss = serve.rss_kib();

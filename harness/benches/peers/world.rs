@@ -150,9 +150,9 @@ pub struct Serve {
 }
 
 impl Serve {
-    /// Starts `mcsdns serve` with the seed Corefile on a free loopback
-    /// port and waits (at most `timeout`) for it to answer `svc-0`.
-    pub fn start(dir: &Path, timeout: Duration) -> io::Result<Serve> {
+    /// Starts `mcsdns serve` with the seed Corefile (and `args`) on a free
+    /// loopback port and waits (at most `timeout`) for it to answer `svc-0`.
+    pub fn start(dir: &Path, timeout: Duration, args: &[&str]) -> io::Result<Serve> {
         let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?
             .local_addr()?
             .port();
@@ -165,6 +165,7 @@ impl Serve {
             .arg(seed_corefile())
             .arg("--listen")
             .arg(addr.to_string())
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -184,6 +185,23 @@ impl Serve {
     pub fn rss_kib(&self) -> Option<u64> {
         rss_kib(self.child.id())
     }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// The CPU time process `pid` has used so far, all threads, user and
+/// system (`utime` + `stime` in `/proc/<pid>/stat`, counted in the
+/// kernel's fixed 100 Hz user ticks).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (which may hold spaces) start at field 3.
+    let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
+    let utime: u64 = rest.nth(11)?.parse().ok()?;
+    let stime: u64 = rest.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
 }
 
 /// The resident memory of process `pid` now, in KiB (`VmRSS` in `/proc`).

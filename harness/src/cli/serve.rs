@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use mcsdns::model::World;
 use mcsdns::resolver::ready::silence;
-use mcsdns::resolver::server::{SharedSnapshot, Snapshot, serve};
+use mcsdns::resolver::server::{SharedSnapshot, Snapshot, serve_with, udp_workers};
 use mcsdns::run::suite::suite_root;
 use mcsdns::target::peer::lighthouse::CLUSTER_ID_ENV;
 use miette::{IntoDiagnostic, Result, WrapErr};
@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// How long to wait for the first list of every source before serving.
     #[arg(long, default_value = "5s", value_parser = super::parse_duration)]
     sync_timeout: std::time::Duration,
+    /// Threads answering UDP, each taking in a batch of queries per system
+    /// call (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    udp_workers: Option<u16>,
 }
 
 #[derive(Args)]
@@ -151,7 +155,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                 (snapshot, what)
             }
         };
-        let mut running = serve(args.listen, snapshot)
+        let workers = args.udp_workers.map_or_else(udp_workers, usize::from);
+        let mut running = serve_with(args.listen, snapshot, workers)
             .await
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot listen on {}", args.listen))?;

@@ -4,6 +4,7 @@
 pub mod answers;
 pub mod cache;
 pub mod corefile;
+mod datagrams;
 pub mod engine;
 pub mod export;
 pub mod flood;

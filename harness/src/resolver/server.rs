@@ -116,6 +116,22 @@ impl Running {
 /// Binds UDP and TCP on `addr` (port 0 picks one port free for both) and
 /// serves: UDP on a thread per core, TCP on the runtime.
 pub async fn serve(addr: SocketAddr, snapshot: SharedSnapshot) -> std::io::Result<Running> {
+    serve_with(addr, snapshot, udp_workers()).await
+}
+
+/// The UDP threads [`serve`] starts: one per core.
+pub fn udp_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// [`serve`] with `udp_workers` threads reading the UDP socket (at least
+/// one). One is enough for a load generator on the same two cores, as
+/// Knot's `udp-workers: 1` is; more pay off where cores are to spare.
+pub async fn serve_with(
+    addr: SocketAddr,
+    snapshot: SharedSnapshot,
+    udp_workers: usize,
+) -> std::io::Result<Running> {
     let (udp, tcp) = bind_pair(addr).await?;
     let addr = udp.local_addr()?;
     let handler = Arc::new(Handler::new(snapshot.clone()));
@@ -128,8 +144,7 @@ pub async fn serve(addr: SocketAddr, snapshot: SharedSnapshot) -> std::io::Resul
         stop: stop.clone(),
     });
     listener.socket.set_nonblocking(false)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let udp = udp::spawn(listener, threads)?;
+    let udp = udp::spawn(listener, udp_workers)?;
     let tcp = tokio::spawn(tcp::serve(tcp, handler, tally.clone()));
     Ok(Running {
         addr,

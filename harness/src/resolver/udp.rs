@@ -1,5 +1,6 @@
-//! Serves UDP: one socket read by a thread per core, each answering the
-//! packets it receives in place, without a task or a copy per packet.
+//! Serves UDP: one socket read by a thread per core, each taking in a batch
+//! of queries at a time ([`Datagrams`]) and answering them in place,
+//! without a task or a copy per packet.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -10,6 +11,7 @@ use std::time::Duration;
 use hickory_server::net::xfer::Protocol;
 
 use super::answers::Answers;
+use super::datagrams::Datagrams;
 use super::flood::{Dropped, Tally};
 use super::respond::{Handler, Ignored, Verdict};
 
@@ -43,19 +45,17 @@ pub(crate) fn spawn(
 
 impl Listener {
     fn run(&self) -> io::Result<()> {
-        let mut buf = vec![0u8; 65_535];
-        let mut out = Vec::with_capacity(4096);
+        let mut datagrams = Datagrams::new();
         let mut answers = Answers::new();
         while !self.stop.load(Ordering::Relaxed) {
-            let (n, src) = match self.socket.recv_from(&mut buf) {
-                Ok(x) => x,
+            match datagrams.receive(&self.socket) {
+                Ok(_) => {}
                 Err(e) if is_transient(&e) => continue,
                 Err(e) => return Err(e),
-            };
-            if self.answer(&mut answers, &buf[..n], src, &mut out) {
-                // A client that went away is its own business.
-                let _ = self.socket.send_to(&out, src);
             }
+            datagrams.answer_each(|packet, src, out| self.answer(&mut answers, packet, src, out));
+            // A client that went away is its own business.
+            datagrams.send(&self.socket);
         }
         Ok(())
     }
