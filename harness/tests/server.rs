@@ -554,3 +554,63 @@ fn a_flood_of_garbage_is_logged_as_counts() {
         "the flood is counted:\n{stderr}"
     );
 }
+
+/// `--udp-workers N` starts N threads answering UDP (counted by name in
+/// `/proc`), and 0 is refused naming the flag.
+#[test]
+fn udp_workers_sets_the_threads_answering_udp() {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/seed");
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_mcsdns"))
+        .args(["serve", "--manifests"])
+        .arg(&seed)
+        .args(["--cluster", "member2", "--udp-workers", "0"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("--udp-workers"), "{why}");
+
+    let port = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcsdns"))
+        .args(["serve", "--manifests"])
+        .arg(&seed)
+        .args(["--cluster", "member2", "--udp-workers", "3", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let probe = query_bytes(
+        1,
+        "serve.default.svc.clusterset.local.",
+        RecordType::A,
+        None,
+    );
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    let answered = loop {
+        if started.elapsed() > Duration::from_secs(20) {
+            break false;
+        }
+        sock.send_to(&probe, addr).unwrap();
+        if sock.recv_from(&mut buf).is_ok() {
+            break true;
+        }
+    };
+    let workers = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("mcsdns-udp-"))
+        .count();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answered, "never served");
+    assert_eq!(workers, 3);
+}

@@ -1,6 +1,7 @@
 //! Properties over real loopback sockets: the server answers exactly what
 //! the pure engine answers, echoes id and question, sets TC when it cuts,
-//! and survives any bytes.
+//! answers a burst taken in by the batch query by query, and survives any
+//! bytes.
 
 use std::time::Duration;
 
@@ -91,6 +92,64 @@ proptest! {
             }
             running.shutdown().await;
         });
+    }
+
+    /// A burst from several clients, sent before any answer is read, so
+    /// that the server takes queries in by the batch: every query gets its
+    /// own answer, at its own socket, with its id and question, and that
+    /// answer is the engine's, whether it came from the engine or from the
+    /// kept bytes of an earlier query in the burst.
+    #[test]
+    fn a_burst_is_answered_query_by_query(
+        g in arb_world(),
+        asks in prop::collection::vec(
+            (any::<prop::sample::Index>(), prop::sample::select(QTYPES.to_vec()), any::<u64>(), 0..4usize),
+            1..48,
+        ),
+    ) {
+        let view = ClusterView::from_state(&g.state);
+        let config = ResolverConfig::default_for(Profile::Kep1645);
+        let all = names(&g);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let running = rt.block_on(serve("127.0.0.1:0".parse().unwrap(), SharedSnapshot::new(Snapshot { config: config.clone().into(), view: view.clone() }))).unwrap();
+        let clients: Vec<std::net::UdpSocket> = (0..4)
+            .map(|_| {
+                let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                s
+            })
+            .collect();
+        // Each query: its client, id, name as sent and type.
+        let sent: Vec<(usize, u16, Name, RecordType)> = asks
+            .iter()
+            .enumerate()
+            .map(|(i, (pick, t, mask, client))| {
+                let name = Name::from_ascii(format!("{}.", recase(&all[pick.index(all.len())], *mask))).unwrap();
+                (*client, 1000 + i as u16, name, *t)
+            })
+            .collect();
+        for (client, id, name, t) in &sent {
+            clients[*client].send_to(&query_bytes(*id, name, *t, false), running.addr).unwrap();
+        }
+        for (k, client) in clients.iter().enumerate() {
+            let mut expected: Vec<&(usize, u16, Name, RecordType)> = sent.iter().filter(|q| q.0 == k).collect();
+            let mut buf = vec![0u8; 65535];
+            while !expected.is_empty() {
+                let (n, from) = client.recv_from(&mut buf).expect("every query of the burst answered");
+                assert_eq!(from, running.addr);
+                let m = Message::from_vec(&buf[..n]).unwrap();
+                let at = expected.iter().position(|q| q.1 == m.metadata.id).expect("an answer to a query this client sent, once");
+                let (_, _, name, t) = expected.swap_remove(at);
+                let engine = answer(&config, &view, &Question::new(name.clone(), *t)).reply().cloned().unwrap();
+                assert_eq!(m.queries[0].name().to_string(), name.to_string(), "question echoed");
+                assert_eq!(m.metadata.response_code, engine.rcode, "{name} {t}");
+                if !m.metadata.truncation {
+                    assert_eq!(lines(&m.answers), lines(&engine.answers), "{name} {t}");
+                    assert_eq!(lines(&m.authorities), lines(&engine.authorities), "{name} {t}");
+                }
+            }
+        }
+        rt.block_on(running.shutdown());
     }
 
     /// No bytes stop the server: what parses as a query is answered (with
