@@ -201,6 +201,63 @@ mod tests {
         m.to_vec().unwrap()
     }
 
+    fn snapshot() -> Arc<Snapshot> {
+        use crate::resolver::{ClusterView, Profile, ResolverConfig};
+        Arc::new(Snapshot {
+            config: ResolverConfig::default_for(Profile::Kep1645).into(),
+            view: ClusterView::new("c"),
+        })
+    }
+
+    /// A query's bytes under `id`.
+    fn query(id: u16) -> Vec<u8> {
+        let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+        m.add_query(Query::query(
+            Name::from_ascii("a.example.").unwrap(),
+            RecordType::A,
+        ));
+        m.to_vec().unwrap()
+    }
+
+    #[test]
+    fn a_kept_answer_is_sent_with_the_askers_id_until_the_snapshot_changes() {
+        let (first, now) = (snapshot(), Duration::ZERO);
+        let mut answers = Answers::new();
+        let mut out = Vec::new();
+        assert!(!answers.answer(&first, now, &query(1), &mut out));
+        let answer = message();
+        answers.keep(&query(1), &answer, Reuse::Always);
+        assert!(answers.answer(&first, now, &query(0xbeef), &mut out));
+        assert_eq!(&out[..2], &[0xbe, 0xef]);
+        assert_eq!(&out[2..], &answer[2..]);
+        // Another question is not this answer.
+        let mut other = query(1);
+        other[2] ^= 0x01;
+        assert!(!answers.answer(&first, now, &other, &mut out));
+        // An equal but new snapshot empties the store.
+        let next = Arc::new(Snapshot::clone(&first));
+        assert!(!answers.answer(&next, now, &query(2), &mut out));
+        assert!(!answers.answer(&next, now, &query(2), &mut out));
+    }
+
+    #[test]
+    fn a_cached_answer_counts_its_ttls_down_and_expires() {
+        let snap = snapshot();
+        let mut answers = Answers::new();
+        let mut out = Vec::new();
+        assert!(!answers.answer(&snap, Duration::ZERO, &query(1), &mut out));
+        let answer = message();
+        let stored = Duration::from_secs(100);
+        answers.keep(&query(1), &answer, Reuse::Until { stored, ttl: 30 });
+        let later = stored + Duration::from_secs(12);
+        assert!(answers.answer(&snap, later, &query(3), &mut out));
+        for at in ttl_offsets(&out).unwrap() {
+            assert_eq!(&out[at..at + 4], &18u32.to_be_bytes());
+        }
+        let gone = stored + Duration::from_secs(30);
+        assert!(!answers.answer(&snap, gone, &query(4), &mut out));
+    }
+
     #[test]
     fn every_ttl_but_the_opt_is_found() {
         let bytes = message();
