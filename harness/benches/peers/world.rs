@@ -193,15 +193,15 @@ impl Serve {
 }
 
 /// The CPU time process `pid` has used so far, all threads, user and
-/// system (`utime` + `stime` in `/proc/<pid>/stat`, counted in the
-/// kernel's fixed 100 Hz user ticks).
+/// system (`utime` + `stime` in `/proc/<pid>/stat`, in clock ticks).
 pub fn cpu_time(pid: u32) -> Option<Duration> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command (which may hold spaces) start at field 3.
     let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
     let utime: u64 = rest.nth(11)?.parse().ok()?;
     let stime: u64 = rest.next()?.parse().ok()?;
-    Some(Duration::from_millis((utime + stime) * 10))
+    let hz = rustix::param::clock_ticks_per_second().max(1);
+    Some(Duration::from_secs_f64((utime + stime) as f64 / hz as f64))
 }
 
 /// The resident memory of process `pid` now, in KiB (`VmRSS` in `/proc`).

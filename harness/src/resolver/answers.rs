@@ -230,9 +230,9 @@ mod tests {
         assert!(answers.answer(&first, now, &query(0xbeef), &mut out));
         assert_eq!(&out[..2], &[0xbe, 0xef]);
         assert_eq!(&out[2..], &answer[2..]);
-        // Another question is not this answer.
+        // Another question ("b.example.") is not this answer.
         let mut other = query(1);
-        other[2] ^= 0x01;
+        other[13] = b'b';
         assert!(!answers.answer(&first, now, &other, &mut out));
         // An equal but new snapshot empties the store.
         let next = Arc::new(Snapshot::clone(&first));

@@ -1,6 +1,7 @@
-//! Serves UDP: one socket read by a thread per core, each taking in a batch
-//! of queries at a time ([`Datagrams`]) and answering them in place,
-//! without a task or a copy per packet.
+//! Serves UDP: one socket read by `--udp-workers` threads (one per core
+//! unless told), each taking in a batch of queries at a time
+//! ([`Datagrams`]) and answering them in place, without a task or a copy
+//! per packet.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
