@@ -73,7 +73,7 @@ impl Datagrams {
     /// Waits (up to the socket's read timeout) for a datagram, then takes
     /// in every one already queued, up to [`BATCH`]; how many came.
     pub fn receive(&mut self, socket: &UdpSocket) -> io::Result<usize> {
-        use nix::sys::socket::{MsgFlags, SockaddrLike, recvmmsg};
+        use nix::sys::socket::{MsgFlags, recvmmsg};
         use std::io::IoSliceMut;
         use std::os::fd::AsRawFd;
 
