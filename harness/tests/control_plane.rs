@@ -114,13 +114,16 @@ fn control_plane_up_serves_until_interrupted_and_down_cleans_up_after_a_kill() {
     let repo = common::repo();
     for kill in [false, true] {
         let dir = temp_dir(if kill { "killed" } else { "up" });
+        // Its messages, to say why when it stops early (not in `dir`,
+        // which `down` must leave empty).
+        let errors = temp_dir(if kill { "killed-stderr" } else { "up-stderr" });
         let mut child = Command::new(exe)
             .args(["control-plane", "up", "--manifests"])
             .arg(repo.join("fixtures/seed"))
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&errors).unwrap())
             .spawn()
             .unwrap();
         let out = BufReader::new(child.stdout.take().unwrap());
@@ -139,7 +142,8 @@ fn control_plane_up_serves_until_interrupted_and_down_cleans_up_after_a_kill() {
             lines
                 .iter()
                 .any(|l| l.starts_with("cluster member2: https://127.0.0.1:")),
-            "{lines:?}"
+            "{lines:?}\nstderr:\n{}",
+            std::fs::read_to_string(&errors).unwrap_or_default()
         );
         // The resolver's context reads the world's imports as CoreDNS's service account.
         let kubectl = Command::new("kubectl")

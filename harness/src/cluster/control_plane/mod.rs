@@ -82,6 +82,18 @@ pub enum ControlPlaneError {
     NoCluster(String),
 }
 
+/// How often a cluster starts again when a port chosen for it was taken
+/// before its daemon bound it.
+const PORT_RETRIES: u32 = 2;
+
+impl ControlPlaneError {
+    /// Whether a daemon died because a port chosen for it was taken in the
+    /// meantime (its log says so, as etcd's and kube-apiserver's do).
+    pub fn port_taken(&self) -> bool {
+        matches!(self, ControlPlaneError::Died { log, .. } if log.contains("address already in use"))
+    }
+}
+
 impl ControlPlaneError {
     fn api(cluster: &str, what: impl Into<String>, why: impl std::fmt::Display) -> Self {
         ControlPlaneError::Api {
@@ -240,7 +252,20 @@ impl ControlPlane {
                             t.extend_from_slice(&mine[before..]);
                         }
                         reserve?;
-                        RealCluster::start(name, &dir, bin, files, &mut mine)
+                        // Another program choosing ports at the same time
+                        // (another control plane, say) can bind one between
+                        // our choice and our daemon's bind: start again on
+                        // other ports, from a clean data folder.
+                        let mut tries = 0;
+                        loop {
+                            match RealCluster::start(name, &dir, bin, files, &mut mine) {
+                                Err(e) if e.port_taken() && tries < PORT_RETRIES => {
+                                    tries += 1;
+                                    let _ = std::fs::remove_dir_all(dir.join("etcd"));
+                                }
+                                started => return started,
+                            }
+                        }
                     })
                 })
                 .collect();
@@ -533,3 +558,24 @@ fn runtime() -> Result<tokio::runtime::Runtime, ControlPlaneError> {
 /// How long to wait for an API change to show (a CRD established, a
 /// namespace gone).
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn died(log: &str) -> ControlPlaneError {
+        ControlPlaneError::Died {
+            name: "etcd".into(),
+            why: "exited with status 1".into(),
+            log: log.into(),
+        }
+    }
+
+    #[test]
+    fn a_daemon_that_lost_its_port_is_told_from_other_deaths() {
+        // etcd 3.6's line when its client port is bound by another program.
+        assert!(died(r#"{"level":"fatal","msg":"discovery failed","error":"listen tcp 127.0.0.1:23456: bind: address already in use"}"#).port_taken());
+        assert!(!died("panic: runtime error").port_taken());
+        assert!(!ControlPlaneError::NoPort.port_taken());
+    }
+}
