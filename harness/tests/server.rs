@@ -477,42 +477,15 @@ async fn a_packet_with_qr_set_is_never_answered() {
 #[test]
 fn a_flood_of_garbage_is_logged_as_counts() {
     use std::io::Read;
-    let port = {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.local_addr().unwrap().port()
-    };
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/seed");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcsdns"))
-        .args(["serve", "--manifests"])
-        .arg(&seed)
-        .args(["--cluster", "member2", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env_remove("MCSDNS_LOG")
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (mut child, addr) = serve_seed(&[], std::process::Stdio::piped());
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    // Wait until it answers.
-    let probe = query_bytes(
-        1,
-        "serve.default.svc.clusterset.local.",
-        RecordType::A,
-        None,
+    assert!(
+        answered_within(&sock, addr, Duration::from_secs(20)),
+        "never served"
     );
-    let started = std::time::Instant::now();
     let mut buf = [0u8; 4096];
-    loop {
-        assert!(started.elapsed() < Duration::from_secs(20), "never served");
-        sock.send_to(&probe, addr).unwrap();
-        if sock.recv_from(&mut buf).is_ok() {
-            break;
-        }
-    }
     let mut x: u32 = 0x1234_5678;
     for i in 0..20_000u32 {
         x ^= x << 13;
@@ -572,42 +545,14 @@ fn udp_workers_sets_the_threads_answering_udp() {
     assert!(why.contains("--udp-workers"), "{why}");
 
     let workers = mcsdns::resolver::server::udp_workers() + 1;
-    let port = {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.local_addr().unwrap().port()
-    };
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcsdns"))
-        .args(["serve", "--manifests"])
-        .arg(&seed)
-        .args(["--cluster", "member2", "--udp-workers"])
-        .arg(workers.to_string())
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (mut child, addr) = serve_seed(
+        &["--udp-workers", &workers.to_string()],
+        std::process::Stdio::null(),
+    );
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let probe = query_bytes(
-        1,
-        "serve.default.svc.clusterset.local.",
-        RecordType::A,
-        None,
-    );
-    let started = std::time::Instant::now();
-    let mut buf = [0u8; 4096];
-    let answered = loop {
-        if started.elapsed() > Duration::from_secs(20) {
-            break false;
-        }
-        sock.send_to(&probe, addr).unwrap();
-        if sock.recv_from(&mut buf).is_ok() {
-            break true;
-        }
-    };
+    let answered = answered_within(&sock, addr, Duration::from_secs(20));
     let running = std::fs::read_dir(format!("/proc/{}/task", child.id()))
         .unwrap()
         .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
@@ -617,4 +562,46 @@ fn udp_workers_sets_the_threads_answering_udp() {
     let _ = child.wait();
     assert!(answered, "never served");
     assert_eq!(running, workers);
+}
+
+/// Starts the binary serving the seed world as `member2` (with `args`) on a
+/// free loopback port, its stderr to `stderr`, at the default log level.
+fn serve_seed(args: &[&str], stderr: std::process::Stdio) -> (std::process::Child, SocketAddr) {
+    let port = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/seed");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mcsdns"))
+        .args(["serve", "--manifests"])
+        .arg(&seed)
+        .args(["--cluster", "member2", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(args)
+        .env_remove("MCSDNS_LOG")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    (child, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Whether the server at `addr` answers a probe from `sock` within `limit`.
+fn answered_within(sock: &std::net::UdpSocket, addr: SocketAddr, limit: Duration) -> bool {
+    let probe = query_bytes(
+        1,
+        "serve.default.svc.clusterset.local.",
+        RecordType::A,
+        None,
+    );
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < limit {
+        sock.send_to(&probe, addr).unwrap();
+        if sock.recv_from(&mut buf).is_ok() {
+            return true;
+        }
+    }
+    false
 }
